@@ -1,0 +1,810 @@
+//! The bus master engine: owns the bus socket, admits endpoints, arbitrates names, brokers
+//! channels and fans out multicast. One thread, one epoll loop; it never blocks on a peer.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::{fs, io};
+
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
+
+use crate::addr::{Target, UniqueId, WellKnownName};
+use crate::bloom::Bloom;
+use crate::channel::{peer_credentials, recv_frame, send_frame, socketpair};
+use crate::error::{Error, Result};
+use crate::frame::{Frame, FrameKind, Header, MAX_FRAME_BYTES};
+use crate::policy::{Policy, Verdict};
+use crate::proto::{
+    decode_bloom, decode_name, Fields, MasterStatus, NameOutcome, NameOwnerChanged, NoticeKind, Op,
+    PeerInfo, QueueMode, ReleaseOutcome, Signal, Watch, SIGNAL_LOST_OFFSET,
+};
+use crate::sys::Credentials;
+use crate::wire::{Reader, Writer};
+
+/// Names one peer may own or wait for at once.
+pub const MAX_NAMES_PER_PEER: usize = 256;
+/// Match rules one peer may hold.
+pub const MAX_MATCHES_PER_PEER: usize = 256;
+/// Watches one peer may hold.
+pub const MAX_WATCHES_PER_PEER: usize = 256;
+/// Signals the master keeps for a receiver whose socket buffer is full; past this the oldest is
+/// dropped and counted, so a slow receiver never stalls a sender or the bus.
+pub const SIGNAL_QUEUE_LEN: usize = 64;
+/// Replies and notices the master keeps for a peer whose socket buffer is full. These cannot be
+/// dropped, so a peer that lets this many pile up is disconnected instead.
+pub const MAX_QUEUED_FRAMES: usize = 4096;
+/// Frames read from one peer per wake-up, so one busy peer cannot starve the others.
+const RECV_BATCH: usize = 32;
+
+const LISTENER: u64 = u64::MAX;
+const WAKER: u64 = u64::MAX - 1;
+
+/// Stops a running [`BusMaster`] from another thread.
+#[derive(Clone, Debug)]
+pub struct Stopper(Arc<EventFd>);
+
+impl Stopper {
+    /// Asks the master's loop to return.
+    pub fn stop(&self) {
+        // A counter overflow (after 2^64 - 2 stops) is the only failure and changes nothing.
+        let _ = self.0.write(1);
+    }
+}
+
+/// The bus master of one bus.
+///
+/// ```
+/// use afbus_transport::{AllowAll, BusMaster, BusSocket};
+/// let dir = tempfile::tempdir().unwrap();
+/// let master = BusMaster::bind(dir.path().join("bus"), AllowAll).unwrap().spawn().unwrap();
+/// let a = BusSocket::connect(master.path()).unwrap();
+/// let b = BusSocket::connect(master.path()).unwrap();
+/// assert_ne!(a.id(), b.id());
+/// ```
+pub struct BusMaster {
+    path: PathBuf,
+    listener: OwnedFd,
+    epoll: Epoll,
+    waker: Arc<EventFd>,
+    policy: Box<dyn Policy>,
+    peers: HashMap<u64, Peer>,
+    names: BTreeMap<WellKnownName, NameEntry>,
+    next_id: u64,
+    doomed: Vec<u64>,
+    scratch: Box<[u8]>,
+}
+
+struct NameEntry {
+    owner: u64,
+    queue: VecDeque<u64>,
+}
+
+struct Peer {
+    info: PeerInfo,
+    sock: OwnedFd,
+    joined: bool,
+    /// Names this peer owns or waits for.
+    names: BTreeSet<WellKnownName>,
+    matches: Vec<(Bloom, Fields)>,
+    watches: Vec<Watch>,
+    out: VecDeque<Outgoing>,
+    signals: VecDeque<Outgoing>,
+    lost: u64,
+    want_writable: bool,
+}
+
+struct Outgoing {
+    header: Header,
+    payload: Vec<u8>,
+    fds: Vec<OwnedFd>,
+}
+
+/// A refused request: status and explanation.
+struct Refusal(MasterStatus, String);
+
+type Handled = std::result::Result<(Vec<u8>, Vec<OwnedFd>), Refusal>;
+
+fn refuse<T>(status: MasterStatus, message: impl Into<String>) -> std::result::Result<T, Refusal> {
+    Err(Refusal(status, message.into()))
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        Refusal(MasterStatus::MALFORMED, e.to_string())
+    }
+}
+
+impl BusMaster {
+    /// Creates the bus socket at `path`.
+    ///
+    /// A stale socket file (nobody listening) is replaced; a live bus is never taken over
+    /// ([`Error::BusInUse`]).
+    pub fn bind(path: impl AsRef<Path>, policy: impl Policy + 'static) -> Result<BusMaster> {
+        let path = path.as_ref().to_owned();
+        let listener = socket::socket(
+            AddressFamily::Unix,
+            SockType::SeqPacket,
+            SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            None,
+        )
+        .map_err(|e| Error::io("socket", e.into()))?;
+        let addr = UnixAddr::new(&path).map_err(|e| Error::io("bus path", e.into()))?;
+        match socket::bind(listener.as_raw_fd(), &addr) {
+            Err(Errno::EADDRINUSE) => {
+                if is_live(&addr) {
+                    return Err(Error::BusInUse(path));
+                }
+                fs::remove_file(&path).map_err(|e| Error::io("remove stale bus socket", e))?;
+                socket::bind(listener.as_raw_fd(), &addr)
+                    .map_err(|e| Error::io("bind", e.into()))?;
+            }
+            other => other.map_err(|e| Error::io("bind", e.into()))?,
+        }
+        // Anyone may connect; the policy decides what they may do.
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))
+            .map_err(|e| Error::io("chmod bus socket", e))?;
+        socket::listen(&listener, Backlog::MAXCONN).map_err(|e| Error::io("listen", e.into()))?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let waker = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
+        epoll.add(&listener, EpollEvent::new(EpollFlags::EPOLLIN, LISTENER))?;
+        epoll.add(&waker, EpollEvent::new(EpollFlags::EPOLLIN, WAKER))?;
+        Ok(BusMaster {
+            path,
+            listener,
+            epoll,
+            waker: Arc::new(waker),
+            policy: Box::new(policy),
+            peers: HashMap::new(),
+            names: BTreeMap::new(),
+            next_id: 1,
+            doomed: Vec::new(),
+            scratch: vec![0u8; MAX_FRAME_BYTES].into_boxed_slice(),
+        })
+    }
+
+    /// The bus socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A handle that stops [`run`](Self::run) from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.waker.clone())
+    }
+
+    /// Runs the master on a new thread; dropping the handle stops it and removes the socket.
+    pub fn spawn(mut self) -> Result<MasterHandle> {
+        let stopper = self.stopper();
+        let path = self.path.clone();
+        let thread = std::thread::Builder::new()
+            .name("afbus-master".into())
+            .spawn(move || self.run())
+            .map_err(|e| Error::io("spawn master thread", e))?;
+        Ok(MasterHandle {
+            stopper,
+            path,
+            thread: Some(thread),
+        })
+    }
+
+    /// Serves the bus until stopped.
+    pub fn run(&mut self) -> Result<()> {
+        let mut events = vec![EpollEvent::empty(); 64];
+        loop {
+            let n = match self.epoll.wait(&mut events, EpollTimeout::NONE) {
+                Err(Errno::EINTR) => continue,
+                other => other?,
+            };
+            for ev in &events[..n] {
+                match ev.data() {
+                    LISTENER => self.accept_all()?,
+                    WAKER => return Ok(()),
+                    id => self.service(id, ev.events()),
+                }
+            }
+            self.reap();
+        }
+    }
+
+    fn accept_all(&mut self) -> Result<()> {
+        loop {
+            let sock = match socket::accept4(
+                &self.listener,
+                SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
+            ) {
+                Ok(s) => s,
+                Err(Errno::EAGAIN) => return Ok(()),
+                // The client gave up before we accepted; or we are out of fds: retry later.
+                Err(Errno::ECONNABORTED | Errno::EINTR) => continue,
+                Err(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
+                    return Ok(())
+                }
+                Err(e) => return Err(Error::io("accept", e.into())),
+            };
+            let Ok(creds) = peer_credentials(sock.as_fd()) else {
+                continue;
+            };
+            if self.policy.join(&creds) == Verdict::Deny {
+                continue;
+            }
+            let id = self.next_id;
+            self.next_id += 1;
+            if self
+                .epoll
+                .add(&sock, EpollEvent::new(EpollFlags::EPOLLIN, id))
+                .is_err()
+            {
+                continue;
+            }
+            let info = PeerInfo {
+                id: UniqueId(id),
+                creds,
+            };
+            self.peers.insert(
+                id,
+                Peer {
+                    info,
+                    sock,
+                    joined: false,
+                    names: BTreeSet::new(),
+                    matches: Vec::new(),
+                    watches: Vec::new(),
+                    out: VecDeque::new(),
+                    signals: VecDeque::new(),
+                    lost: 0,
+                    want_writable: false,
+                },
+            );
+        }
+    }
+
+    fn service(&mut self, id: u64, events: EpollFlags) {
+        if events.contains(EpollFlags::EPOLLOUT) {
+            self.flush(id);
+        }
+        if events.intersects(EpollFlags::EPOLLIN | EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR) {
+            for _ in 0..RECV_BATCH {
+                let Some(peer) = self.peers.get(&id) else {
+                    return;
+                };
+                match recv_frame(peer.sock.as_fd(), &mut self.scratch, true) {
+                    Ok(frame) => self.handle(id, frame),
+                    Err(Error::WouldBlock) => break,
+                    // A refused frame is dropped; the peer's other traffic goes on.
+                    Err(e) if e.is_frame_error() => continue,
+                    Err(_) => {
+                        self.doomed.push(id);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, id: u64, frame: Frame) {
+        if frame.header.kind != FrameKind::Request {
+            return;
+        }
+        let op = Op::from_wire(frame.header.code);
+        let result = match op {
+            None => refuse(
+                MasterStatus::UNKNOWN_OP,
+                format!("op {}", frame.header.code),
+            ),
+            Some(op) => self.dispatch(id, op, &frame.payload),
+        };
+        let reply = Header::new(FrameKind::Reply).with_txn(frame.header.txn);
+        let out = match result {
+            Ok((payload, fds)) => Outgoing {
+                header: reply,
+                payload,
+                fds,
+            },
+            Err(Refusal(status, message)) => Outgoing {
+                header: reply.with_code(status.0),
+                payload: message.into_bytes(),
+                fds: Vec::new(),
+            },
+        };
+        self.push(id, out);
+    }
+
+    fn dispatch(&mut self, id: u64, op: Op, body: &[u8]) -> Handled {
+        let joined = self.peers[&id].joined;
+        if joined == (op == Op::Hello) {
+            let why = if joined {
+                "already joined"
+            } else {
+                "say hello first"
+            };
+            return refuse(MasterStatus::NOT_JOINED, why);
+        }
+        let mut r = Reader::new(body);
+        let out = match op {
+            Op::Hello => self.hello(id, &mut r),
+            Op::RequestName => {
+                let name = decode_name(&mut r)?;
+                let mode = QueueMode::from_wire(r.u8("queue mode")?)?;
+                r.end("request-name")?;
+                self.request_name(id, name, mode)
+            }
+            Op::ReleaseName => {
+                let name = decode_name(&mut r)?;
+                r.end("release-name")?;
+                Ok(self.release_name(id, &name))
+            }
+            Op::Connect => {
+                let target = Target::decode(&mut r)?;
+                r.end("connect")?;
+                return self.connect(id, target);
+            }
+            Op::AddMatch | Op::RemoveMatch => {
+                let rule = Fields::decode(&mut r)?;
+                r.end("match rule")?;
+                self.change_match(id, op, rule)
+            }
+            Op::Watch => {
+                let watch = Watch::decode(&mut r)?;
+                r.end("watch")?;
+                self.watch(id, watch)
+            }
+            Op::Signal => self.signal(id, &mut r),
+            Op::NameOwner => {
+                let name = decode_name(&mut r)?;
+                r.end("name-owner")?;
+                self.name_owner(&name)
+            }
+        }?;
+        Ok((out, Vec::new()))
+    }
+
+    fn hello(&mut self, id: u64, r: &mut Reader<'_>) -> std::result::Result<Vec<u8>, Refusal> {
+        // The body holds what the peer claims to be; only the kernel's SO_PEERCRED counts.
+        let _claimed = (
+            r.i32("claimed pid")?,
+            r.u32("claimed uid")?,
+            r.u32("claimed gid")?,
+        );
+        let peer = self.peers.get_mut(&id).expect("live peer");
+        peer.joined = true;
+        let mut w = Writer::default();
+        peer.info.encode(&mut w);
+        Ok(w.finish())
+    }
+
+    fn request_name(
+        &mut self,
+        id: u64,
+        name: WellKnownName,
+        mode: QueueMode,
+    ) -> std::result::Result<Vec<u8>, Refusal> {
+        let peer = &self.peers[&id];
+        if self.policy.own(&peer.info, &name) == Verdict::Deny {
+            return refuse(
+                MasterStatus::DENIED,
+                format!("{} may not own {name}", peer.info.id),
+            );
+        }
+        let outcome = match self.names.get_mut(&name) {
+            Some(e) if e.owner == id => NameOutcome::AlreadyOwner,
+            Some(e) if e.queue.contains(&id) => NameOutcome::Queued,
+            Some(_) if mode == QueueMode::DoNotQueue => NameOutcome::Exists,
+            Some(_) | None if peer.names.len() >= MAX_NAMES_PER_PEER => {
+                return refuse(MasterStatus::LIMIT, "MAX_NAMES_PER_PEER reached");
+            }
+            Some(e) => {
+                e.queue.push_back(id);
+                NameOutcome::Queued
+            }
+            None => {
+                self.names.insert(
+                    name.clone(),
+                    NameEntry {
+                        owner: id,
+                        queue: VecDeque::new(),
+                    },
+                );
+                self.notify_owner_change(NameOwnerChanged {
+                    name: name.clone(),
+                    old: None,
+                    new: Some(UniqueId(id)),
+                });
+                NameOutcome::PrimaryOwner
+            }
+        };
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.names.insert(name);
+        }
+        Ok(vec![outcome.to_wire()])
+    }
+
+    fn release_name(&mut self, id: u64, name: &WellKnownName) -> Vec<u8> {
+        let outcome = match self.names.get_mut(name) {
+            None => ReleaseOutcome::NonExistent,
+            Some(e) if e.owner == id => {
+                self.pass_on(name);
+                ReleaseOutcome::Released
+            }
+            Some(e) if e.queue.contains(&id) => {
+                e.queue.retain(|&q| q != id);
+                ReleaseOutcome::Released
+            }
+            Some(_) => ReleaseOutcome::NotOwner,
+        };
+        if outcome == ReleaseOutcome::Released {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.names.remove(name);
+            }
+        }
+        vec![outcome.to_wire()]
+    }
+
+    /// Gives `name` to the next in its queue (or frees it) and tells the watchers.
+    fn pass_on(&mut self, name: &WellKnownName) {
+        let Some(entry) = self.names.get_mut(name) else {
+            return;
+        };
+        let old = entry.owner;
+        let new = entry.queue.pop_front();
+        match new {
+            Some(next) => entry.owner = next,
+            None => {
+                self.names.remove(name);
+            }
+        }
+        self.notify_owner_change(NameOwnerChanged {
+            name: name.clone(),
+            old: Some(UniqueId(old)),
+            new: new.map(UniqueId),
+        });
+    }
+
+    fn connect(&mut self, id: u64, target: Target) -> Handled {
+        let (target_id, via) = match &target {
+            Target::Unique(u) => (u.0, None),
+            Target::Name(n) => match self.names.get(n) {
+                Some(e) => (e.owner, Some(n)),
+                None => return refuse(MasterStatus::NO_SUCH_PEER, format!("no owner for {n}")),
+            },
+            Target::Master | Target::Multicast(_) => {
+                return refuse(
+                    MasterStatus::MALFORMED,
+                    "connect needs a unique address or a name",
+                )
+            }
+        };
+        let from = self.peers[&id].info;
+        let to = match self.peers.get(&target_id) {
+            Some(p) if p.joined => p.info,
+            _ => {
+                return refuse(
+                    MasterStatus::NO_SUCH_PEER,
+                    format!("no peer {}", UniqueId(target_id)),
+                )
+            }
+        };
+        if self.policy.connect(&from, &to, via) == Verdict::Deny {
+            return refuse(
+                MasterStatus::DENIED,
+                format!("{} may not connect to {}", from.id, to.id),
+            );
+        }
+        let (mine, theirs) =
+            socketpair().map_err(|e| Refusal(MasterStatus::LIMIT, e.to_string()))?;
+        let mut w = Writer::default();
+        from.encode(&mut w);
+        let notice = Header::new(FrameKind::Notice).with_code(NoticeKind::Incoming as u32);
+        self.push(
+            target_id,
+            Outgoing {
+                header: notice,
+                payload: w.finish(),
+                fds: vec![theirs],
+            },
+        );
+        let mut w = Writer::default();
+        to.encode(&mut w);
+        Ok((w.finish(), vec![mine]))
+    }
+
+    fn change_match(
+        &mut self,
+        id: u64,
+        op: Op,
+        rule: Fields,
+    ) -> std::result::Result<Vec<u8>, Refusal> {
+        rule.check()?;
+        let peer = self.peers.get_mut(&id).expect("live peer");
+        if op == Op::RemoveMatch {
+            let at = peer.matches.iter().position(|(_, r)| *r == rule);
+            let Some(at) = at else {
+                return refuse(MasterStatus::NOT_FOUND, "no such match rule");
+            };
+            peer.matches.remove(at);
+            return Ok(Vec::new());
+        }
+        if peer.matches.len() >= MAX_MATCHES_PER_PEER {
+            return refuse(MasterStatus::LIMIT, "MAX_MATCHES_PER_PEER reached");
+        }
+        if self.policy.multicast_subscribe(&peer.info, &rule) == Verdict::Deny {
+            return refuse(MasterStatus::DENIED, "may not subscribe with this rule");
+        }
+        peer.matches.push((rule.bloom(), rule));
+        Ok(Vec::new())
+    }
+
+    fn watch(&mut self, id: u64, watch: Watch) -> std::result::Result<Vec<u8>, Refusal> {
+        if let Watch::Peer(p) = &watch {
+            if !self.peers.get(&p.0).is_some_and(|p| p.joined) {
+                return refuse(MasterStatus::NO_SUCH_PEER, format!("no peer {p}"));
+            }
+        }
+        let peer = self.peers.get_mut(&id).expect("live peer");
+        if peer.watches.len() >= MAX_WATCHES_PER_PEER {
+            return refuse(MasterStatus::LIMIT, "MAX_WATCHES_PER_PEER reached");
+        }
+        peer.watches.push(watch);
+        Ok(Vec::new())
+    }
+
+    fn signal(&mut self, id: u64, r: &mut Reader<'_>) -> std::result::Result<Vec<u8>, Refusal> {
+        let bloom = decode_bloom(r)?;
+        let fields = Fields::decode(r)?;
+        let body = r.bytes(MAX_FRAME_BYTES, "signal body")?;
+        r.end("signal")?;
+        let sender = self.peers[&id].info;
+        if self.policy.multicast_send(&sender, &fields) == Verdict::Deny {
+            return refuse(MasterStatus::DENIED, "may not send this signal");
+        }
+        let payload = Signal::encode(sender.id, &fields, body);
+        let receivers: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| p.joined)
+            .filter(|p| {
+                p.matches
+                    .iter()
+                    .any(|(rb, rule)| bloom.contains(rb) && rule.matched_by(&fields))
+            })
+            .filter(|p| self.policy.multicast_receive(&p.info, &sender, &fields) == Verdict::Allow)
+            .map(|p| p.info.id.0)
+            .collect();
+        for &to in &receivers {
+            self.push_signal(to, payload.clone());
+        }
+        Ok((receivers.len() as u32).to_le_bytes().to_vec())
+    }
+
+    fn name_owner(&self, name: &WellKnownName) -> std::result::Result<Vec<u8>, Refusal> {
+        let Some(entry) = self.names.get(name) else {
+            return refuse(MasterStatus::NO_SUCH_PEER, format!("no owner for {name}"));
+        };
+        let mut w = Writer::default();
+        self.peers[&entry.owner].info.encode(&mut w);
+        Ok(w.finish())
+    }
+
+    fn notify_owner_change(&mut self, change: NameOwnerChanged) {
+        let payload = change.encode();
+        let watchers: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| {
+                p.watches.iter().any(|w| match w {
+                    Watch::All => true,
+                    Watch::Name(n) => *n == change.name,
+                    Watch::Peer(_) => false,
+                })
+            })
+            .map(|p| p.info.id.0)
+            .collect();
+        let header = Header::new(FrameKind::Notice).with_code(NoticeKind::NameOwnerChanged as u32);
+        for to in watchers {
+            self.push(
+                to,
+                Outgoing {
+                    header,
+                    payload: payload.clone(),
+                    fds: Vec::new(),
+                },
+            );
+        }
+    }
+
+    /// Removes the peers that hung up or misbehaved, telling the watchers.
+    fn reap(&mut self) {
+        while let Some(id) = self.doomed.pop() {
+            let Some(peer) = self.peers.remove(&id) else {
+                continue;
+            };
+            let _ = self.epoll.delete(&peer.sock);
+            for name in &peer.names {
+                match self.names.get_mut(name) {
+                    Some(e) if e.owner == id => self.pass_on(name),
+                    Some(e) => e.queue.retain(|&q| q != id),
+                    None => {}
+                }
+            }
+            let gone = UniqueId(id);
+            let header = Header::new(FrameKind::Notice).with_code(NoticeKind::PeerGone as u32);
+            let mut watchers = Vec::new();
+            for p in self.peers.values_mut() {
+                let before = p.watches.len();
+                p.watches.retain(|w| *w != Watch::Peer(gone));
+                if before != p.watches.len() || p.watches.contains(&Watch::All) {
+                    watchers.push(p.info.id.0);
+                }
+            }
+            for to in watchers {
+                let payload = gone.0.to_le_bytes().to_vec();
+                self.push(
+                    to,
+                    Outgoing {
+                        header,
+                        payload,
+                        fds: Vec::new(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn push(&mut self, id: u64, out: Outgoing) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        peer.out.push_back(out);
+        if peer.out.len() > MAX_QUEUED_FRAMES {
+            self.doomed.push(id);
+            return;
+        }
+        self.flush(id);
+    }
+
+    fn push_signal(&mut self, id: u64, payload: Vec<u8>) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if peer.signals.len() == SIGNAL_QUEUE_LEN {
+            peer.signals.pop_front();
+            peer.lost += 1;
+        }
+        let header = Header::new(FrameKind::Signal);
+        peer.signals.push_back(Outgoing {
+            header,
+            payload,
+            fds: Vec::new(),
+        });
+        self.flush(id);
+    }
+
+    /// Writes what the peer's socket takes now; arms `EPOLLOUT` for the rest.
+    fn flush(&mut self, id: u64) {
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
+        let result = peer.flush();
+        let want = !peer.out.is_empty() || !peer.signals.is_empty();
+        match result {
+            Err(Error::WouldBlock) | Ok(()) => {}
+            Err(_) => {
+                self.doomed.push(id);
+                return;
+            }
+        }
+        if want != peer.want_writable {
+            peer.want_writable = want;
+            let flags = if want {
+                EpollFlags::EPOLLIN | EpollFlags::EPOLLOUT
+            } else {
+                EpollFlags::EPOLLIN
+            };
+            let mut ev = EpollEvent::new(flags, id);
+            if self.epoll.modify(&peer.sock, &mut ev).is_err() {
+                self.doomed.push(id);
+            }
+        }
+    }
+}
+
+impl Peer {
+    fn flush(&mut self) -> Result<()> {
+        while let Some(out) = self.out.front() {
+            send_outgoing(self.sock.as_fd(), out)?;
+            self.out.pop_front();
+        }
+        while let Some(out) = self.signals.front_mut() {
+            out.payload[SIGNAL_LOST_OFFSET..SIGNAL_LOST_OFFSET + 8]
+                .copy_from_slice(&self.lost.to_le_bytes());
+            send_outgoing(self.sock.as_fd(), out)?;
+            self.lost = 0;
+            self.signals.pop_front();
+        }
+        Ok(())
+    }
+}
+
+fn send_outgoing(sock: BorrowedFd<'_>, out: &Outgoing) -> Result<()> {
+    let fds: Vec<BorrowedFd<'_>> = out.fds.iter().map(|f| f.as_fd()).collect();
+    send_frame(sock, &out.header, &out.payload, &fds, true)
+}
+
+impl Drop for BusMaster {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// True when something accepts connections at `addr`.
+fn is_live(addr: &UnixAddr) -> bool {
+    let Ok(probe) = socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    ) else {
+        return true;
+    };
+    !matches!(
+        socket::connect(probe.as_raw_fd(), addr),
+        Err(Errno::ECONNREFUSED | Errno::ENOENT)
+    )
+}
+
+/// A bus master running on its own thread; dropping it stops the master and removes the socket.
+pub struct MasterHandle {
+    stopper: Stopper,
+    path: PathBuf,
+    thread: Option<JoinHandle<Result<()>>>,
+}
+
+impl MasterHandle {
+    /// The bus socket's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the master and returns how its loop ended.
+    pub fn stop(mut self) -> Result<()> {
+        self.stop_inner()
+    }
+
+    fn stop_inner(&mut self) -> Result<()> {
+        self.stopper.stop();
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(Error::io("master thread", io::Error::other("panicked")))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for MasterHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_inner();
+    }
+}
+
+impl std::fmt::Debug for MasterHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterHandle")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Kernel credentials of the calling process, as a `Hello` claims them.
+pub(crate) fn own_credentials() -> Credentials {
+    Credentials {
+        pid: nix::unistd::getpid().as_raw(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+    }
+}

@@ -1,0 +1,200 @@
+//! The transport's raw system calls: `sendmsg`/`recvmsg` with `SCM_RIGHTS` and `SCM_CREDENTIALS`.
+//!
+//! `nix` wraps both calls, but its `RecvMsg::cmsgs` refuses to walk the control messages once the
+//! kernel set `MSG_CTRUNC`, and the descriptors that did arrive would then leak: a hostile sender
+//! could exhaust our fd table with frames that carry too many fds. Here every received fd becomes
+//! an `OwnedFd` before anything else looks at the message, so a refused frame closes them.
+
+#![allow(unsafe_code)]
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use crate::frame::MAX_FDS_PER_FRAME;
+
+/// Kernel-verified identity of a process, as `SO_PEERCRED` or `SCM_CREDENTIALS` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Credentials {
+    /// Process id.
+    pub pid: i32,
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl From<libc::ucred> for Credentials {
+    fn from(c: libc::ucred) -> Self {
+        Credentials {
+            pid: c.pid,
+            uid: c.uid,
+            gid: c.gid,
+        }
+    }
+}
+
+/// Bytes of control-message space for `MAX_FDS_PER_FRAME` descriptors plus one `ucred`.
+const CMSG_BUF_LEN: usize = cmsg_space(MAX_FDS_PER_FRAME * mem::size_of::<RawFd>())
+    + cmsg_space(mem::size_of::<libc::ucred>());
+
+const fn cmsg_space(len: usize) -> usize {
+    // CMSG_SPACE: header and data, each rounded up to the alignment of `size_t`.
+    const ALIGN: usize = mem::size_of::<usize>();
+    let hdr = (mem::size_of::<libc::cmsghdr>() + ALIGN - 1) & !(ALIGN - 1);
+    hdr + ((len + ALIGN - 1) & !(ALIGN - 1))
+}
+
+/// A control-message buffer aligned as `cmsghdr` requires.
+#[repr(C, align(8))]
+struct CmsgBuf([u8; CMSG_BUF_LEN]);
+
+/// What one `recvmsg` delivered.
+pub struct Received {
+    /// Bytes of data copied into the caller's buffer.
+    pub len: usize,
+    /// The datagram's real length (larger than `len` when `data_truncated`).
+    pub full_len: usize,
+    /// The datagram did not fit the buffer; the kernel discarded the rest.
+    pub data_truncated: bool,
+    /// Some control data did not fit (`MSG_CTRUNC`): fds were lost in the kernel.
+    pub ctrl_truncated: bool,
+    /// Descriptors that arrived, already owned (and close-on-exec).
+    pub fds: Vec<OwnedFd>,
+    /// The sender's credentials, when the socket has `SO_PASSCRED`.
+    pub creds: Option<Credentials>,
+}
+
+/// Sends one datagram made of `iov`, with `fds` and optionally explicit `creds`.
+///
+/// `MSG_NOSIGNAL` is always set: a hung-up peer is `EPIPE`, never `SIGPIPE`.
+pub fn send_msg(
+    sock: BorrowedFd<'_>,
+    iov: &[IoSlice<'_>],
+    fds: &[BorrowedFd<'_>],
+    creds: Option<Credentials>,
+    nonblocking: bool,
+) -> io::Result<usize> {
+    debug_assert!(fds.len() <= MAX_FDS_PER_FRAME);
+    let mut buf = CmsgBuf([0; CMSG_BUF_LEN]);
+    // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = iov.len();
+    let mut ctrl_len = 0;
+    if !fds.is_empty() {
+        ctrl_len += cmsg_space(mem::size_of_val(fds));
+    }
+    if creds.is_some() {
+        ctrl_len += cmsg_space(mem::size_of::<libc::ucred>());
+    }
+    if ctrl_len > 0 {
+        msg.msg_control = buf.0.as_mut_ptr().cast();
+        msg.msg_controllen = ctrl_len;
+        // SAFETY: msg_control points at `buf`, aligned for cmsghdr and at least `ctrl_len` bytes
+        // long (CMSG_BUF_LEN covers the maximum fds plus one ucred); CMSG_FIRSTHDR/NXTHDR stay
+        // within msg_controllen, and each data write is sized by the CMSG_LEN we just set.
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            if !fds.is_empty() {
+                let bytes = mem::size_of_val(fds);
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(bytes as u32) as usize;
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for (i, fd) in fds.iter().enumerate() {
+                    ptr::write_unaligned(data.add(i), fd.as_raw_fd());
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+            if let Some(c) = creds {
+                let uc = libc::ucred {
+                    pid: c.pid,
+                    uid: c.uid,
+                    gid: c.gid,
+                };
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<libc::ucred>() as u32) as usize;
+                ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>(), uc);
+            }
+        }
+    }
+    let mut flags = libc::MSG_NOSIGNAL;
+    if nonblocking {
+        flags |= libc::MSG_DONTWAIT;
+    }
+    // SAFETY: `msg` describes live buffers (iov slices, control buffer) for the duration of the
+    // call; `sock` is an open descriptor.
+    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Receives one datagram into `iov`, taking ownership of every descriptor that came with it.
+pub fn recv_msg(
+    sock: BorrowedFd<'_>,
+    iov: &mut [IoSliceMut<'_>],
+    nonblocking: bool,
+) -> io::Result<Received> {
+    let mut buf = CmsgBuf([0; CMSG_BUF_LEN]);
+    // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = iov.as_mut_ptr().cast();
+    msg.msg_iovlen = iov.len();
+    msg.msg_control = buf.0.as_mut_ptr().cast();
+    msg.msg_controllen = CMSG_BUF_LEN;
+    // MSG_TRUNC makes the kernel return the datagram's real length even when it did not fit.
+    let mut flags = libc::MSG_CMSG_CLOEXEC | libc::MSG_TRUNC;
+    if nonblocking {
+        flags |= libc::MSG_DONTWAIT;
+    }
+    // SAFETY: `msg` points at live, writable buffers of the stated lengths for the whole call.
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let full_len = n as usize;
+    let capacity: usize = iov.iter().map(|s| s.len()).sum();
+    let mut out = Received {
+        len: full_len.min(capacity),
+        full_len,
+        data_truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
+        ctrl_truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        fds: Vec::new(),
+        creds: None,
+    };
+    // SAFETY: the kernel filled `buf` with msg_controllen bytes of well-formed cmsghdrs (also when
+    // it truncated: it only writes whole headers); CMSG_FIRSTHDR/NXTHDR bound the walk by
+    // msg_controllen, and each payload is read unaligned within its cmsg_len. Every fd in an
+    // SCM_RIGHTS payload was just installed in our table for us, so we are its only owner.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let data = libc::CMSG_DATA(cmsg);
+            let data_len = (*cmsg).cmsg_len - (data as usize - cmsg as usize);
+            match ((*cmsg).cmsg_level, (*cmsg).cmsg_type) {
+                (libc::SOL_SOCKET, libc::SCM_RIGHTS) => {
+                    let count = data_len / mem::size_of::<RawFd>();
+                    for i in 0..count {
+                        let fd = ptr::read_unaligned(data.cast::<RawFd>().add(i));
+                        out.fds.push(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                (libc::SOL_SOCKET, libc::SCM_CREDENTIALS)
+                    if data_len >= mem::size_of::<libc::ucred>() =>
+                {
+                    let uc = ptr::read_unaligned(data.cast::<libc::ucred>());
+                    out.creds = Some(uc.into());
+                }
+                _ => {}
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(out)
+}
