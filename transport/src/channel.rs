@@ -21,8 +21,8 @@ use crate::sys::{self, Credentials};
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
-    /// Receive buffer, reused so that a frame costs no allocation beyond its payload.
-    scratch: Mutex<Box<[u8]>>,
+    /// Receive state, reused so that a frame costs no allocation beyond its payload.
+    buf: Mutex<RecvBuf>,
 }
 
 impl Channel {
@@ -36,7 +36,7 @@ impl Channel {
     pub fn from_fd(fd: OwnedFd) -> Channel {
         Channel {
             fd,
-            scratch: Mutex::new(Vec::new().into_boxed_slice()),
+            buf: Mutex::new(RecvBuf::new()),
         }
     }
 
@@ -93,11 +93,29 @@ impl Channel {
     }
 
     fn recv_inner(&self, nonblocking: bool) -> Result<Frame> {
-        let mut scratch = self.scratch.lock();
-        if scratch.is_empty() {
-            *scratch = vec![0u8; MAX_FRAME_BYTES].into_boxed_slice();
+        recv_frame(self.fd.as_fd(), &mut self.buf.lock(), nonblocking)
+    }
+}
+
+/// Where frames are received: the payload lands directly in a fresh `Vec` sized by the previous
+/// frame, and only what does not fit spills into a reusable overflow buffer (and is copied).
+#[derive(Debug)]
+pub(crate) struct RecvBuf {
+    overflow: Box<[u8]>,
+    guess: usize,
+}
+
+/// Bounds of the payload-size guess: small enough that a mistaken guess wastes little, large
+/// enough that typical payloads (up to a page or a few) arrive without a copy.
+const GUESS_MIN: usize = 64;
+const GUESS_MAX: usize = 16 * 1024;
+
+impl RecvBuf {
+    pub(crate) fn new() -> RecvBuf {
+        RecvBuf {
+            overflow: Box::default(),
+            guess: GUESS_MIN,
         }
-        recv_frame(self.fd.as_fd(), &mut scratch, nonblocking)
     }
 }
 
@@ -122,14 +140,23 @@ pub(crate) fn send_frame(
     Ok(())
 }
 
-/// Receives and checks one frame from `sock`, using `scratch` (at least `MAX_FRAME_BYTES`).
+/// Receives and checks one frame from `sock`.
 pub(crate) fn recv_frame(
     sock: BorrowedFd<'_>,
-    scratch: &mut [u8],
+    buf: &mut RecvBuf,
     nonblocking: bool,
 ) -> Result<Frame> {
-    debug_assert!(scratch.len() >= MAX_FRAME_BYTES);
-    let mut iov = [IoSliceMut::new(&mut scratch[..MAX_FRAME_BYTES])];
+    if buf.overflow.is_empty() {
+        buf.overflow = vec![0u8; MAX_PAYLOAD_BYTES].into_boxed_slice();
+    }
+    let guess = buf.guess;
+    let mut hdr = [0u8; HEADER_LEN];
+    let mut payload = vec![0u8; guess];
+    let mut iov = [
+        IoSliceMut::new(&mut hdr),
+        IoSliceMut::new(&mut payload),
+        IoSliceMut::new(&mut buf.overflow[..MAX_PAYLOAD_BYTES - guess]),
+    ];
     let got = sys::recv_msg(sock, &mut iov, nonblocking).map_err(|e| Error::io("recvmsg", e))?;
     // From here on, returning early drops `got.fds`: a refused frame's fds are closed.
     if got.full_len == 0 && got.fds.is_empty() {
@@ -160,12 +187,20 @@ pub(crate) fn recv_frame(
             min: HEADER_LEN,
         });
     }
-    let mut hdr = [0u8; HEADER_LEN];
-    hdr.copy_from_slice(&scratch[..HEADER_LEN]);
-    let header = Header::decode(&hdr, got.len - HEADER_LEN, got.fds.len())?;
+    let payload_len = got.len - HEADER_LEN;
+    let header = Header::decode(&hdr, payload_len, got.fds.len())?;
+    if payload_len <= guess {
+        payload.truncate(payload_len);
+        if payload_len < guess / 4 {
+            payload.shrink_to_fit();
+        }
+    } else {
+        payload.extend_from_slice(&buf.overflow[..payload_len - guess]);
+    }
+    buf.guess = payload_len.clamp(GUESS_MIN, GUESS_MAX);
     Ok(Frame {
         header,
-        payload: scratch[HEADER_LEN..got.len].to_vec(),
+        payload,
         fds: got.fds,
         creds: got.creds,
     })

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::addr::{BusAddr, Target, UniqueId, WellKnownName};
 use crate::bloom::Bloom;
-use crate::channel::{recv_frame, send_frame, wait_readable, Channel};
+use crate::channel::{recv_frame, send_frame, wait_readable, Channel, RecvBuf};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameKind, Header, HEADER_LEN, MAX_FRAME_BYTES};
 use crate::master::own_credentials;
@@ -70,7 +70,7 @@ struct State {
     gone: bool,
     replies: HashMap<u64, Frame>,
     events: VecDeque<Event>,
-    scratch: Option<Box<[u8]>>,
+    recv_buf: Option<RecvBuf>,
 }
 
 impl BusSocket {
@@ -110,8 +110,8 @@ impl BusSocket {
             other => other,
         }
         .map_err(|e| Error::io("send hello", e))?;
-        let mut scratch = vec![0u8; MAX_FRAME_BYTES].into_boxed_slice();
-        let reply = recv_frame(sock.as_fd(), &mut scratch, false).map_err(gone_if_hung_up)?;
+        let mut recv_buf = RecvBuf::new();
+        let reply = recv_frame(sock.as_fd(), &mut recv_buf, false).map_err(gone_if_hung_up)?;
         if reply.header.kind != FrameKind::Reply || reply.header.txn != 0 {
             return Err(Error::Protocol("expected the reply to hello"));
         }
@@ -119,7 +119,7 @@ impl BusSocket {
         let mut r = Reader::new(&reply.payload);
         let info = PeerInfo::decode(&mut r)?;
         let state = State {
-            scratch: Some(scratch),
+            recv_buf: Some(recv_buf),
             ..State::default()
         };
         Ok(BusSocket {
@@ -307,14 +307,14 @@ impl BusSocket {
     /// Reads one frame (unlocking while blocked) and files it.
     fn read_one(&self, st: &mut MutexGuard<'_, State>, deadline: Option<Instant>) -> Result<()> {
         st.reading = true;
-        let mut scratch = st.scratch.take().expect("one reader at a time");
+        let mut recv_buf = st.recv_buf.take().expect("one reader at a time");
         let got = MutexGuard::unlocked(st, || loop {
-            match recv_frame(self.sock.as_fd(), &mut scratch, true) {
+            match recv_frame(self.sock.as_fd(), &mut recv_buf, true) {
                 Err(Error::WouldBlock) => wait_readable(self.sock.as_fd(), deadline)?,
                 other => return other,
             }
         });
-        st.scratch = Some(scratch);
+        st.recv_buf = Some(recv_buf);
         st.reading = false;
         match got {
             Ok(frame) => {

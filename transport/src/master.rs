@@ -15,7 +15,7 @@ use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAdd
 
 use crate::addr::{Target, UniqueId, WellKnownName};
 use crate::bloom::Bloom;
-use crate::channel::{peer_credentials, recv_frame, send_frame, socketpair};
+use crate::channel::{peer_credentials, recv_frame, send_frame, socketpair, RecvBuf};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameKind, Header, MAX_FRAME_BYTES};
 use crate::policy::{Policy, Verdict};
@@ -76,7 +76,7 @@ pub struct BusMaster {
     names: BTreeMap<WellKnownName, NameEntry>,
     next_id: u64,
     doomed: Vec<u64>,
-    scratch: Box<[u8]>,
+    recv_buf: RecvBuf,
 }
 
 struct NameEntry {
@@ -164,7 +164,7 @@ impl BusMaster {
             names: BTreeMap::new(),
             next_id: 1,
             doomed: Vec::new(),
-            scratch: vec![0u8; MAX_FRAME_BYTES].into_boxed_slice(),
+            recv_buf: RecvBuf::new(),
         })
     }
 
@@ -273,7 +273,7 @@ impl BusMaster {
                 let Some(peer) = self.peers.get(&id) else {
                     return;
                 };
-                match recv_frame(peer.sock.as_fd(), &mut self.scratch, true) {
+                match recv_frame(peer.sock.as_fd(), &mut self.recv_buf, true) {
                     Ok(frame) => self.handle(id, frame),
                     Err(Error::WouldBlock) => break,
                     // A refused frame is dropped; the peer's other traffic goes on.

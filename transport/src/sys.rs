@@ -77,6 +77,13 @@ pub fn send_msg(
     nonblocking: bool,
 ) -> io::Result<usize> {
     debug_assert!(fds.len() <= MAX_FDS_PER_FRAME);
+    let mut flags = libc::MSG_NOSIGNAL;
+    if nonblocking {
+        flags |= libc::MSG_DONTWAIT;
+    }
+    if fds.is_empty() && creds.is_none() {
+        return send_plain(sock, iov, flags);
+    }
     let mut buf = CmsgBuf([0; CMSG_BUF_LEN]);
     // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
@@ -89,45 +96,72 @@ pub fn send_msg(
     if creds.is_some() {
         ctrl_len += cmsg_space(mem::size_of::<libc::ucred>());
     }
-    if ctrl_len > 0 {
-        msg.msg_control = buf.0.as_mut_ptr().cast();
-        msg.msg_controllen = ctrl_len;
-        // SAFETY: msg_control points at `buf`, aligned for cmsghdr and at least `ctrl_len` bytes
-        // long (CMSG_BUF_LEN covers the maximum fds plus one ucred); CMSG_FIRSTHDR/NXTHDR stay
-        // within msg_controllen, and each data write is sized by the CMSG_LEN we just set.
-        unsafe {
-            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-            if !fds.is_empty() {
-                let bytes = mem::size_of_val(fds);
-                (*cmsg).cmsg_level = libc::SOL_SOCKET;
-                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-                (*cmsg).cmsg_len = libc::CMSG_LEN(bytes as u32) as usize;
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                for (i, fd) in fds.iter().enumerate() {
-                    ptr::write_unaligned(data.add(i), fd.as_raw_fd());
-                }
-                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+    msg.msg_control = buf.0.as_mut_ptr().cast();
+    msg.msg_controllen = ctrl_len;
+    // SAFETY: msg_control points at `buf`, aligned for cmsghdr and at least `ctrl_len` bytes
+    // long (CMSG_BUF_LEN covers the maximum fds plus one ucred); CMSG_FIRSTHDR/NXTHDR stay
+    // within msg_controllen, and each data write is sized by the CMSG_LEN we just set.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if !fds.is_empty() {
+            let bytes = mem::size_of_val(fds);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes as u32) as usize;
+            let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+            for (i, fd) in fds.iter().enumerate() {
+                ptr::write_unaligned(data.add(i), fd.as_raw_fd());
             }
-            if let Some(c) = creds {
-                let uc = libc::ucred {
-                    pid: c.pid,
-                    uid: c.uid,
-                    gid: c.gid,
-                };
-                (*cmsg).cmsg_level = libc::SOL_SOCKET;
-                (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
-                (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<libc::ucred>() as u32) as usize;
-                ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>(), uc);
-            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
-    }
-    let mut flags = libc::MSG_NOSIGNAL;
-    if nonblocking {
-        flags |= libc::MSG_DONTWAIT;
+        if let Some(c) = creds {
+            let uc = libc::ucred {
+                pid: c.pid,
+                uid: c.uid,
+                gid: c.gid,
+            };
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_CREDENTIALS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of::<libc::ucred>() as u32) as usize;
+            ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>(), uc);
+        }
     }
     // SAFETY: `msg` describes live buffers (iov slices, control buffer) for the duration of the
     // call; `sock` is an open descriptor.
     let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// Frames up to this size with no control data are gathered into one stack buffer and sent with
+/// `send(2)`: copying a few hundred bytes costs less than `sendmsg`'s import of a `msghdr` and an
+/// iovec array from user memory.
+const GATHER_MAX: usize = 1024;
+
+/// Sends a datagram without control data.
+fn send_plain(sock: BorrowedFd<'_>, iov: &[IoSlice<'_>], flags: libc::c_int) -> io::Result<usize> {
+    let total: usize = iov.iter().map(|s| s.len()).sum();
+    let n = if total <= GATHER_MAX {
+        let mut buf = [0u8; GATHER_MAX];
+        let mut at = 0;
+        for s in iov {
+            buf[at..at + s.len()].copy_from_slice(s);
+            at += s.len();
+        }
+        // SAFETY: `buf[..total]` is initialized and lives across the call; `sock` is open.
+        unsafe { libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), total, flags) }
+    } else {
+        // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        msg.msg_iovlen = iov.len();
+        // SAFETY: `msg` points at the caller's live iov slices (IoSlice is ABI-compatible with
+        // iovec) and carries no control data.
+        unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) }
+    };
     if n < 0 {
         Err(io::Error::last_os_error())
     } else {
@@ -141,12 +175,13 @@ pub fn recv_msg(
     iov: &mut [IoSliceMut<'_>],
     nonblocking: bool,
 ) -> io::Result<Received> {
-    let mut buf = CmsgBuf([0; CMSG_BUF_LEN]);
+    // Left uninitialized: the kernel writes msg_controllen bytes and we read no further.
+    let mut buf = mem::MaybeUninit::<CmsgBuf>::uninit();
     // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
     let mut msg: libc::msghdr = unsafe { mem::zeroed() };
     msg.msg_iov = iov.as_mut_ptr().cast();
     msg.msg_iovlen = iov.len();
-    msg.msg_control = buf.0.as_mut_ptr().cast();
+    msg.msg_control = buf.as_mut_ptr().cast();
     msg.msg_controllen = CMSG_BUF_LEN;
     // MSG_TRUNC makes the kernel return the datagram's real length even when it did not fit.
     let mut flags = libc::MSG_CMSG_CLOEXEC | libc::MSG_TRUNC;
