@@ -195,7 +195,7 @@ fn echo_process() -> Result {
     let me = BusSocket::connect(std::env::var("AFBUS_BENCH_BUS")?)?;
     me.request_name(&NAME.parse()?, QueueMode::Queue)?;
     loop {
-        let Event::Incoming(channel, _) = me.recv_event(None)? else {
+        let Event::Incoming { channel, .. } = me.recv_event(None)? else {
             continue;
         };
         std::thread::spawn(move || -> Result {

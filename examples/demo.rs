@@ -63,7 +63,9 @@ fn server(bus: &str) -> Result {
     println!("{tag} joined as {}, {NAME}: {outcome:?}", me.id());
     loop {
         match me.recv_event(WAIT)? {
-            Event::Incoming(channel, who) => {
+            Event::Incoming {
+                channel, peer: who, ..
+            } => {
                 let request = channel.recv()?;
                 let text = String::from_utf8_lossy(&request.payload);
                 println!(

@@ -31,7 +31,14 @@ pub enum Event {
     /// A watched peer left the bus (closed its connection or died).
     PeerGone(UniqueId),
     /// Another endpoint opened a channel to this one.
-    Incoming(Channel, PeerInfo),
+    Incoming {
+        /// This end of the new channel.
+        channel: Channel,
+        /// Who opened it, as the kernel identified them to the master.
+        peer: PeerInfo,
+        /// The name they asked for, if they connected by name.
+        name: Option<WellKnownName>,
+    },
     /// A multicast signal matched one of this endpoint's rules.
     Signal(Signal),
 }
@@ -349,8 +356,13 @@ fn file(st: &mut State, mut frame: Frame) {
                 .map(|id| Event::PeerGone(UniqueId(id))),
             c if c == NoticeKind::Incoming as u32 => {
                 match (frame.fds.pop(), frame.fds.is_empty()) {
-                    (Some(fd), true) => decode_peer(&frame.payload)
-                        .map(|peer| Event::Incoming(Channel::from_fd(fd), peer)),
+                    (Some(fd), true) => {
+                        decode_incoming(&frame.payload).map(|(peer, name)| Event::Incoming {
+                            channel: Channel::from_fd(fd),
+                            peer,
+                            name,
+                        })
+                    }
                     _ => Err(Error::Protocol("incoming notice must carry one fd")),
                 }
             }
@@ -412,6 +424,19 @@ fn decode_peer(payload: &[u8]) -> Result<PeerInfo> {
     let p = PeerInfo::decode(&mut r)?;
     r.end("peer info")?;
     Ok(p)
+}
+
+fn decode_incoming(payload: &[u8]) -> Result<(PeerInfo, Option<WellKnownName>)> {
+    let mut r = Reader::new(payload);
+    let peer = PeerInfo::decode(&mut r)?;
+    let name = r.str(crate::addr::MAX_NAME_LEN, "incoming name")?;
+    let name = if name.is_empty() {
+        None
+    } else {
+        Some(WellKnownName::new(name)?)
+    };
+    r.end("incoming notice")?;
+    Ok((peer, name))
 }
 
 fn encode_fields(fields: &Fields) -> Vec<u8> {

@@ -21,7 +21,7 @@
 //! let (to_server, _) = client.connect_to(&Target::Name(name)).unwrap();
 //! to_server.send(&Header::new(FrameKind::Request).with_txn(1), b"ping", &[]).unwrap();
 //!
-//! let Event::Incoming(from_client, who) = server.recv_event(None).unwrap() else { panic!() };
+//! let Event::Incoming { channel: from_client, peer: who, .. } = server.recv_event(None).unwrap() else { panic!() };
 //! assert_eq!(who.id, client.id());
 //! let request = from_client.recv().unwrap();
 //! assert_eq!(request.payload, b"ping");

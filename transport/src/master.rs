@@ -499,6 +499,7 @@ impl BusMaster {
             socketpair().map_err(|e| Refusal(MasterStatus::LIMIT, e.to_string()))?;
         let mut w = Writer::default();
         from.encode(&mut w);
+        w.str(via.map_or("", |n| n.as_str()));
         let notice = Header::new(FrameKind::Notice).with_code(NoticeKind::Incoming as u32);
         self.push(
             target_id,

@@ -57,7 +57,12 @@ fn child_entry() {
             me.request_name(&name("org.test.Echo"), QueueMode::Queue)
                 .unwrap();
             loop {
-                let Event::Incoming(ch, who) = me.recv_event(None).unwrap() else {
+                let Event::Incoming {
+                    channel: ch,
+                    peer: who,
+                    name,
+                } = me.recv_event(None).unwrap()
+                else {
                     continue;
                 };
                 let req = ch.recv().unwrap();
@@ -66,6 +71,9 @@ fn child_entry() {
                 }
                 let mut body: Vec<u8> = req.payload.iter().rev().copied().collect();
                 body.extend_from_slice(&who.creds.pid.to_le_bytes());
+                body.push(u8::from(
+                    name.is_some_and(|n| n.as_str() == "org.test.Echo"),
+                ));
                 let reply = Header::new(FrameKind::Reply).with_txn(req.header.txn);
                 ch.send(&reply, &body, &[]).unwrap();
             }
@@ -297,10 +305,8 @@ fn brokering_between_two_processes() {
         let (ch2, _) = client.connect_to(&Target::Unique(peer.id)).unwrap();
         ch2.send(&Header::new(FrameKind::Request), b"xy", &[])
             .unwrap();
-        assert_eq!(
-            &ch2.recv_timeout(Duration::from_secs(10)).unwrap().payload[..2],
-            b"yx"
-        );
+        let reply = ch2.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!((&reply.payload[..2], reply.payload[6]), (&b"yx"[..], 0));
     })
 }
 
