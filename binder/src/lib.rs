@@ -1,18 +1,57 @@
 //! Binder's programming model on the afbus transport: parcels, local objects, proxies,
-//! synchronous and one-way transactions, reference counts and death notices.
+//! synchronous and one-way transactions, reference counts, death notices and priority
+//! inheritance.
+//!
+//! A [`Runtime`] owns the objects a process exports and the proxies it holds. A service
+//! implements [`Binder`] and publishes an object under a name on a bus; a client gets an
+//! [`SpIBinder`] for that name and calls it as it would call a local object.
 //!
 //! ```
-//! use afbus_binder::Parcel;
+//! use std::sync::Arc;
+//! use afbus_binder::{Binder, CallContext, Parcel, Runtime, RuntimeConfig, Status, TransactionCode};
+//! use afbus_transport::{AllowAll, BusMaster, BusSocket};
 //!
-//! let mut p = Parcel::new();
-//! p.write_i32(7);
-//! p.write_str("hello");
-//! p.rewind();
-//! assert_eq!(p.read_i32().unwrap(), 7);
-//! assert_eq!(p.read_string().unwrap(), "hello");
+//! struct Echo;
+//! impl Binder for Echo {
+//!     fn descriptor(&self) -> &str { "org.example.IEcho" }
+//!     fn on_transact(&self, _: TransactionCode, data: &mut Parcel, reply: &mut Parcel,
+//!                    _: &CallContext) -> Result<(), Status> {
+//!         reply.write_str(&data.read_string()?.to_uppercase());
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let bus = BusMaster::bind(dir.path().join("bus"), AllowAll).unwrap().spawn().unwrap();
+//!
+//! // The service side (usually another process).
+//! let server = Runtime::new(RuntimeConfig::default()).unwrap();
+//! server.start_thread_pool();
+//! let endpoint = Arc::new(BusSocket::connect(bus.path()).unwrap());
+//! server.publish(&endpoint, "org.example.Echo", &server.local(Echo)).unwrap();
+//!
+//! // The client side.
+//! let client = Runtime::new(RuntimeConfig::default()).unwrap();
+//! let echo = client.get_service(&BusSocket::connect(bus.path()).unwrap(), "org.example.Echo").unwrap();
+//! let mut data = Parcel::new();
+//! data.write_str("hello");
+//! let mut reply = echo.transact(TransactionCode::FIRST_CALL, data).unwrap();
+//! assert_eq!(reply.read_string().unwrap(), "HELLO");
 //! ```
 #![deny(unsafe_code)]
 
+mod call;
+mod conn;
+mod object;
 pub mod parcel;
+mod priority;
+mod runtime;
+mod status;
+mod sys;
 
+pub use conn::MAX_PENDING_ONEWAY_BYTES;
+pub use object::{Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode};
 pub use parcel::{Parcel, ParcelError, Parcelable};
+pub use priority::{Priority, SchedPolicy};
+pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS};
+pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

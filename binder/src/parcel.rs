@@ -12,6 +12,8 @@
 //!   the value if present.
 //! - File descriptors travel beside the data, in the parcel's fd table; the data holds the fd's
 //!   `u32` index in that table.
+//! - Object references ([`SpIBinder`]) travel the same way in the object table: a `u8` tag
+//!   (0 null, 1 present), then the `u32` index.
 //!
 //! Writes append to the end of the data; reads consume it from a cursor. The data comes from
 //! another process, so every read checks its bounds first and returns a [`ParcelError`] on bad
@@ -28,9 +30,14 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 pub use error::ParcelError;
 pub use parcelable::Parcelable;
 
+use crate::object::SpIBinder;
+
 /// The most fds one parcel can carry: the kernel's `SCM_MAX_FD`, since one frame carries all of
 /// a parcel's fds in a single `SCM_RIGHTS` message.
 pub const MAX_PARCEL_FDS: usize = 253;
+
+/// What a parcel sends: its data, its fds, and its object references.
+pub(crate) type WireParts = (Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>);
 
 /// A typed buffer for an IPC message: data bytes, a read cursor, and a table of fds.
 #[derive(Default)]
@@ -38,6 +45,8 @@ pub struct Parcel {
     data: Vec<u8>,
     /// Slot `i` holds the fd that index `i` in the data names; `None` once taken out.
     fds: Vec<Option<OwnedFd>>,
+    /// Object references; the data holds indices into this table.
+    objects: Vec<SpIBinder>,
     /// The read cursor; never past `data.len()`.
     pos: usize,
 }
@@ -66,7 +75,27 @@ impl Parcel {
     /// Creates a parcel from received data and fds, with its cursor at the start.
     pub fn from_parts(data: Vec<u8>, fds: Vec<OwnedFd>) -> Self {
         let fds = fds.into_iter().map(Some).collect();
-        Self { data, fds, pos: 0 }
+        Self {
+            data,
+            fds,
+            objects: Vec::new(),
+            pos: 0,
+        }
+    }
+
+    /// A received parcel with its object references already resolved.
+    pub(crate) fn from_wire(data: Vec<u8>, fds: Vec<OwnedFd>, objects: Vec<SpIBinder>) -> Self {
+        Self {
+            objects,
+            ..Self::from_parts(data, fds)
+        }
+    }
+
+    /// Data, fds and object references, ready to be sent.
+    pub(crate) fn into_wire(mut self) -> Result<WireParts, ParcelError> {
+        let objects = std::mem::take(&mut self.objects);
+        let (data, fds) = self.into_parts()?;
+        Ok((data, fds, objects))
     }
 
     /// Splits the parcel into its data and its fd table, ready to be sent as one frame.
@@ -129,6 +158,7 @@ impl Parcel {
     pub fn clear(&mut self) {
         self.data.clear();
         self.fds.clear();
+        self.objects.clear();
         self.pos = 0;
     }
 
@@ -306,6 +336,61 @@ impl Parcel {
         })
     }
 
+    /// Appends an object reference. Sending the parcel mints a reference for the receiver: a
+    /// local object is exported, a proxy's owner is asked for a new reference.
+    pub fn write_binder(&mut self, binder: &SpIBinder) {
+        self.write_nullable_binder(Some(binder));
+    }
+
+    /// Appends an object reference or null.
+    pub fn write_nullable_binder(&mut self, binder: Option<&SpIBinder>) {
+        match binder {
+            None => self.write_u8(0),
+            Some(b) => {
+                self.write_u8(1);
+                self.write_len(self.objects.len());
+                self.objects.push(b.clone());
+            }
+        }
+    }
+
+    /// Reads an object reference; null is [`ParcelError::UnexpectedNull`].
+    pub fn read_binder(&mut self) -> Result<SpIBinder, ParcelError> {
+        let offset = self.pos;
+        self.read_nullable_binder()?.ok_or_else(|| {
+            self.pos = offset;
+            ParcelError::UnexpectedNull { offset }
+        })
+    }
+
+    /// Reads an object reference or null.
+    pub fn read_nullable_binder(&mut self) -> Result<Option<SpIBinder>, ParcelError> {
+        self.restoring(|p| {
+            let offset = p.pos;
+            match p.read_u8()? {
+                0 => Ok(None),
+                1 => {
+                    let at = p.pos;
+                    let index = p.read_u32()?;
+                    let count = p.objects.len();
+                    let object = usize::try_from(index).ok().and_then(|i| p.objects.get(i));
+                    let object = object.ok_or(ParcelError::BadObjectIndex {
+                        offset: at,
+                        index,
+                        count,
+                    })?;
+                    Ok(Some(object.clone()))
+                }
+                value => Err(ParcelError::InvalidTag { offset, value }),
+            }
+        })
+    }
+
+    /// How many object references the parcel holds.
+    pub fn object_count(&self) -> usize {
+        self.objects.len()
+    }
+
     /// Appends a [`Parcelable`] value.
     pub fn write<T: Parcelable>(&mut self, value: &T) {
         value.write_to(self);
@@ -472,6 +557,7 @@ impl fmt::Debug for Parcel {
             .field("len", &self.data.len())
             .field("position", &self.pos)
             .field("fds", &self.fds)
+            .field("objects", &self.objects.len())
             .finish()
     }
 }

@@ -80,6 +80,22 @@ pub enum ParcelError {
         /// The limit, [`MAX_PARCEL_FDS`](super::MAX_PARCEL_FDS).
         max: usize,
     },
+    /// An object index that is not in the parcel's object table.
+    #[error("object index {index} at offset {offset} is out of range: the parcel has {count}")]
+    BadObjectIndex {
+        /// Where the index is.
+        offset: usize,
+        /// The index found.
+        index: u32,
+        /// How many objects the parcel holds.
+        count: usize,
+    },
+    /// A null where a value was required.
+    #[error("unexpected null at offset {offset}")]
+    UnexpectedNull {
+        /// Where the null tag is.
+        offset: usize,
+    },
     /// A cursor position past the end of the data.
     #[error("position {position} is past the end of the parcel ({len} bytes)")]
     PositionOutOfRange {

@@ -1,0 +1,305 @@
+//! One end of a reference channel, and the rule for reading it: whichever thread needs
+//! something from the channel reads it, and files every frame where it belongs.
+//!
+//! - A reply goes to the mailbox of the call it answers.
+//! - A nested request (the callee calling back into this process while we wait) goes to the
+//!   mailbox of the call it is nested in, and that waiting thread runs it.
+//! - A fresh request on an owner end is new work: the reader runs it, or queues it for the pool.
+//!
+//! Owner ends are also watched by the runtime's loopers through epoll (`EPOLLONESHOT`, re-armed
+//! whenever a reader lets go), so nobody reads a channel twice at once and nothing waits behind
+//! another call's reply.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+use afbus_transport::{Channel, Error as TransportError, Frame, FrameKind};
+use parking_lot::{Condvar, Mutex, MutexGuard};
+
+use crate::call::{peek_nested_in, FLAG_NESTED};
+use crate::object::{LocalObject, Proxy};
+use crate::status::{Error, Result, StatusCode};
+
+/// Which end of a reference channel this is.
+pub(crate) enum End {
+    /// We own the object; the peer holds a reference.
+    Owner(Arc<LocalObject>),
+    /// We hold a reference to a remote object.
+    Client(Weak<Proxy>),
+}
+
+pub(crate) struct Conn {
+    /// Its key in the runtime's table and its epoll token.
+    pub token: u64,
+    pub chan: Channel,
+    pub end: End,
+    st: Mutex<ConnState>,
+    filed: Condvar,
+}
+
+#[derive(Default)]
+pub(crate) struct ConnState {
+    reading: bool,
+    pub dead: bool,
+    mailboxes: HashMap<u64, Mailbox>,
+    /// Bytes of one-way calls read from this channel and not yet run.
+    pub oneway_pending: usize,
+    /// Reading is paused until the one-way backlog drains.
+    pub paused: bool,
+}
+
+#[derive(Default)]
+struct Mailbox {
+    reply: Option<Frame>,
+    nested: VecDeque<Frame>,
+}
+
+/// What reading one frame produced that the reader must act on.
+pub(crate) enum Read {
+    /// Nothing to do: filed for someone else, nothing there, or a refused frame.
+    Nothing,
+    /// Another thread is reading this channel.
+    Busy,
+    /// A one-way call was queued for an object whose queue nobody is running: run it.
+    Drain(Arc<LocalObject>),
+    /// A fresh request or one-way call for this owner end.
+    Fresh(Frame),
+    /// The channel hung up.
+    HungUp,
+}
+
+/// Work a reader found that some thread must do.
+pub(crate) enum Work {
+    /// Serve a fresh call.
+    Call(Frame),
+    /// Run an object's queued one-way calls.
+    Drain(Arc<LocalObject>),
+}
+
+/// Bytes of one-way calls the runtime reads ahead from one channel before it stops reading it;
+/// the sender then fills the socket buffer and gets [`StatusCode::WOULD_BLOCK`]. Half of
+/// Binder's 1 MiB transaction buffer goes to one-way calls; a quarter of that per channel.
+pub const MAX_PENDING_ONEWAY_BYTES: usize = 128 * 1024;
+
+/// How long a reader may block.
+#[derive(Clone, Copy)]
+pub(crate) enum Wait {
+    NonBlocking,
+    Until(Option<Instant>),
+}
+
+impl Conn {
+    pub(crate) fn new(token: u64, chan: Channel, end: End) -> Conn {
+        Conn {
+            token,
+            chan,
+            end,
+            st: Mutex::new(ConnState::default()),
+            filed: Condvar::new(),
+        }
+    }
+
+    pub(crate) fn owner_object(&self) -> Option<&Arc<LocalObject>> {
+        match &self.end {
+            End::Owner(o) => Some(o),
+            End::Client(_) => None,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
+        self.st.lock()
+    }
+
+    /// Opens a mailbox for a call about to be sent.
+    pub(crate) fn expect(&self, txn: u64) -> Result<()> {
+        let mut st = self.st.lock();
+        if st.dead {
+            return Err(Error::new(StatusCode::DEAD_OBJECT, "the channel hung up"));
+        }
+        st.mailboxes.insert(txn, Mailbox::default());
+        Ok(())
+    }
+
+    /// Closes a mailbox; a reply that arrives later is dropped.
+    pub(crate) fn forget(&self, txn: u64) {
+        self.st.lock().mailboxes.remove(&txn);
+    }
+
+    /// Waits for the reply to `txn`, running the nested calls filed for it meanwhile.
+    ///
+    /// `run_nested` runs a nested request; `on_fresh` takes fresh work this thread read;
+    /// `on_hangup` runs once if this thread sees the channel hang up.
+    pub(crate) fn wait_reply(
+        self: &Arc<Self>,
+        txn: u64,
+        deadline: Option<Instant>,
+        mut run_nested: impl FnMut(Frame),
+        mut on_fresh: impl FnMut(Work),
+        mut on_hangup: impl FnMut(),
+        rearm: impl Fn(&Conn, &ConnState),
+    ) -> Result<Frame> {
+        let mut st = self.st.lock();
+        loop {
+            let Some(mb) = st.mailboxes.get_mut(&txn) else {
+                return Err(Error::new(
+                    StatusCode::FAILED_TRANSACTION,
+                    "no such pending call",
+                ));
+            };
+            if let Some(reply) = mb.reply.take() {
+                st.mailboxes.remove(&txn);
+                return Ok(reply);
+            }
+            if let Some(nested) = mb.nested.pop_front() {
+                MutexGuard::unlocked(&mut st, || run_nested(nested));
+                continue;
+            }
+            if st.dead {
+                st.mailboxes.remove(&txn);
+                return Err(Error::new(
+                    StatusCode::DEAD_OBJECT,
+                    "the remote process died",
+                ));
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                st.mailboxes.remove(&txn);
+                return Err(Error::new(
+                    StatusCode::TIMED_OUT,
+                    "no reply before the deadline",
+                ));
+            }
+            if !st.reading {
+                match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
+                    Read::Nothing | Read::Busy => {}
+                    Read::Fresh(frame) => {
+                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Call(frame)))
+                    }
+                    Read::Drain(obj) => {
+                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Drain(obj)))
+                    }
+                    Read::HungUp => MutexGuard::unlocked(&mut st, &mut on_hangup),
+                }
+                continue;
+            }
+            match deadline {
+                Some(d) => {
+                    self.filed.wait_until(&mut st, d);
+                }
+                None => self.filed.wait(&mut st),
+            }
+        }
+    }
+
+    /// Reads one frame as a looper woken by epoll: never blocks, and skips a channel someone
+    /// else is reading (that reader re-arms it).
+    pub(crate) fn poll_once(self: &Arc<Self>, rearm: impl Fn(&Conn, &ConnState)) -> Read {
+        let mut st = self.st.lock();
+        if st.reading {
+            return Read::Busy;
+        }
+        if st.dead {
+            return Read::Nothing;
+        }
+        self.read_one(&mut st, Wait::NonBlocking, &rearm)
+    }
+
+    /// Reads one frame with the lock released, then files it with the lock held, so that the
+    /// next reader cannot overtake this frame (one-way order depends on it).
+    fn read_one(
+        self: &Arc<Self>,
+        st: &mut MutexGuard<'_, ConnState>,
+        wait: Wait,
+        rearm: &impl Fn(&Conn, &ConnState),
+    ) -> Read {
+        st.reading = true;
+        let got = MutexGuard::unlocked(st, || match wait {
+            Wait::NonBlocking => self
+                .chan
+                .try_recv()
+                .and_then(|f| f.ok_or(TransportError::WouldBlock)),
+            Wait::Until(None) => self.chan.recv(),
+            Wait::Until(Some(d)) => self
+                .chan
+                .recv_timeout(d.saturating_duration_since(Instant::now())),
+        });
+        st.reading = false;
+        let read = match got {
+            Ok(frame) => self.file(st, frame),
+            Err(TransportError::HungUp) => {
+                st.dead = true;
+                Read::HungUp
+            }
+            // Nothing there, or a refused frame (its fds are closed): go on.
+            Err(_) => Read::Nothing,
+        };
+        if !st.dead {
+            rearm(self, st);
+        }
+        self.filed.notify_all();
+        read
+    }
+
+    fn file(self: &Arc<Self>, st: &mut ConnState, frame: Frame) -> Read {
+        let nested = frame.header.flags & FLAG_NESTED != 0;
+        match frame.header.kind {
+            FrameKind::Reply => {
+                if let Some(mb) = st.mailboxes.get_mut(&frame.header.txn) {
+                    mb.reply = Some(frame);
+                }
+                Read::Nothing
+            }
+            FrameKind::Request if nested => {
+                let into = peek_nested_in(&frame.payload).and_then(|t| st.mailboxes.get_mut(&t));
+                match into {
+                    Some(mb) => {
+                        mb.nested.push_back(frame);
+                        Read::Nothing
+                    }
+                    // The call it was nested in is gone: answer it as a fresh call would be.
+                    None => Read::Fresh(frame),
+                }
+            }
+            FrameKind::OneWay => match &self.end {
+                End::Owner(obj) => {
+                    st.oneway_pending += frame.payload.len();
+                    if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
+                        st.paused = true;
+                    }
+                    let mut q = obj.oneway.lock();
+                    q.calls.push_back((self.clone(), frame));
+                    if q.running {
+                        Read::Nothing
+                    } else {
+                        q.running = true;
+                        Read::Drain(obj.clone())
+                    }
+                }
+                End::Client(_) => Read::Nothing,
+            },
+            FrameKind::Request if matches!(self.end, End::Owner(_)) => Read::Fresh(frame),
+            // Requests on a client end that are not nested, notices, signals: not ours to serve.
+            _ => Read::Nothing,
+        }
+    }
+
+    /// Accounts for a one-way call that has run; true when reading should resume.
+    pub(crate) fn oneway_done(&self, bytes: usize) -> bool {
+        let mut st = self.st.lock();
+        st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
+        if st.paused && st.oneway_pending < MAX_PENDING_ONEWAY_BYTES / 2 {
+            st.paused = false;
+            return !st.dead && !st.reading;
+        }
+        false
+    }
+
+    /// Marks the channel dead (once) and wakes every waiter; true if this call did it.
+    pub(crate) fn mark_dead(&self) -> bool {
+        let mut st = self.st.lock();
+        let first = !st.dead;
+        st.dead = true;
+        self.filed.notify_all();
+        first
+    }
+}

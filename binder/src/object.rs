@@ -1,0 +1,358 @@
+//! Objects: the [`Binder`] trait a service implements, and [`SpIBinder`], a reference to a local
+//! object or a proxy to a remote one, called the same way.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use afbus_transport::{Credentials, Frame};
+use parking_lot::Mutex;
+
+use crate::conn::Conn;
+use crate::parcel::Parcel;
+use crate::priority::Priority;
+use crate::runtime::RuntimeInner;
+use crate::status::{Error, Result, Status, StatusCode};
+
+/// A transaction code. An open newtype: codes a service does not know are answered with
+/// [`StatusCode::UNKNOWN_TRANSACTION`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TransactionCode(pub u32);
+
+const fn pack(c: [u8; 4]) -> u32 {
+    u32::from_be_bytes(c)
+}
+
+impl TransactionCode {
+    /// The first code available to interfaces.
+    pub const FIRST_CALL: TransactionCode = TransactionCode(1);
+    /// The last code available to interfaces.
+    pub const LAST_CALL: TransactionCode = TransactionCode(0x00ff_ffff);
+    /// Answered by the runtime: is the object alive?
+    pub const PING: TransactionCode = TransactionCode(pack(*b"_PNG"));
+    /// Answered by the runtime: the object's interface descriptor.
+    pub const INTERFACE: TransactionCode = TransactionCode(pack(*b"_NTF"));
+    /// Answered by the runtime: mint a new reference for a third process.
+    pub(crate) const MINT: TransactionCode = TransactionCode(pack(*b"_MNT"));
+
+    /// True for the codes the runtime answers itself.
+    pub(crate) fn is_builtin(self) -> bool {
+        self.0 > Self::LAST_CALL.0
+    }
+}
+
+/// Who is calling and how, as the handler of a transaction sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallContext {
+    /// The caller's credentials, as the kernel attached them to the call (`SCM_CREDENTIALS`).
+    pub caller: Credentials,
+    /// The caller's scheduling priority at the time of the call.
+    pub priority: Priority,
+    /// Whether this thread runs at `priority` for the call (the kernel may refuse the change).
+    pub priority_applied: bool,
+    /// Whether the caller gets no reply.
+    pub oneway: bool,
+}
+
+/// A local object: what a service implements.
+pub trait Binder: Send + Sync + 'static {
+    /// The interface descriptor, such as `"org.example.IEcho"`.
+    fn descriptor(&self) -> &str;
+
+    /// Handles one transaction: read the arguments from `data`, write results into `reply`.
+    ///
+    /// An `Err` travels back to the caller (a service-specific error, an exception, or a
+    /// transaction status such as [`StatusCode::UNKNOWN_TRANSACTION`]).
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+        ctx: &CallContext,
+    ) -> Result<(), Status>;
+
+    /// Called when the last remote reference to this object is gone (dropped, or its holder
+    /// died). The runtime then drops its own hold on the object.
+    fn on_last_ref(&self) {}
+}
+
+/// Told when a remote object's process dies (or its last channel hangs up).
+pub trait DeathRecipient: Send + Sync {
+    /// The object is dead. Called once.
+    fn binder_died(&self);
+}
+
+impl<F: Fn() + Send + Sync> DeathRecipient for F {
+    fn binder_died(&self) {
+        self()
+    }
+}
+
+/// A reference to an object, local or remote. Cloning it is cheap; the last clone of a proxy
+/// closes its channel, which the owner sees as one reference fewer.
+#[derive(Clone)]
+pub struct SpIBinder(pub(crate) Kind);
+
+#[derive(Clone)]
+pub(crate) enum Kind {
+    Local(Arc<LocalObject>),
+    Remote(Arc<Proxy>),
+}
+
+/// An object of this process, as the runtime tracks it.
+pub(crate) struct LocalObject {
+    pub runtime: Weak<RuntimeInner>,
+    pub runtime_id: u64,
+    pub number: u64,
+    pub binder: Arc<dyn Binder>,
+    pub oneway: Mutex<OnewayQueue>,
+}
+
+/// One-way calls to one object run in arrival order, one at a time.
+#[derive(Default)]
+pub(crate) struct OnewayQueue {
+    pub calls: VecDeque<(Arc<Conn>, Frame)>,
+    pub running: bool,
+}
+
+/// A remote object, reached through one channel that every clone in this process shares.
+pub(crate) struct Proxy {
+    pub runtime: Weak<RuntimeInner>,
+    pub conn: Arc<Conn>,
+    /// The owner's runtime id and the object's number there: the object's identity.
+    pub owner: u64,
+    pub number: u64,
+    pub death: Mutex<DeathState>,
+}
+
+#[derive(Default)]
+pub(crate) struct DeathState {
+    pub dead: bool,
+    pub recipients: Vec<Arc<dyn DeathRecipient>>,
+}
+
+impl Proxy {
+    /// Marks the proxy dead and runs each death recipient once.
+    pub(crate) fn died(&self) {
+        let recipients = {
+            let mut d = self.death.lock();
+            if d.dead {
+                return;
+            }
+            d.dead = true;
+            std::mem::take(&mut d.recipients)
+        };
+        for r in recipients {
+            r.binder_died();
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.upgrade() {
+            rt.forget_proxy(self);
+        }
+    }
+}
+
+impl SpIBinder {
+    /// Calls the object and waits for its reply.
+    pub fn transact(&self, code: TransactionCode, data: Parcel) -> Result<Parcel> {
+        self.call(code, data, None)
+    }
+
+    /// Calls the object and waits at most `timeout` for its reply; a late reply is discarded.
+    pub fn transact_timeout(
+        &self,
+        code: TransactionCode,
+        data: Parcel,
+        timeout: Duration,
+    ) -> Result<Parcel> {
+        self.call(code, data, Some(timeout))
+    }
+
+    fn call(
+        &self,
+        code: TransactionCode,
+        mut data: Parcel,
+        timeout: Option<Duration>,
+    ) -> Result<Parcel> {
+        match &self.0 {
+            Kind::Local(obj) => {
+                data.rewind();
+                let mut reply = Parcel::new();
+                let ctx = local_context(false);
+                match code {
+                    TransactionCode::PING => Ok(()),
+                    TransactionCode::INTERFACE => {
+                        reply.write_str(obj.binder.descriptor());
+                        Ok(())
+                    }
+                    code => obj.binder.on_transact(code, &mut data, &mut reply, &ctx),
+                }
+                .map_err(Error::Service)?;
+                reply.rewind();
+                Ok(reply)
+            }
+            Kind::Remote(proxy) => runtime_of(proxy)?.call(proxy, code, data, timeout),
+        }
+    }
+
+    /// Sends a one-way call: returns once it is queued. Fails with
+    /// [`StatusCode::WOULD_BLOCK`] when the receiver's one-way buffer is full.
+    pub fn transact_oneway(&self, code: TransactionCode, data: Parcel) -> Result<()> {
+        self.oneway(code, data, OnewayMode::FailWhenFull)
+    }
+
+    /// Sends a one-way call, waiting for room when the receiver's one-way buffer is full.
+    pub fn transact_oneway_blocking(&self, code: TransactionCode, data: Parcel) -> Result<()> {
+        self.oneway(code, data, OnewayMode::WaitWhenFull)
+    }
+
+    fn oneway(&self, code: TransactionCode, mut data: Parcel, mode: OnewayMode) -> Result<()> {
+        match &self.0 {
+            Kind::Local(obj) => {
+                data.rewind();
+                let mut reply = Parcel::new();
+                // In-process one-way calls run on the caller's thread; the result has nowhere to go.
+                let _ = obj
+                    .binder
+                    .on_transact(code, &mut data, &mut reply, &local_context(true));
+                Ok(())
+            }
+            Kind::Remote(proxy) => runtime_of(proxy)?.oneway(proxy, code, data, mode),
+        }
+    }
+
+    /// Checks that the object is alive.
+    pub fn ping(&self) -> Result<()> {
+        self.transact(TransactionCode::PING, Parcel::new())
+            .map(drop)
+    }
+
+    /// The object's interface descriptor.
+    pub fn descriptor(&self) -> Result<String> {
+        match &self.0 {
+            Kind::Local(obj) => Ok(obj.binder.descriptor().to_owned()),
+            Kind::Remote(_) => Ok(self
+                .transact(TransactionCode::INTERFACE, Parcel::new())?
+                .read_string()?),
+        }
+    }
+
+    /// Asks to be told when the object dies. Fails with [`StatusCode::DEAD_OBJECT`] if it
+    /// already has, and [`StatusCode::INVALID_OPERATION`] for a local object.
+    pub fn link_to_death(&self, recipient: Arc<dyn DeathRecipient>) -> Result<()> {
+        let proxy = self.remote("link_to_death")?;
+        let mut d = proxy.death.lock();
+        if d.dead {
+            return Err(Error::new(
+                StatusCode::DEAD_OBJECT,
+                "the object is already dead",
+            ));
+        }
+        d.recipients.push(recipient);
+        Ok(())
+    }
+
+    /// Withdraws a recipient given to [`link_to_death`](Self::link_to_death).
+    pub fn unlink_to_death(&self, recipient: &Arc<dyn DeathRecipient>) -> Result<()> {
+        let proxy = self.remote("unlink_to_death")?;
+        let mut d = proxy.death.lock();
+        let before = d.recipients.len();
+        d.recipients.retain(|r| !Arc::ptr_eq(r, recipient));
+        if d.recipients.len() == before {
+            return Err(Error::new(
+                StatusCode::NAME_NOT_FOUND,
+                "recipient was not linked",
+            ));
+        }
+        Ok(())
+    }
+
+    /// False once the object is known to be dead.
+    pub fn is_alive(&self) -> bool {
+        match &self.0 {
+            Kind::Local(_) => true,
+            Kind::Remote(p) => !p.death.lock().dead,
+        }
+    }
+
+    /// True for an object of this process.
+    pub fn is_local(&self) -> bool {
+        matches!(self.0, Kind::Local(_))
+    }
+
+    /// The local object behind this reference, if it is one.
+    pub fn as_local(&self) -> Option<Arc<dyn Binder>> {
+        match &self.0 {
+            Kind::Local(obj) => Some(obj.binder.clone()),
+            Kind::Remote(_) => None,
+        }
+    }
+
+    fn remote(&self, what: &'static str) -> Result<&Arc<Proxy>> {
+        match &self.0 {
+            Kind::Remote(p) => Ok(p),
+            Kind::Local(_) => Err(Error::new(StatusCode::INVALID_OPERATION, what)),
+        }
+    }
+}
+
+/// How a one-way call behaves when the receiver's buffer is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OnewayMode {
+    FailWhenFull,
+    WaitWhenFull,
+}
+
+fn runtime_of(proxy: &Proxy) -> Result<Arc<RuntimeInner>> {
+    proxy
+        .runtime
+        .upgrade()
+        .ok_or_else(|| Error::new(StatusCode::DEAD_OBJECT, "the runtime is gone"))
+}
+
+fn local_context(oneway: bool) -> CallContext {
+    let caller = Credentials {
+        pid: nix::unistd::getpid().as_raw(),
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+    };
+    let priority = Priority::current().unwrap_or(Priority::DEFAULT);
+    CallContext {
+        caller,
+        priority,
+        priority_applied: true,
+        oneway,
+    }
+}
+
+/// Two references are equal when they name the same object.
+impl PartialEq for SpIBinder {
+    fn eq(&self, other: &Self) -> bool {
+        match (&self.0, &other.0) {
+            (Kind::Local(a), Kind::Local(b)) => Arc::ptr_eq(a, b),
+            (Kind::Remote(a), Kind::Remote(b)) => (a.owner, a.number) == (b.owner, b.number),
+            _ => false,
+        }
+    }
+}
+
+impl Eq for SpIBinder {}
+
+impl fmt::Debug for SpIBinder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Kind::Local(o) => write!(
+                f,
+                "SpIBinder(local #{} {:?})",
+                o.number,
+                o.binder.descriptor()
+            ),
+            Kind::Remote(p) => write!(f, "SpIBinder(remote {:x}#{})", p.owner, p.number),
+        }
+    }
+}

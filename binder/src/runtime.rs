@@ -1,0 +1,874 @@
+//! The runtime: exported objects and their reference channels, proxies, the looper pool, and
+//! the path of a call from a proxy to a handler and back.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use afbus_transport::{
+    BusSocket, Channel, Credentials, Event, Frame, FrameKind, Header, QueueMode, Target,
+    WellKnownName, MAX_FDS_PER_FRAME, MAX_PAYLOAD_BYTES,
+};
+use nix::errno::Errno;
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use parking_lot::Mutex;
+
+use crate::call::{self, CallInfo, WireObject, FLAG_NESTED};
+use crate::conn::{Conn, ConnState, End, Read, Work};
+use crate::object::{
+    Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy, SpIBinder,
+    TransactionCode,
+};
+use crate::parcel::Parcel;
+use crate::priority::{Priority, PriorityGuard};
+use crate::status::{Error, Result, Status, StatusCode};
+
+/// Default most looper threads the runtime spawns (Binder's default is 15).
+pub const DEFAULT_MAX_THREADS: usize = 15;
+
+/// How long a client waits for the first frame of a service it connected to by name.
+const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Code of the one-way frame a service sends first on a channel brokered by the bus: the
+/// object's identity.
+const INTRO_CODE: u32 = u32::from_be_bytes(*b"_INT");
+
+const STOP: u64 = u64::MAX;
+const WORK: u64 = u64::MAX - 1;
+
+/// How a runtime runs.
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Most looper threads spawned on demand (the thread that calls
+    /// [`Runtime::join_thread_pool`] comes on top). Zero: calls are served only by threads that
+    /// join the pool, or by a thread waiting for a reply (nested calls).
+    pub max_threads: usize,
+    /// Run each incoming call at its caller's scheduling priority.
+    pub inherit_priority: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            max_threads: DEFAULT_MAX_THREADS,
+            inherit_priority: true,
+        }
+    }
+}
+
+/// A binder runtime: the objects this process exports, its proxies, and its thread pool.
+///
+/// An explicit value, not a process-wide singleton: a process (or a test) may run several.
+/// Dropping it stops its loopers.
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    id: u64,
+    me: Weak<RuntimeInner>,
+    config: RuntimeConfig,
+    epoll: Epoll,
+    stop: EventFd,
+    stopping: AtomicBool,
+    work_fd: EventFd,
+    work: Mutex<VecDeque<(Arc<Conn>, Work)>>,
+    conns: Mutex<HashMap<u64, Arc<Conn>>>,
+    objects: Mutex<HashMap<u64, Exported>>,
+    proxies: Mutex<HashMap<(u64, u64), Weak<Proxy>>>,
+    published: Mutex<HashMap<WellKnownName, SpIBinder>>,
+    acceptor_started: AtomicBool,
+    pool: Mutex<Pool>,
+    next_token: AtomicU64,
+    next_number: AtomicU64,
+    next_txn: AtomicU64,
+}
+
+/// An exported object and how many reference channels it has.
+struct Exported {
+    object: Arc<LocalObject>,
+    refs: usize,
+}
+
+#[derive(Default)]
+struct Pool {
+    spawned: usize,
+    idle: usize,
+}
+
+/// The call a thread is serving, so that its outgoing calls to the caller's process go back
+/// over the caller's channel and reach the caller's waiting thread.
+struct CurrentCall {
+    runtime: u64,
+    conn: Arc<Conn>,
+    txn: u64,
+    caller: u64,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Vec<CurrentCall>> = const { RefCell::new(Vec::new()) };
+}
+
+impl Runtime {
+    /// Creates a runtime; no thread runs until [`start_thread_pool`](Self::start_thread_pool)
+    /// or [`join_thread_pool`](Self::join_thread_pool).
+    pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os("epoll_create"))?;
+        let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(os("eventfd"))?;
+        let work_fd = EventFd::from_flags(
+            EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_SEMAPHORE,
+        )
+        .map_err(os("eventfd"))?;
+        epoll
+            .add(&stop, EpollEvent::new(EpollFlags::EPOLLIN, STOP))
+            .map_err(os("epoll_ctl"))?;
+        epoll
+            .add(&work_fd, EpollEvent::new(EpollFlags::EPOLLIN, WORK))
+            .map_err(os("epoll_ctl"))?;
+        let inner = Arc::new_cyclic(|me| RuntimeInner {
+            id: runtime_id(),
+            me: me.clone(),
+            config,
+            epoll,
+            stop,
+            stopping: AtomicBool::new(false),
+            work_fd,
+            work: Mutex::new(VecDeque::new()),
+            conns: Mutex::new(HashMap::new()),
+            objects: Mutex::new(HashMap::new()),
+            proxies: Mutex::new(HashMap::new()),
+            published: Mutex::new(HashMap::new()),
+            acceptor_started: AtomicBool::new(false),
+            pool: Mutex::new(Pool::default()),
+            next_token: AtomicU64::new(1),
+            next_number: AtomicU64::new(1),
+            next_txn: AtomicU64::new(1),
+        });
+        Ok(Runtime { inner })
+    }
+
+    /// This runtime's id: half of the identity of every object it exports.
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    /// Makes `binder` an object of this runtime, ready to be published or sent in a parcel.
+    pub fn local(&self, binder: impl Binder) -> SpIBinder {
+        self.local_arc(Arc::new(binder))
+    }
+
+    /// As [`local`](Self::local), for a shared object.
+    pub fn local_arc(&self, binder: Arc<dyn Binder>) -> SpIBinder {
+        SpIBinder(Kind::Local(Arc::new(LocalObject {
+            runtime: Arc::downgrade(&self.inner),
+            runtime_id: self.inner.id,
+            number: self.inner.next_number.fetch_add(1, Ordering::Relaxed),
+            binder,
+            oneway: Mutex::new(OnewayQueue::default()),
+        })))
+    }
+
+    /// Starts one looper thread; more are spawned on demand, up to `max_threads`.
+    pub fn start_thread_pool(&self) {
+        self.inner.maybe_spawn(true);
+    }
+
+    /// Serves calls on the calling thread until the runtime is dropped.
+    pub fn join_thread_pool(&self) {
+        self.inner.looper();
+    }
+
+    /// Owns `name` on `bus` and serves `object` to whoever connects to it there.
+    ///
+    /// One bus per runtime: the first call starts a thread that accepts the bus's incoming
+    /// channels.
+    pub fn publish(&self, bus: &Arc<BusSocket>, name: &str, object: &SpIBinder) -> Result<()> {
+        let name: WellKnownName = name.parse()?;
+        if !object.is_local() {
+            return Err(Error::new(
+                StatusCode::INVALID_OPERATION,
+                "only local objects can be published",
+            ));
+        }
+        self.inner
+            .published
+            .lock()
+            .insert(name.clone(), object.clone());
+        match bus.request_name(&name, QueueMode::DoNotQueue)? {
+            afbus_transport::NameOutcome::PrimaryOwner
+            | afbus_transport::NameOutcome::AlreadyOwner => {}
+            _ => {
+                return Err(Error::new(
+                    StatusCode::ALREADY_EXISTS,
+                    format!("{name} has another owner"),
+                ))
+            }
+        }
+        if !self.inner.acceptor_started.swap(true, Ordering::SeqCst) {
+            let rt = Arc::downgrade(&self.inner);
+            let bus = bus.clone();
+            std::thread::Builder::new()
+                .name("afbus-acceptor".into())
+                .spawn(move || accept_loop(rt, bus))
+                .map_err(|e| Error::new(StatusCode::NO_MEMORY, format!("spawn acceptor: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Connects to the object published as `name` on `bus`.
+    pub fn get_service(&self, bus: &BusSocket, name: &str) -> Result<SpIBinder> {
+        let name: WellKnownName = name.parse()?;
+        let (channel, _) = bus.connect_to(&Target::Name(name))?;
+        channel.set_pass_credentials(true)?;
+        let intro = channel.recv_timeout(INTRO_TIMEOUT)?;
+        if intro.header.kind != FrameKind::OneWay
+            || intro.header.code != INTRO_CODE
+            || intro.payload.len() != 16
+        {
+            return Err(Error::new(
+                StatusCode::BAD_VALUE,
+                "the service did not introduce its object",
+            ));
+        }
+        let word =
+            |i: usize| u64::from_le_bytes(intro.payload[i..i + 8].try_into().expect("8 bytes"));
+        let wire = WireObject {
+            owner: word(0),
+            number: word(8),
+        };
+        self.inner.import(wire, channel)
+    }
+}
+
+impl Runtime {
+    /// Stops every looper (including a thread in [`join_thread_pool`](Self::join_thread_pool))
+    /// once it finishes what it is doing.
+    pub fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::SeqCst);
+        let _ = self.inner.stop.write(1);
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn accept_loop(rt: Weak<RuntimeInner>, bus: Arc<BusSocket>) {
+    loop {
+        let Ok(event) = bus.recv_event(None) else {
+            return;
+        };
+        let Some(rt) = rt.upgrade() else { return };
+        if rt.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        if let Event::Incoming {
+            channel,
+            name: Some(name),
+            ..
+        } = event
+        {
+            let object = rt.published.lock().get(&name).cloned();
+            if let Some(SpIBinder(Kind::Local(obj))) = object {
+                let _ = rt.serve_channel(&obj, channel);
+            }
+        }
+    }
+}
+
+impl RuntimeInner {
+    fn arc(&self) -> Arc<RuntimeInner> {
+        self.me
+            .upgrade()
+            .expect("the runtime is alive while it runs")
+    }
+
+    /// Registers `channel` as a new reference to `obj` and introduces the object on it.
+    fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
+        let mut intro = obj.runtime_id.to_le_bytes().to_vec();
+        intro.extend_from_slice(&obj.number.to_le_bytes());
+        channel.send(
+            &Header::new(FrameKind::OneWay).with_code(INTRO_CODE),
+            &intro,
+            &[],
+        )?;
+        self.add_owner_end(obj, channel)
+    }
+
+    fn add_owner_end(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
+        channel.set_pass_credentials(true)?;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let conn = Arc::new(Conn::new(token, channel, End::Owner(obj.clone())));
+        self.objects
+            .lock()
+            .entry(obj.number)
+            .or_insert_with(|| Exported {
+                object: obj.clone(),
+                refs: 0,
+            })
+            .refs += 1;
+        self.conns.lock().insert(token, conn.clone());
+        let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, token);
+        if let Err(e) = self.epoll.add(conn.chan.as_fd(), ev) {
+            self.conn_died(&conn);
+            return Err(os("epoll_ctl")(e));
+        }
+        Ok(())
+    }
+
+    /// Mints a new reference channel to a local object of this runtime.
+    fn export(&self, obj: &Arc<LocalObject>) -> Result<(WireObject, OwnedFd)> {
+        let (mine, theirs) = Channel::pair()?;
+        self.add_owner_end(obj, mine)?;
+        Ok((
+            WireObject {
+                owner: self.id,
+                number: obj.number,
+            },
+            theirs.into_fd(),
+        ))
+    }
+
+    /// Turns a received reference into an object: ours again, a proxy we already have, or a new
+    /// proxy on this channel.
+    fn import(&self, wire: WireObject, channel: Channel) -> Result<SpIBinder> {
+        if wire.owner == self.id {
+            // Only a channel this process created can be a reference to one of our objects.
+            let ours = channel
+                .socket_peer_credentials()
+                .is_ok_and(|c| c.pid == std::process::id() as i32);
+            let object = self
+                .objects
+                .lock()
+                .get(&wire.number)
+                .map(|e| e.object.clone());
+            return match object {
+                Some(obj) if ours => Ok(SpIBinder(Kind::Local(obj))),
+                _ => Err(Error::new(
+                    StatusCode::BAD_VALUE,
+                    "a reference to an object we do not export",
+                )),
+            };
+        }
+        let mut proxies = self.proxies.lock();
+        if let Some(existing) = proxies
+            .get(&(wire.owner, wire.number))
+            .and_then(Weak::upgrade)
+        {
+            // One channel per remote object: closing this one drops the extra reference.
+            return Ok(SpIBinder(Kind::Remote(existing)));
+        }
+        channel.set_pass_credentials(true)?;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let proxy = Arc::new_cyclic(|me| Proxy {
+            runtime: self.me.clone(),
+            conn: Arc::new(Conn::new(token, channel, End::Client(me.clone()))),
+            owner: wire.owner,
+            number: wire.number,
+            death: Mutex::new(DeathState::default()),
+        });
+        proxies.insert((wire.owner, wire.number), Arc::downgrade(&proxy));
+        drop(proxies);
+        self.conns.lock().insert(token, proxy.conn.clone());
+        // No events asked for: epoll still reports the hang-up, once.
+        let ev = EpollEvent::new(EpollFlags::EPOLLONESHOT, token);
+        self.epoll
+            .add(proxy.conn.chan.as_fd(), ev)
+            .map_err(os("epoll_ctl"))?;
+        Ok(SpIBinder(Kind::Remote(proxy)))
+    }
+
+    pub(crate) fn forget_proxy(&self, proxy: &Proxy) {
+        let key = (proxy.owner, proxy.number);
+        let mut proxies = self.proxies.lock();
+        if proxies.get(&key).is_some_and(|w| w.strong_count() == 0) {
+            proxies.remove(&key);
+        }
+        drop(proxies);
+        if self.conns.lock().remove(&proxy.conn.token).is_some() {
+            let _ = self.epoll.delete(proxy.conn.chan.as_fd());
+        }
+    }
+
+    /// Re-arms an owner end in epoll after a reader let go of it.
+    fn rearm(&self, conn: &Conn, st: &ConnState) {
+        if matches!(conn.end, End::Owner(_)) && !st.paused && !st.dead {
+            let mut ev =
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
+            let _ = self.epoll.modify(conn.chan.as_fd(), &mut ev);
+        }
+    }
+
+    /// A channel hung up: fail its waiters, drop the reference it stood for, tell whoever
+    /// asked. Runs once per channel.
+    fn conn_died(&self, conn: &Arc<Conn>) {
+        conn.mark_dead();
+        if self.conns.lock().remove(&conn.token).is_none() {
+            return;
+        }
+        let _ = self.epoll.delete(conn.chan.as_fd());
+        match &conn.end {
+            End::Owner(obj) => {
+                let last = {
+                    let mut objects = self.objects.lock();
+                    match objects.get_mut(&obj.number) {
+                        Some(e) if e.refs <= 1 => objects.remove(&obj.number).is_some(),
+                        Some(e) => {
+                            e.refs -= 1;
+                            false
+                        }
+                        None => false,
+                    }
+                };
+                if last {
+                    obj.binder.on_last_ref();
+                }
+            }
+            End::Client(proxy) => {
+                if let Some(p) = proxy.upgrade() {
+                    p.died();
+                }
+            }
+        }
+    }
+
+    // ---- outgoing calls ----
+
+    /// Picks the channel for a call on `proxy`: back over the caller's channel when the object
+    /// lives in the process whose call this thread is serving.
+    fn route(&self, proxy: &Proxy) -> (Arc<Conn>, u64, u64) {
+        CURRENT.with(|c| match c.borrow().last() {
+            Some(cc) if cc.runtime == self.id && cc.caller == proxy.owner => {
+                (cc.conn.clone(), proxy.number, cc.txn)
+            }
+            _ => (proxy.conn.clone(), 0, 0),
+        })
+    }
+
+    fn encode_call(&self, data: Parcel, info: &CallInfo) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
+        let (bytes, mut fds, objects) = data.into_wire()?;
+        let (wire, obj_fds) = self.mint_all(&objects)?;
+        let parcel_fds = fds.len();
+        fds.extend(obj_fds);
+        check_frame(bytes.len(), fds.len())?;
+        Ok((call::encode_call(bytes, parcel_fds, &wire, info), fds))
+    }
+
+    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>) -> (Vec<u8>, Vec<OwnedFd>) {
+        let encoded = reply.map_err(Error::Service).and_then(|parcel| {
+            let (bytes, mut fds, objects) = parcel.into_wire()?;
+            let (wire, obj_fds) = self.mint_all(&objects)?;
+            let parcel_fds = fds.len();
+            fds.extend(obj_fds);
+            check_frame(bytes.len(), fds.len())?;
+            Ok((call::encode_reply(bytes, parcel_fds, &wire, None), fds))
+        });
+        encoded.unwrap_or_else(|e| {
+            (
+                call::encode_reply(Vec::new(), 0, &[], Some(&Status::from(e))),
+                Vec::new(),
+            )
+        })
+    }
+
+    /// A reference channel for each object of an outgoing parcel.
+    fn mint_all(&self, objects: &[SpIBinder]) -> Result<(Vec<WireObject>, Vec<OwnedFd>)> {
+        let mut wire = Vec::with_capacity(objects.len());
+        let mut fds = Vec::with_capacity(objects.len());
+        for o in objects {
+            let (w, fd) = match &o.0 {
+                Kind::Local(obj) => match obj.runtime.upgrade() {
+                    Some(rt) => rt.export(obj)?,
+                    None => {
+                        return Err(Error::new(
+                            StatusCode::DEAD_OBJECT,
+                            "the object's runtime is gone",
+                        ))
+                    }
+                },
+                Kind::Remote(proxy) => self.mint_remote(proxy)?,
+            };
+            wire.push(w);
+            fds.push(fd);
+        }
+        Ok((wire, fds))
+    }
+
+    /// Asks a proxy's owner for a new reference to pass on.
+    fn mint_remote(&self, proxy: &Proxy) -> Result<(WireObject, OwnedFd)> {
+        let frame = self
+            .arc()
+            .call_frame(proxy, TransactionCode::MINT, Parcel::new(), None)?;
+        let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
+        if let Some(status) = status {
+            return Err(Error::Service(status));
+        }
+        let mut fds = frame.fds;
+        match (body.objects.as_slice(), fds.len()) {
+            ([wire], 1) if body.parcel_fds == 0 => Ok((*wire, fds.pop().expect("one fd"))),
+            _ => Err(Error::new(
+                StatusCode::BAD_VALUE,
+                "mint reply must carry one reference",
+            )),
+        }
+    }
+
+    pub(crate) fn call(
+        self: &Arc<Self>,
+        proxy: &Proxy,
+        code: TransactionCode,
+        data: Parcel,
+        timeout: Option<Duration>,
+    ) -> Result<Parcel> {
+        let frame = self.call_frame(proxy, code, data, timeout)?;
+        let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
+        if let Some(status) = status {
+            return Err(match status.transaction_error() {
+                StatusCode::OK => Error::Service(status),
+                code => Error::new(code, status.message().to_owned()),
+            });
+        }
+        self.to_parcel(body, frame.fds)
+    }
+
+    fn call_frame(
+        self: &Arc<Self>,
+        proxy: &Proxy,
+        code: TransactionCode,
+        data: Parcel,
+        timeout: Option<Duration>,
+    ) -> Result<Frame> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let (conn, target, nested_in) = self.route(proxy);
+        let info = CallInfo {
+            target,
+            caller_runtime: self.id,
+            nested_in,
+            priority: self.caller_priority(),
+        };
+        let (payload, fds) = self.encode_call(data, &info)?;
+        let txn = self.next_txn.fetch_add(1, Ordering::Relaxed);
+        let flags = if nested_in != 0 { FLAG_NESTED } else { 0 };
+        let header = Header::new(FrameKind::Request)
+            .with_code(code.0)
+            .with_txn(txn)
+            .with_flags(flags);
+        conn.expect(txn)?;
+        if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
+            conn.forget(txn);
+            return Err(dead_if_hung_up(e));
+        }
+        drop((payload, fds));
+        conn.wait_reply(
+            txn,
+            deadline,
+            |nested| self.serve(&conn, nested),
+            |work| self.queue_work(&conn, work),
+            || self.conn_died(&conn),
+            |c, st| self.rearm(c, st),
+        )
+    }
+
+    pub(crate) fn oneway(
+        self: &Arc<Self>,
+        proxy: &Proxy,
+        code: TransactionCode,
+        data: Parcel,
+        mode: OnewayMode,
+    ) -> Result<()> {
+        let info = CallInfo {
+            target: 0,
+            caller_runtime: self.id,
+            nested_in: 0,
+            priority: self.caller_priority(),
+        };
+        let (payload, fds) = self.encode_call(data, &info)?;
+        let header = Header::new(FrameKind::OneWay).with_code(code.0);
+        let fds = borrow_all(&fds);
+        let sent = match mode {
+            OnewayMode::FailWhenFull => proxy.conn.chan.try_send(&header, &payload, &fds),
+            OnewayMode::WaitWhenFull => proxy.conn.chan.send(&header, &payload, &fds),
+        };
+        sent.map_err(|e| match e {
+            afbus_transport::Error::WouldBlock => Error::new(
+                StatusCode::WOULD_BLOCK,
+                "the receiver's one-way buffer is full",
+            ),
+            e => dead_if_hung_up(e),
+        })
+    }
+
+    fn caller_priority(&self) -> Priority {
+        if self.config.inherit_priority {
+            Priority::current().unwrap_or(Priority::DEFAULT)
+        } else {
+            Priority::DEFAULT
+        }
+    }
+
+    fn to_parcel(&self, body: call::Body, mut fds: Vec<OwnedFd>) -> Result<Parcel> {
+        let object_fds = fds.split_off(body.parcel_fds);
+        let mut objects = Vec::with_capacity(body.objects.len());
+        for (wire, fd) in body.objects.into_iter().zip(object_fds) {
+            objects.push(self.import(wire, Channel::from_fd(fd))?);
+        }
+        Ok(Parcel::from_wire(body.data, fds, objects))
+    }
+
+    // ---- incoming calls ----
+
+    /// Serves one request or one-way call that arrived on `conn`, and replies to a request.
+    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame) {
+        let oneway = frame.header.kind == FrameKind::OneWay;
+        let txn = frame.header.txn;
+        let result = self.run(conn, frame, oneway);
+        if oneway {
+            return;
+        }
+        let (payload, fds) = self.encode_reply(result);
+        // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
+        let _ = conn.chan.send(
+            &Header::new(FrameKind::Reply).with_txn(txn),
+            &payload,
+            &borrow_all(&fds),
+        );
+    }
+
+    fn run(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        frame: Frame,
+        oneway: bool,
+    ) -> std::result::Result<Parcel, Status> {
+        let code = TransactionCode(frame.header.code);
+        let caller = frame.creds.unwrap_or(Credentials {
+            pid: 0,
+            uid: u32::MAX,
+            gid: u32::MAX,
+        });
+        let txn = frame.header.txn;
+        let (body, info) =
+            call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
+        let object = match info.target {
+            0 => conn.owner_object().cloned(),
+            n => self.objects.lock().get(&n).map(|e| e.object.clone()),
+        };
+        let object = object.ok_or_else(|| Status::from(StatusCode::NAME_NOT_FOUND))?;
+        let mut data = self.to_parcel(body, frame.fds).map_err(Status::from)?;
+        let guard = self
+            .config
+            .inherit_priority
+            .then(|| PriorityGuard::inherit(info.priority));
+        let ctx = CallContext {
+            caller,
+            priority: info.priority,
+            priority_applied: guard.as_ref().is_some_and(|g| g.applied),
+            oneway,
+        };
+        CURRENT.with(|c| {
+            c.borrow_mut().push(CurrentCall {
+                runtime: self.id,
+                conn: conn.clone(),
+                txn,
+                caller: info.caller_runtime,
+            })
+        });
+        let mut reply = Parcel::new();
+        let result = match code {
+            TransactionCode::PING => Ok(()),
+            TransactionCode::INTERFACE => {
+                reply.write_str(object.binder.descriptor());
+                Ok(())
+            }
+            TransactionCode::MINT => {
+                reply.write_binder(&SpIBinder(Kind::Local(object.clone())));
+                Ok(())
+            }
+            c if c.is_builtin() => Err(Status::from(StatusCode::UNKNOWN_TRANSACTION)),
+            c => object.binder.on_transact(c, &mut data, &mut reply, &ctx),
+        };
+        CURRENT.with(|c| c.borrow_mut().pop());
+        drop(guard);
+        result.map(|()| reply)
+    }
+
+    /// Runs an object's queued one-way calls in order until the queue is empty.
+    fn drain(self: &Arc<Self>, obj: &Arc<LocalObject>) {
+        loop {
+            let next = {
+                let mut q = obj.oneway.lock();
+                let next = q.calls.pop_front();
+                if next.is_none() {
+                    q.running = false;
+                }
+                next
+            };
+            let Some((conn, frame)) = next else { return };
+            let bytes = frame.payload.len();
+            self.serve(&conn, frame);
+            if conn.oneway_done(bytes) {
+                let st = conn.lock();
+                self.rearm(&conn, &st);
+            }
+        }
+    }
+
+    fn queue_work(&self, conn: &Arc<Conn>, work: Work) {
+        self.work.lock().push_back((conn.clone(), work));
+        let _ = self.work_fd.write(1);
+        self.maybe_spawn(false);
+    }
+
+    fn do_work(self: &Arc<Self>, conn: &Arc<Conn>, work: Work) {
+        match work {
+            Work::Call(frame) => self.serve(conn, frame),
+            Work::Drain(obj) => self.drain(&obj),
+        }
+    }
+
+    // ---- the pool ----
+
+    /// Spawns a looper if `first`, or if every looper is busy and the pool may grow.
+    fn maybe_spawn(&self, first: bool) {
+        let mut pool = self.pool.lock();
+        let wanted = if first {
+            pool.spawned == 0
+        } else {
+            pool.idle == 0
+        };
+        if !wanted
+            || pool.spawned >= self.config.max_threads
+            || self.stopping.load(Ordering::SeqCst)
+        {
+            return;
+        }
+        pool.spawned += 1;
+        drop(pool);
+        let rt = self.arc();
+        let spawned = std::thread::Builder::new()
+            .name("afbus-looper".into())
+            .spawn(move || rt.looper());
+        if spawned.is_err() {
+            self.pool.lock().spawned -= 1;
+        }
+    }
+
+    fn looper(self: &Arc<Self>) {
+        let mut events = [EpollEvent::empty(); 1];
+        loop {
+            self.pool.lock().idle += 1;
+            let n = self.epoll.wait(&mut events, EpollTimeout::NONE);
+            self.pool.lock().idle -= 1;
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            match n {
+                Ok(1) => {}
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => return,
+            }
+            match events[0].data() {
+                STOP => return,
+                WORK => {
+                    if self.work_fd.read().is_err() {
+                        continue;
+                    }
+                    let Some((conn, work)) = self.work.lock().pop_front() else {
+                        continue;
+                    };
+                    self.maybe_spawn(false);
+                    self.do_work(&conn, work);
+                }
+                token => {
+                    let Some(conn) = self.conns.lock().get(&token).cloned() else {
+                        continue;
+                    };
+                    self.poll_conn(&conn);
+                }
+            }
+        }
+    }
+
+    /// Handles an epoll event on a channel: one frame for an owner end; for a client end (which
+    /// only reports hang-ups) everything left before the hang-up, so no reply is lost.
+    fn poll_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
+        loop {
+            match conn.poll_once(|c, st| self.rearm(c, st)) {
+                Read::HungUp => return self.conn_died(conn),
+                Read::Busy => return,
+                Read::Fresh(frame) => {
+                    self.maybe_spawn(false);
+                    self.serve(conn, frame);
+                }
+                Read::Drain(obj) => {
+                    self.maybe_spawn(false);
+                    self.drain(&obj);
+                }
+                Read::Nothing => {}
+            }
+            if matches!(conn.end, End::Owner(_)) {
+                return;
+            }
+        }
+    }
+}
+
+fn check_frame(data_len: usize, fds: usize) -> Result<()> {
+    if fds > MAX_FDS_PER_FRAME {
+        return Err(Error::new(
+            StatusCode::FDS_NOT_ALLOWED,
+            format!("{fds} fds and objects exceed {MAX_FDS_PER_FRAME}"),
+        ));
+    }
+    // The trailer and object entries come on top of the data; leave them room.
+    if data_len + fds * 16 + 64 > MAX_PAYLOAD_BYTES {
+        return Err(Error::new(
+            StatusCode::BAD_VALUE,
+            format!("parcel of {data_len} bytes exceeds one frame"),
+        ));
+    }
+    Ok(())
+}
+
+fn borrow_all(fds: &[OwnedFd]) -> Vec<BorrowedFd<'_>> {
+    fds.iter().map(AsFd::as_fd).collect()
+}
+
+fn dead_if_hung_up(e: afbus_transport::Error) -> Error {
+    match e {
+        afbus_transport::Error::HungUp => {
+            Error::new(StatusCode::DEAD_OBJECT, "the remote process died")
+        }
+        e => Error::Transport(e),
+    }
+}
+
+fn os(context: &'static str) -> impl Fn(Errno) -> Error {
+    move |e| Error::new(StatusCode::UNKNOWN_ERROR, format!("{context}: {e}"))
+}
+
+/// A runtime id unlikely to repeat across processes and runtimes: pid, time and a counter.
+fn runtime_id() -> u64 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for v in [
+        u64::from(std::process::id()),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+    ] {
+        for b in v.to_le_bytes() {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h | 1
+}
