@@ -189,6 +189,12 @@ pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, C
     ))
 }
 
+/// Only the caller's runtime id, to route calls made while serving this one.
+pub(crate) fn peek_caller(payload: &[u8]) -> Option<u64> {
+    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 8;
+    Some(Fields { buf: payload, at }.u64())
+}
+
 /// Only the nested-in field, to route a request before decoding the rest.
 pub(crate) fn peek_nested_in(payload: &[u8]) -> Option<u64> {
     let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 16;

@@ -628,17 +628,25 @@ impl RuntimeInner {
     fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame) {
         let oneway = frame.header.kind == FrameKind::OneWay;
         let txn = frame.header.txn;
+        let caller = call::peek_caller(&frame.payload).unwrap_or(0);
+        // While this call is served (its reply included, which may mint references), calls to
+        // the caller's process go back over this channel.
+        CURRENT.with(|c| {
+            c.borrow_mut().push(CurrentCall {
+                runtime: self.id,
+                conn: conn.clone(),
+                txn,
+                caller,
+            })
+        });
         let result = self.run(conn, frame, oneway);
-        if oneway {
-            return;
+        let reply = (!oneway).then(|| self.encode_reply(result));
+        CURRENT.with(|c| c.borrow_mut().pop());
+        if let Some((payload, fds)) = reply {
+            // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
+            let header = Header::new(FrameKind::Reply).with_txn(txn);
+            let _ = conn.chan.send(&header, &payload, &borrow_all(&fds));
         }
-        let (payload, fds) = self.encode_reply(result);
-        // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
-        let _ = conn.chan.send(
-            &Header::new(FrameKind::Reply).with_txn(txn),
-            &payload,
-            &borrow_all(&fds),
-        );
     }
 
     fn run(
@@ -653,7 +661,6 @@ impl RuntimeInner {
             uid: u32::MAX,
             gid: u32::MAX,
         });
-        let txn = frame.header.txn;
         let (body, info) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
         let object = match info.target {
@@ -672,14 +679,6 @@ impl RuntimeInner {
             priority_applied: guard.as_ref().is_some_and(|g| g.applied),
             oneway,
         };
-        CURRENT.with(|c| {
-            c.borrow_mut().push(CurrentCall {
-                runtime: self.id,
-                conn: conn.clone(),
-                txn,
-                caller: info.caller_runtime,
-            })
-        });
         let mut reply = Parcel::new();
         let result = match code {
             TransactionCode::PING => Ok(()),
@@ -694,7 +693,6 @@ impl RuntimeInner {
             c if c.is_builtin() => Err(Status::from(StatusCode::UNKNOWN_TRANSACTION)),
             c => object.binder.on_transact(c, &mut data, &mut reply, &ctx),
         };
-        CURRENT.with(|c| c.borrow_mut().pop());
         drop(guard);
         result.map(|()| reply)
     }

@@ -26,6 +26,10 @@ impl TestBus {
 
     pub fn with_policy(policy: impl Policy + 'static) -> TestBus {
         let dir = tempfile::tempdir().expect("temp dir");
+        // Children that drop privileges must still reach the bus socket.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod temp dir");
         let master = BusMaster::bind(dir.path().join("bus"), policy)
             .expect("bind bus")
             .spawn()

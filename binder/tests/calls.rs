@@ -1,0 +1,330 @@
+//! Calls across processes: sync, one-way, callbacks, objects and fds in parcels, concurrency,
+//! timeouts, malformed input.
+
+#[path = "../../transport/tests/common/mod.rs"]
+mod common;
+mod service;
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use afbus_binder::{
+    Binder, CallContext, ExceptionCode, Parcel, Runtime, RuntimeConfig, SpIBinder, Status,
+    StatusCode, TransactionCode,
+};
+use afbus_transport::{BusSocket, FrameKind, Header, Target};
+use common::{child_role, with_timeout, TestBus};
+use service::*;
+
+#[test]
+fn child_entry() {
+    let Some((role, bus)) = child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "server" => serve(&bus),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A private bus, the service in a child process, and a client runtime joined to the bus.
+struct World {
+    _bus: TestBus,
+    _server: common::ChildGuard,
+    endpoint: BusSocket,
+    rt: Runtime,
+}
+
+impl World {
+    fn new(config: RuntimeConfig) -> World {
+        let bus = TestBus::new();
+        let server = bus.spawn("server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        let rt = Runtime::new(config).unwrap();
+        World {
+            bus,
+            _server: server,
+            endpoint,
+            rt,
+        }
+    }
+
+    fn svc(&self) -> SpIBinder {
+        self.rt.get_service(&self.endpoint, SVC).unwrap()
+    }
+
+    fn gate(&self) -> SpIBinder {
+        wait_for_name(&self.endpoint, GATE);
+        self.rt.get_service(&self.endpoint, GATE).unwrap()
+    }
+}
+
+fn echo(svc: &SpIBinder, text: &str) -> afbus_binder::Result<String> {
+    let mut p = Parcel::new();
+    p.write_str(text);
+    Ok(svc.transact(ECHO, p)?.read_string()?)
+}
+
+#[test]
+fn a_sync_call_reaches_another_process_and_returns() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        assert_eq!(echo(&svc, "hello").unwrap(), "hello");
+        svc.ping().unwrap();
+        assert_eq!(svc.descriptor().unwrap(), "org.test.ISvc");
+        assert_eq!(
+            code_of(svc.transact(TransactionCode(999), Parcel::new())),
+            StatusCode::UNKNOWN_TRANSACTION
+        );
+        let failed = svc.transact(FAIL, Parcel::new()).unwrap_err();
+        let afbus_binder::Error::Service(status) = failed else {
+            panic!("{failed}")
+        };
+        assert_eq!(
+            (status.exception_code(), status.service_specific_code()),
+            (ExceptionCode::SERVICE_SPECIFIC, 42)
+        );
+        assert_eq!(status.message(), "asked to fail");
+        let again = w.rt.get_service(&w.endpoint, SVC).unwrap();
+        assert_eq!(again, svc, "two lookups give one proxy");
+    })
+}
+
+#[test]
+fn a_thousand_one_way_calls_arrive_once_and_in_order() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        for i in 0..1000 {
+            let mut p = Parcel::new();
+            p.write_i32(i);
+            svc.transact_oneway_blocking(LOG, p).unwrap();
+        }
+        let mut p = Parcel::new();
+        p.write_i32(1000);
+        let log: Vec<i32> = svc.transact(WAIT_LOG, p).unwrap().read_vec().unwrap();
+        assert_eq!(log, (0..1000).collect::<Vec<_>>());
+    })
+}
+
+#[test]
+fn a_full_one_way_buffer_is_an_error_then_recovers_and_loses_nothing() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let gate = w.gate();
+        let filler = vec![0u8; 4096];
+        let mut sent = 0;
+        let full = loop {
+            let mut p = Parcel::new();
+            p.write_i32(sent);
+            p.write_bytes(&filler);
+            match svc.transact_oneway(GATED_LOG, p) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 100_000, "the buffer never filled");
+        };
+        // The sender fills the channel faster than the receiver reads it: whether the runtime's
+        // read-ahead limit or the socket buffer was reached first, the sender is told.
+        assert_eq!(full.code(), StatusCode::WOULD_BLOCK, "{full}");
+        assert!(sent > 0);
+
+        gate.transact(OPEN_GATE, Parcel::new()).unwrap();
+        for _ in 0..10 {
+            let mut p = Parcel::new();
+            p.write_i32(sent);
+            p.write_bytes(&filler);
+            svc.transact_oneway_blocking(GATED_LOG, p).unwrap();
+            sent += 1;
+        }
+        let mut p = Parcel::new();
+        p.write_i32(sent);
+        let log: Vec<i32> = gate.transact(WAIT_LOG, p).unwrap().read_vec().unwrap();
+        assert_eq!(
+            log,
+            (0..sent).collect::<Vec<_>>(),
+            "every accepted call ran once, in order"
+        );
+    })
+}
+
+struct Callback {
+    calls: AtomicUsize,
+    thread: std::thread::ThreadId,
+}
+
+impl Binder for Callback {
+    fn descriptor(&self) -> &str {
+        "org.test.ICallback"
+    }
+    fn on_transact(
+        &self,
+        _: TransactionCode,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+        _: &CallContext,
+    ) -> Result<(), Status> {
+        assert_eq!(
+            std::thread::current().id(),
+            self.thread,
+            "the waiting thread runs the callback"
+        );
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        reply.write_str(&format!("cb:{}", data.read_string()?));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_single_threaded_client_takes_a_callback_during_its_own_call() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig {
+            max_threads: 0,
+            ..RuntimeConfig::default()
+        });
+        let svc = w.svc();
+        let cb = Arc::new(Callback {
+            calls: AtomicUsize::new(0),
+            thread: std::thread::current().id(),
+        });
+        let local = w.rt.local_arc(cb.clone());
+        for round in 0..3 {
+            let mut p = Parcel::new();
+            p.write_binder(&local);
+            p.write_str(&format!("r{round}"));
+            let mut reply = svc.transact(CALL_BACK, p).unwrap();
+            assert_eq!(reply.read_string().unwrap(), format!("cb:r{round}"));
+        }
+        assert_eq!(cb.calls.load(Ordering::SeqCst), 3);
+    })
+}
+
+#[test]
+fn object_identity_survives_the_round_trip() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let cb = Arc::new(Callback {
+            calls: AtomicUsize::new(0),
+            thread: std::thread::current().id(),
+        });
+        let local = w.rt.local_arc(cb);
+        let mut p = Parcel::new();
+        p.write_binder(&local);
+        let back = svc.transact(ECHO_BINDER, p).unwrap().read_binder().unwrap();
+        assert!(back.is_local());
+        assert_eq!(back, local, "our object came home as itself");
+
+        // A proxy we pass back to its owner is the owner's local object there.
+        let child = svc
+            .transact(MAKE_CHILD, Parcel::new())
+            .unwrap()
+            .read_binder()
+            .unwrap();
+        assert!(!child.is_local());
+        child.ping().unwrap();
+        let mut p = Parcel::new();
+        p.write_binder(&child);
+        assert!(svc.transact(IS_CHILD, p).unwrap().read_bool().unwrap());
+        let mut p = Parcel::new();
+        p.write_binder(&child);
+        let again = svc.transact(ECHO_BINDER, p).unwrap().read_binder().unwrap();
+        assert_eq!(again, child, "one proxy per remote object");
+    })
+}
+
+#[test]
+fn an_fd_travels_and_is_used() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let (r, wr) = nix::unistd::pipe().unwrap();
+        let mut p = Parcel::new();
+        p.write_fd(wr);
+        p.write_str("through the pipe");
+        svc.transact(WRITE_FD, p).unwrap();
+        let mut buf = [0u8; 64];
+        let n = nix::unistd::read(r.as_fd(), &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"through the pipe");
+    })
+}
+
+#[test]
+fn calls_through_one_proxy_run_concurrently() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        // The handler waits for four callers at a barrier: served one after another, the calls
+        // would never finish.
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                let svc = svc.clone();
+                s.spawn(move || svc.transact(BARRIER, Parcel::new()).unwrap());
+            }
+        });
+    })
+}
+
+#[test]
+fn a_timed_out_call_fails_and_its_late_reply_is_discarded() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let mut p = Parcel::new();
+        p.write_bool(false);
+        p.write_u64(500);
+        let late = svc.transact_timeout(SLEEP, p, Duration::from_millis(50));
+        assert_eq!(code_of(late), StatusCode::TIMED_OUT);
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(echo(&svc, "after").unwrap(), "after");
+    })
+}
+
+#[test]
+fn a_malformed_parcel_is_an_error_and_the_server_keeps_serving() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let mut p = Parcel::new();
+        p.write_u32(u32::MAX); // a string length far beyond the data
+        assert_eq!(
+            exception_of(svc.transact(ECHO, p)),
+            ExceptionCode::BAD_PARCELABLE
+        );
+
+        // Below the parcel: frames whose binder framing is garbage, on a raw channel.
+        let (raw, _) = w
+            .endpoint
+            .connect_to(&Target::Name(SVC.parse().unwrap()))
+            .unwrap();
+        let intro = raw.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(intro.header.kind, FrameKind::OneWay);
+        for (txn, junk) in [(1u64, vec![]), (2, vec![0xff; 36]), (3, vec![0xff; 200])] {
+            raw.send(
+                &Header::new(FrameKind::Request)
+                    .with_code(ECHO.0)
+                    .with_txn(txn),
+                &junk,
+                &[],
+            )
+            .unwrap();
+            let reply = raw.recv_timeout(Duration::from_secs(10)).unwrap();
+            assert_eq!(
+                (reply.header.kind, reply.header.txn),
+                (FrameKind::Reply, txn)
+            );
+        }
+        raw.send(
+            &Header::new(FrameKind::OneWay).with_code(LOG.0),
+            &[1, 2, 3],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(echo(&svc, "still serving").unwrap(), "still serving");
+    })
+}
