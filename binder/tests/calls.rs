@@ -45,7 +45,7 @@ impl World {
         wait_for_name(&endpoint, SVC);
         let rt = Runtime::new(config).unwrap();
         World {
-            bus,
+            _bus: bus,
             _server: server,
             endpoint,
             rt,
