@@ -29,39 +29,6 @@ fn child_entry() {
     }
 }
 
-/// A private bus, the service in a child process, and a client runtime joined to the bus.
-struct World {
-    _bus: TestBus,
-    _server: common::ChildGuard,
-    endpoint: BusSocket,
-    rt: Runtime,
-}
-
-impl World {
-    fn new(config: RuntimeConfig) -> World {
-        let bus = TestBus::new();
-        let server = bus.spawn("server");
-        let endpoint = BusSocket::connect(bus.path()).unwrap();
-        wait_for_name(&endpoint, SVC);
-        let rt = Runtime::new(config).unwrap();
-        World {
-            _bus: bus,
-            _server: server,
-            endpoint,
-            rt,
-        }
-    }
-
-    fn svc(&self) -> SpIBinder {
-        self.rt.get_service(&self.endpoint, SVC).unwrap()
-    }
-
-    fn gate(&self) -> SpIBinder {
-        wait_for_name(&self.endpoint, GATE);
-        self.rt.get_service(&self.endpoint, GATE).unwrap()
-    }
-}
-
 fn echo(svc: &SpIBinder, text: &str) -> afbus_binder::Result<String> {
     let mut p = Parcel::new();
     p.write_str(text);

@@ -10,6 +10,8 @@ use afbus_binder::{
     Status, StatusCode, TransactionCode,
 };
 use afbus_transport::{BusSocket, Watch};
+
+use crate::common::{ChildGuard, TestBus};
 use parking_lot::{Condvar, Mutex};
 
 pub const SVC: &str = "org.test.Svc";
@@ -219,5 +221,38 @@ pub fn exception_of<T: std::fmt::Debug>(r: afbus_binder::Result<T>) -> Exception
     match r.expect_err("the call should fail") {
         afbus_binder::Error::Service(s) => s.exception_code(),
         other => panic!("expected a service exception, got {other}"),
+    }
+}
+
+/// A private bus, the service in a child process, and a client runtime joined to the bus.
+pub struct World {
+    pub bus: TestBus,
+    pub server: ChildGuard,
+    pub endpoint: BusSocket,
+    pub rt: Runtime,
+}
+
+impl World {
+    pub fn new(config: RuntimeConfig) -> World {
+        let bus = TestBus::new();
+        let server = bus.spawn("server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        let rt = Runtime::new(config).unwrap();
+        World {
+            bus,
+            server,
+            endpoint,
+            rt,
+        }
+    }
+
+    pub fn svc(&self) -> SpIBinder {
+        self.rt.get_service(&self.endpoint, SVC).unwrap()
+    }
+
+    pub fn gate(&self) -> SpIBinder {
+        wait_for_name(&self.endpoint, GATE);
+        self.rt.get_service(&self.endpoint, GATE).unwrap()
     }
 }

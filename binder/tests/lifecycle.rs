@@ -1,0 +1,245 @@
+//! Identity, priority, death and reference counts, with real processes and SIGKILL.
+
+#[path = "../../transport/tests/common/mod.rs"]
+mod common;
+mod service;
+
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use afbus_binder::{
+    DeathRecipient, Parcel, Priority, Runtime, RuntimeConfig, SchedPolicy, SpIBinder, StatusCode,
+};
+use afbus_transport::BusSocket;
+use common::{child_role, with_timeout, TestBus};
+use service::*;
+
+#[test]
+fn child_entry() {
+    let Some((role, bus)) = child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "server" => serve(&bus),
+        // Holds a reference to the service until killed.
+        "holder" => {
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            let svc = rt.get_service(&endpoint, SVC).unwrap();
+            svc.ping().unwrap();
+            let mut p = Parcel::new();
+            p.write_i32(7);
+            svc.transact(LOG, p).unwrap();
+            std::thread::sleep(Duration::from_secs(3600));
+        }
+        // Drops to nobody, then calls.
+        "nobody" => {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            rt.get_service(&endpoint, SVC)
+                .unwrap()
+                .transact(WHOAMI, Parcel::new())
+                .unwrap();
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// The service served by this process, on a private bus.
+struct Local {
+    bus: TestBus,
+    shared: Arc<Shared>,
+    _rt: Arc<Runtime>,
+}
+
+fn serve_here() -> Local {
+    let bus = TestBus::new();
+    let rt = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    rt.start_thread_pool();
+    let endpoint = Arc::new(BusSocket::connect(bus.path()).unwrap());
+    let shared = Arc::new(Shared::default());
+    let svc = rt.local(Service::new(shared.clone(), &rt));
+    rt.publish(&endpoint, SVC, &svc).unwrap();
+    Local {
+        bus,
+        shared,
+        _rt: rt,
+    }
+}
+
+fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[test]
+fn the_callee_sees_the_callers_kernel_identity() {
+    with_timeout(60, || {
+        if !is_root() {
+            eprintln!("skipped: setuid needs root");
+            return;
+        }
+        let here = serve_here();
+        let child = here.bus.spawn("nobody");
+        let pid = child.pid();
+        child.wait_success();
+        let ctx = here.shared.last_caller.lock().expect("the child called");
+        assert_eq!(
+            (ctx.caller.uid, ctx.caller.gid, ctx.caller.pid),
+            (65534, 65534, pid)
+        );
+    })
+}
+
+#[test]
+fn killing_a_client_drops_its_reference_and_the_owner_is_told() {
+    with_timeout(60, || {
+        let here = serve_here();
+        let mut child = here.bus.spawn("holder");
+        // The holder's one-way call is its sign that it holds the reference.
+        {
+            let mut log = here.shared.last_refs_gone.lock();
+            assert_eq!(*log, 0);
+            drop(log);
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let me = BusSocket::connect(here.bus.path()).unwrap();
+            let svc = rt.get_service(&me, SVC).unwrap();
+            let mut p = Parcel::new();
+            p.write_i32(1);
+            svc.transact(WAIT_LOG, p).unwrap();
+            // Our own reference goes now: one holder is left.
+            drop(svc);
+            log = here.shared.last_refs_gone.lock();
+            assert_eq!(*log, 0, "the child still holds a reference");
+        }
+        child.kill();
+        let mut gone = here.shared.last_refs_gone.lock();
+        while *gone == 0 {
+            here.shared
+                .last_ref_cv
+                .wait_for(&mut gone, Duration::from_secs(20));
+        }
+        assert_eq!(*gone, 1);
+    })
+}
+
+#[test]
+fn killing_the_server_during_a_call_fails_it_with_dead_object_and_recipients_run_once() {
+    with_timeout(60, || {
+        let mut w = World::new(RuntimeConfig::default());
+        w.rt.start_thread_pool();
+        let svc = w.svc();
+        let other = w.gate();
+        let died = Arc::new(AtomicUsize::new(0));
+        let counter = died.clone();
+        let recipient: Arc<dyn DeathRecipient> = Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        svc.link_to_death(recipient.clone()).unwrap();
+        other.link_to_death(recipient.clone()).unwrap();
+        let spare: Arc<dyn DeathRecipient> = Arc::new(|| panic!("unlinked recipients do not run"));
+        svc.link_to_death(spare.clone()).unwrap();
+        svc.unlink_to_death(&spare).unwrap();
+
+        let (r, wr) = nix::unistd::pipe().unwrap();
+        let caller = {
+            let svc = svc.clone();
+            std::thread::spawn(move || {
+                let mut p = Parcel::new();
+                p.write_bool(true);
+                p.write_fd(wr);
+                p.write_u64(3_600_000);
+                svc.transact(SLEEP, p)
+            })
+        };
+        let mut b = [0u8; 1];
+        nix::unistd::read(r.as_fd(), &mut b).unwrap(); // the server is inside the call
+        w.server.kill();
+        let err = caller.join().unwrap().unwrap_err();
+        assert_eq!(err.code(), StatusCode::DEAD_OBJECT, "{err}");
+        // Both proxies' recipients run, once each, whichever thread saw the hang-up first.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while died.load(Ordering::SeqCst) < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(died.load(Ordering::SeqCst), 2);
+        assert!(!svc.is_alive());
+        assert_eq!(svc.ping().unwrap_err().code(), StatusCode::DEAD_OBJECT);
+        assert_eq!(
+            svc.link_to_death(recipient).unwrap_err().code(),
+            StatusCode::DEAD_OBJECT
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(died.load(Ordering::SeqCst), 2, "never twice");
+    })
+}
+
+/// Calls PRIORITY from a fresh thread running at `p`; returns (tid, realtime, level, applied).
+fn priority_seen(svc: &SpIBinder, p: Priority) -> Option<(i32, bool, i32, bool)> {
+    let svc = svc.clone();
+    std::thread::spawn(move || {
+        if p.apply().is_err() {
+            return None;
+        }
+        let mut r = svc.transact(PRIORITY, Parcel::new()).unwrap();
+        Some((
+            r.read_i32().unwrap(),
+            r.read_bool().unwrap(),
+            r.read_i32().unwrap(),
+            r.read_bool().unwrap(),
+        ))
+    })
+    .join()
+    .unwrap()
+}
+
+fn nice_of(svc: &SpIBinder, tid: i32) -> i32 {
+    let mut p = Parcel::new();
+    p.write_i32(tid);
+    svc.transact(NICE_OF, p).unwrap().read_i32().unwrap()
+}
+
+#[test]
+fn the_callee_runs_at_the_callers_nice_value_and_returns_to_its_own() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let nice5 = Priority {
+            policy: SchedPolicy::Other,
+            level: 5,
+        };
+        let (tid, rt, level, applied) =
+            priority_seen(&svc, nice5).expect("raising nice is allowed");
+        assert!(!rt);
+        if !applied {
+            eprintln!("skipped the rest: the server may not change its threads' priority");
+            return;
+        }
+        assert_eq!(level, 5, "the handler ran at the caller's nice value");
+        assert_eq!(nice_of(&svc, tid), 0, "and went back to its own afterwards");
+    })
+}
+
+#[test]
+fn the_callee_runs_at_the_callers_realtime_priority() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let fifo10 = Priority {
+            policy: SchedPolicy::Fifo,
+            level: 10,
+        };
+        let Some((_, rt, level, applied)) = priority_seen(&svc, fifo10) else {
+            eprintln!("skipped: this machine refuses SCHED_FIFO");
+            return;
+        };
+        assert!(
+            applied,
+            "the server may take the caller's real-time priority"
+        );
+        assert_eq!((rt, level), (true, 10));
+    })
+}
