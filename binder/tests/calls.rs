@@ -11,11 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use afbus_binder::{
-    Binder, CallContext, ExceptionCode, Parcel, Runtime, RuntimeConfig, SpIBinder, Status,
-    StatusCode, TransactionCode,
+    Binder, CallContext, ExceptionCode, Parcel, RuntimeConfig, SpIBinder, Status, StatusCode,
+    TransactionCode,
 };
-use afbus_transport::{BusSocket, FrameKind, Header, Target};
-use common::{child_role, with_timeout, TestBus};
+use afbus_transport::{FrameKind, Header, Target};
+use common::{child_role, with_timeout};
 use service::*;
 
 #[test]

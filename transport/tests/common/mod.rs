@@ -74,7 +74,18 @@ impl Drop for ChildGuard {
     }
 }
 
+/// Held (shared) while a child is forked and until it has exec'd: in between, the child holds
+/// a copy of every fd the test process has open, close-on-exec or not.
+static SPAWNING: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Runs `f` while no child is being spawned, for tests that need to know who holds an fd.
+pub fn without_spawns<T>(f: impl FnOnce() -> T) -> T {
+    let _quiet = SPAWNING.write().unwrap_or_else(|e| e.into_inner());
+    f()
+}
+
 pub fn spawn_role(role: &str, env: &[(&str, &str)]) -> ChildGuard {
+    let _spawning = SPAWNING.read().unwrap_or_else(|e| e.into_inner());
     let exe = std::env::current_exe().expect("current exe");
     let mut cmd = Command::new(exe);
     cmd.args(["--exact", "child_entry", "--nocapture", "--test-threads=1"])
