@@ -102,13 +102,29 @@ pub(crate) struct PriorityGuard {
     pub applied: bool,
 }
 
+thread_local! {
+    /// The priority this thread last had, as far as the runtime knows: read once, then kept up
+    /// to date by the guard, so that a call at the thread's own priority costs no system call.
+    /// A handler that changes its own thread's priority must restore it.
+    static OWN: std::cell::Cell<Option<Priority>> = const { std::cell::Cell::new(None) };
+}
+
 impl PriorityGuard {
     pub(crate) fn inherit(wanted: Priority) -> PriorityGuard {
-        let Ok(own) = Priority::current() else {
-            return PriorityGuard {
-                saved: None,
-                applied: false,
-            };
+        let own = match OWN.get() {
+            Some(p) => p,
+            None => match Priority::current() {
+                Ok(p) => {
+                    OWN.set(Some(p));
+                    p
+                }
+                Err(_) => {
+                    return PriorityGuard {
+                        saved: None,
+                        applied: false,
+                    }
+                }
+            },
         };
         if own == wanted {
             return PriorityGuard {
@@ -128,14 +144,10 @@ impl PriorityGuard {
                 saved: Some(own),
                 applied: true,
             },
-            Err(_) => {
-                // A partial change (policy set, nice refused) is undone too.
-                let _ = own.apply();
-                PriorityGuard {
-                    saved: None,
-                    applied: false,
-                }
-            }
+            Err(_) => PriorityGuard {
+                saved: None,
+                applied: false,
+            },
         }
     }
 }
@@ -143,7 +155,10 @@ impl PriorityGuard {
 impl Drop for PriorityGuard {
     fn drop(&mut self) {
         if let Some(own) = self.saved.take() {
-            let _ = own.apply();
+            if own.apply().is_err() {
+                // Unknown now: read it again next time.
+                OWN.set(None);
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,10 @@ pub(crate) struct RuntimeInner {
     proxies: Mutex<HashMap<(u64, u64), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
     acceptor_started: AtomicBool,
-    pool: Mutex<Pool>,
+    /// Loopers spawned so far.
+    spawned: Mutex<usize>,
+    /// Loopers waiting in `epoll_wait`.
+    idle: AtomicUsize,
     next_token: AtomicU64,
     next_number: AtomicU64,
     next_txn: AtomicU64,
@@ -92,12 +95,6 @@ pub(crate) struct RuntimeInner {
 struct Exported {
     object: Arc<LocalObject>,
     refs: usize,
-}
-
-#[derive(Default)]
-struct Pool {
-    spawned: usize,
-    idle: usize,
 }
 
 /// The call a thread is serving, so that its outgoing calls to the caller's process go back
@@ -144,7 +141,8 @@ impl Runtime {
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             acceptor_started: AtomicBool::new(false),
-            pool: Mutex::new(Pool::default()),
+            spawned: Mutex::new(0),
+            idle: AtomicUsize::new(0),
             next_token: AtomicU64::new(1),
             next_number: AtomicU64::new(1),
             next_txn: AtomicU64::new(1),
@@ -735,35 +733,31 @@ impl RuntimeInner {
 
     /// Spawns a looper if `first`, or if every looper is busy and the pool may grow.
     fn maybe_spawn(&self, first: bool) {
-        let mut pool = self.pool.lock();
-        let wanted = if first {
-            pool.spawned == 0
-        } else {
-            pool.idle == 0
-        };
-        if !wanted
-            || pool.spawned >= self.config.max_threads
+        if !first && self.idle.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let mut spawned = self.spawned.lock();
+        if (first && *spawned > 0)
+            || *spawned >= self.config.max_threads
             || self.stopping.load(Ordering::SeqCst)
         {
             return;
         }
-        pool.spawned += 1;
-        drop(pool);
+        *spawned += 1;
+        drop(spawned);
         let rt = self.arc();
-        let spawned = std::thread::Builder::new()
-            .name("afbus-looper".into())
-            .spawn(move || rt.looper());
-        if spawned.is_err() {
-            self.pool.lock().spawned -= 1;
+        let thread = std::thread::Builder::new().name("afbus-looper".into());
+        if thread.spawn(move || rt.looper()).is_err() {
+            *self.spawned.lock() -= 1;
         }
     }
 
     fn looper(self: &Arc<Self>) {
         let mut events = [EpollEvent::empty(); 1];
         loop {
-            self.pool.lock().idle += 1;
+            self.idle.fetch_add(1, Ordering::SeqCst);
             let n = self.epoll.wait(&mut events, EpollTimeout::NONE);
-            self.pool.lock().idle -= 1;
+            self.idle.fetch_sub(1, Ordering::SeqCst);
             if self.stopping.load(Ordering::SeqCst) {
                 return;
             }

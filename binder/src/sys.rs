@@ -1,56 +1,52 @@
-//! The binder runtime's raw system calls: reading and setting a thread's scheduling priority.
+//! The binder runtime's raw system calls: a thread's scheduling attributes.
 //!
-//! `nix` has no wrapper for `sched_getscheduler`/`sched_setscheduler` or `getpriority`/
-//! `setpriority` on a thread id, so these call libc directly.
+//! `sched_getattr`/`sched_setattr` read or set the policy, nice value and real-time priority in
+//! one call each; neither libc nor nix wraps them.
 
 #![allow(unsafe_code)]
 
 use std::io;
+use std::mem;
 
 use crate::priority::{Priority, SchedPolicy};
 
+fn attr_size() -> u32 {
+    mem::size_of::<libc::sched_attr>() as u32
+}
+
 /// The calling thread's scheduling policy and priority.
 pub fn current_priority() -> io::Result<Priority> {
-    // SAFETY: sched_getscheduler(0) reads the calling thread's policy; no memory is involved.
-    let policy = unsafe { libc::sched_getscheduler(0) };
-    if policy < 0 {
+    // SAFETY: sched_attr is a plain C struct for which all-zero is a valid value.
+    let mut attr: libc::sched_attr = unsafe { mem::zeroed() };
+    // SAFETY: `attr` is writable and `attr_size()` bytes long; pid 0 is the calling thread.
+    let r = unsafe { libc::syscall(libc::SYS_sched_getattr, 0, &mut attr, attr_size(), 0) };
+    if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    let policy = SchedPolicy::from_raw(policy & !libc::SCHED_RESET_ON_FORK);
+    let policy = SchedPolicy::from_raw(attr.sched_policy as i32);
     let level = if policy.is_realtime() {
-        let mut param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid, writable sched_param for the duration of the call.
-        if unsafe { libc::sched_getparam(0, &mut param) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        param.sched_priority
+        attr.sched_priority as i32
     } else {
-        // getpriority returns the nice value, so -1 is a valid result: errno tells failures.
-        nix::errno::Errno::clear();
-        // SAFETY: getpriority on PRIO_PROCESS with who = 0 reads the calling thread's nice value.
-        let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
-        if nice == -1 && nix::errno::Errno::last_raw() != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        nice
+        attr.sched_nice
     };
     Ok(Priority { policy, level })
 }
 
 /// Sets the calling thread's scheduling policy and priority.
 pub fn set_priority(p: Priority) -> io::Result<()> {
-    let param = libc::sched_param {
-        sched_priority: if p.policy.is_realtime() { p.level } else { 0 },
-    };
-    // SAFETY: `param` is a valid sched_param; pid 0 names the calling thread.
-    if unsafe { libc::sched_setscheduler(0, p.policy.to_raw(), &param) } < 0 {
-        return Err(io::Error::last_os_error());
+    // SAFETY: sched_attr is a plain C struct for which all-zero is a valid value.
+    let mut attr: libc::sched_attr = unsafe { mem::zeroed() };
+    attr.size = attr_size();
+    attr.sched_policy = p.policy.to_raw() as u32;
+    if p.policy.is_realtime() {
+        attr.sched_priority = p.level as u32;
+    } else {
+        attr.sched_nice = p.level;
     }
-    if !p.policy.is_realtime() {
-        // SAFETY: setpriority on PRIO_PROCESS with who = 0 sets the calling thread's nice value.
-        if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, p.level) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+    // SAFETY: `attr` is a valid sched_attr of the size it states; pid 0 is the calling thread.
+    let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
