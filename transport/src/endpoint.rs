@@ -18,7 +18,7 @@ use crate::frame::{Frame, FrameKind, Header, HEADER_LEN, MAX_FRAME_BYTES};
 use crate::master::own_credentials;
 use crate::proto::{
     Fields, MasterStatus, MatchRule, NameOutcome, NameOwnerChanged, NoticeKind, Op, PeerInfo,
-    QueueMode, ReleaseOutcome, Signal, Watch,
+    PeerStatus, QueueMode, ReleaseOutcome, Signal, Watch,
 };
 use crate::sys::{self, Credentials};
 use crate::wire::{Reader, Writer};
@@ -190,6 +190,19 @@ impl BusSocket {
             }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every joined endpoint of the bus, with its identity, names and backlog in the master.
+    pub fn peers(&self) -> Result<Vec<PeerStatus>> {
+        let reply = self.call(Op::Peers, Vec::new())?;
+        let mut r = Reader::new(&reply.payload);
+        let count = r.u32("peer count")? as usize;
+        let mut out = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            out.push(PeerStatus::decode(&mut r)?);
+        }
+        r.end("peers")?;
+        Ok(out)
     }
 
     /// Opens a channel to a unique address or a name's owner; the master brokers it and tells

@@ -54,7 +54,7 @@ pub use master::{
 };
 pub use policy::{AllowAll, Policy, Verdict};
 pub use proto::{
-    Fields, MasterStatus, MatchRule, NameOutcome, NameOwnerChanged, PeerInfo, QueueMode,
-    ReleaseOutcome, Signal, Watch, MAX_FIELDS, MAX_FIELD_LEN,
+    Fields, MasterStatus, MatchRule, NameOutcome, NameOwnerChanged, PeerInfo, PeerStatus,
+    QueueMode, ReleaseOutcome, Signal, Watch, MAX_FIELDS, MAX_FIELD_LEN,
 };
 pub use sys::Credentials;

@@ -21,7 +21,7 @@ use crate::frame::{Frame, FrameKind, Header, MAX_FRAME_BYTES};
 use crate::policy::{Policy, Verdict};
 use crate::proto::{
     decode_bloom, decode_name, Fields, MasterStatus, NameOutcome, NameOwnerChanged, NoticeKind, Op,
-    PeerInfo, QueueMode, ReleaseOutcome, Signal, Watch, SIGNAL_LOST_OFFSET,
+    PeerInfo, PeerStatus, QueueMode, ReleaseOutcome, Signal, Watch, SIGNAL_LOST_OFFSET,
 };
 use crate::sys::Credentials;
 use crate::wire::{Reader, Writer};
@@ -360,6 +360,10 @@ impl BusMaster {
                 r.end("name-owner")?;
                 self.name_owner(&name)
             }
+            Op::Peers => {
+                r.end("peers")?;
+                Ok(self.peers_status())
+            }
         }?;
         Ok((out, Vec::new()))
     }
@@ -589,6 +593,31 @@ impl BusMaster {
         let mut w = Writer::default();
         self.peers[&entry.owner].info.encode(&mut w);
         Ok(w.finish())
+    }
+
+    fn peers_status(&self) -> Vec<u8> {
+        let mut ids: Vec<&u64> = self.peers.keys().collect();
+        ids.sort();
+        let mut w = Writer::default();
+        let joined: Vec<&Peer> = ids
+            .iter()
+            .map(|id| &self.peers[id])
+            .filter(|p| p.joined)
+            .collect();
+        w.u32(joined.len() as u32);
+        for p in joined {
+            let names = p
+                .names
+                .iter()
+                .filter(|n| self.names.get(*n).is_some_and(|e| e.owner == p.info.id.0));
+            PeerStatus {
+                info: p.info,
+                names: names.cloned().collect(),
+                queued_frames: (p.out.len() + p.signals.len()) as u32,
+            }
+            .encode(&mut w);
+        }
+        w.finish()
     }
 
     fn notify_owner_change(&mut self, change: NameOwnerChanged) {

@@ -32,6 +32,7 @@ pub(crate) enum Op {
     Watch = 7,
     Signal = 8,
     NameOwner = 9,
+    Peers = 10,
 }
 
 impl Op {
@@ -47,6 +48,7 @@ impl Op {
             Watch,
             Signal,
             NameOwner,
+            Peers,
         ]
         .into_iter()
         .find(|op| *op as u32 == code)
@@ -63,6 +65,7 @@ impl Op {
             Op::Watch => "watch",
             Op::Signal => "signal",
             Op::NameOwner => "name-owner",
+            Op::Peers => "peers",
         }
     }
 }
@@ -391,6 +394,43 @@ fn id_or_zero(id: Option<UniqueId>) -> u64 {
 
 pub(crate) fn nonzero_id(v: u64) -> Option<UniqueId> {
     (v != 0).then_some(UniqueId(v))
+}
+
+/// One endpoint of the bus, as the master sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerStatus {
+    /// Its identity.
+    pub info: PeerInfo,
+    /// The names it owns.
+    pub names: Vec<WellKnownName>,
+    /// Frames the master holds for it because its socket is full (replies, notices, signals).
+    pub queued_frames: u32,
+}
+
+impl PeerStatus {
+    pub(crate) fn encode(&self, w: &mut Writer) {
+        self.info.encode(w);
+        w.u32(self.queued_frames).u32(self.names.len() as u32);
+        for n in &self.names {
+            w.str(n.as_str());
+        }
+    }
+
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<PeerStatus> {
+        let info = PeerInfo::decode(r)?;
+        let queued_frames = r.u32("queued frames")?;
+        let count = r.u32("name count")? as usize;
+        // Each name takes at least its 4-byte length: bound the count by the bytes left.
+        let mut names = Vec::with_capacity(count.min(4096));
+        for _ in 0..count {
+            names.push(decode_name(r)?);
+        }
+        Ok(PeerStatus {
+            info,
+            names,
+            queued_frames,
+        })
+    }
 }
 
 /// A multicast message as delivered.

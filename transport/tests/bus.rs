@@ -425,3 +425,18 @@ fn the_bus_going_away_is_a_typed_error() {
     assert!(matches!(err, Error::BusGone), "{err}");
     assert!(matches!(a.recv_event(WAIT), Err(Error::BusGone)));
 }
+
+#[test]
+fn peers_lists_every_endpoint_with_its_identity_and_names() {
+    let bus = TestBus::new();
+    let a = BusSocket::connect(bus.path()).unwrap();
+    let b = BusSocket::connect(bus.path()).unwrap();
+    a.request_name(&name("org.test.Listed"), QueueMode::Queue).unwrap();
+    b.request_name(&name("org.test.Listed"), QueueMode::Queue).unwrap();
+    let peers = b.peers().unwrap();
+    assert_eq!(peers.len(), 2);
+    assert_eq!(peers[0].info.id, a.id());
+    assert_eq!(peers[0].info.creds.pid, std::process::id() as i32);
+    assert_eq!(peers[0].names, vec![name("org.test.Listed")]);
+    assert!(peers[1].names.is_empty(), "queued is not owning");
+}
