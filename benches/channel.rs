@@ -39,7 +39,7 @@ fn main() -> Result {
         pin_to(0)?;
         let mut child = spawn_child("echo", child_cpu, master.path())?;
         let me = BusSocket::connect(master.path())?;
-        let name = NAME.parse()?;
+        let name: afbus::transport::WellKnownName = NAME.parse()?;
         let (channel, _) = retry(|| me.connect_to(&Target::Name(name.clone())))?;
         let (raw, theirs) = socketpair()?;
         channel.send(

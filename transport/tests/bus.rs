@@ -431,8 +431,10 @@ fn peers_lists_every_endpoint_with_its_identity_and_names() {
     let bus = TestBus::new();
     let a = BusSocket::connect(bus.path()).unwrap();
     let b = BusSocket::connect(bus.path()).unwrap();
-    a.request_name(&name("org.test.Listed"), QueueMode::Queue).unwrap();
-    b.request_name(&name("org.test.Listed"), QueueMode::Queue).unwrap();
+    a.request_name(&name("org.test.Listed"), QueueMode::Queue)
+        .unwrap();
+    b.request_name(&name("org.test.Listed"), QueueMode::Queue)
+        .unwrap();
     let peers = b.peers().unwrap();
     assert_eq!(peers.len(), 2);
     assert_eq!(peers[0].info.id, a.id());

@@ -1,0 +1,93 @@
+//! `afbus-servicemanager`: the bus master daemon.
+//!
+//! Owns one bus: `--bus PATH` (else `$AFBUS_BUS`, `$XDG_RUNTIME_DIR/afbus/bus`,
+//! `/tmp/afbus-UID/bus`). SIGTERM or SIGINT: clean exit, socket removed. SIGHUP: reload the
+//! policy; a bad file is reported and the old policy stays. With `--ready-fd N` it writes `R` to
+//! fd N once the bus accepts calls, then `H` after each reload (`E` for a failed one).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use afbus_servicemanager::{bus_path, Daemon, DaemonOptions};
+use clap::Parser;
+use nix::sys::signal::{SigSet, Signal};
+use nix::sys::signalfd::SignalFd;
+
+/// The afbus bus master.
+#[derive(Parser)]
+#[command(version, about)]
+struct Args {
+    /// The bus socket to create.
+    #[arg(long)]
+    bus: Option<PathBuf>,
+    /// The policy file (TOML).
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// An inherited fd to report readiness and reloads on.
+    #[arg(long)]
+    ready_fd: Option<u32>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("afbus-servicemanager: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    // Signals are read from a signalfd: block them before any thread starts, so all inherit it.
+    let mut signals = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        signals.add(s);
+    }
+    signals.thread_block()?;
+    let signal_fd = SignalFd::new(&signals)?;
+    let mut ready = match args.ready_fd {
+        // Opening our own fd through /proc gives an owned handle without unsafe code.
+        Some(fd) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(format!("/proc/self/fd/{fd}"))?,
+        ),
+        None => None,
+    };
+    let mut tell = |byte: u8| {
+        if let Some(f) = ready.as_mut() {
+            let _ = f.write_all(&[byte]);
+        }
+    };
+    let opts = DaemonOptions {
+        bus: bus_path(args.bus),
+        policy_file: args.policy,
+    };
+    let daemon = Daemon::start(&opts)?;
+    tell(b'R');
+    loop {
+        let Some(info) = signal_fd.read_signal()? else {
+            continue;
+        };
+        match Signal::try_from(info.ssi_signo as i32) {
+            Ok(Signal::SIGHUP) => match daemon.reload() {
+                Ok(()) => tell(b'H'),
+                Err(e) => {
+                    tracing::error!("reload refused, the old policy stays: {e}");
+                    tell(b'E');
+                }
+            },
+            _ => break,
+        }
+    }
+    tracing::info!("stopping");
+    daemon.stop();
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The bus master daemon as a value: the bus, its policy, and the IServiceManager object.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use afbus_binder::{Runtime, RuntimeConfig};
+use afbus_transport::{
+    BusMaster, BusSocket, Credentials, Fields, MasterHandle, MatchRule, PeerInfo, Verdict,
+    WellKnownName,
+};
+use parking_lot::RwLock;
+
+use crate::policy::{Op, Policy, PolicyError};
+use crate::protocol::SERVICE_MANAGER_NAME;
+use crate::service::{ServiceManager, ServiceManagerObject};
+
+/// Most threads the daemon uses to serve calls; each getter that waits holds one.
+pub const DAEMON_MAX_THREADS: usize = 64;
+
+/// Why the daemon could not start or reload.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The policy file does not compile.
+    #[error("{0}")]
+    Policy(#[from] PolicyError),
+    /// The bus socket could not be set up.
+    #[error("bus: {0}")]
+    Bus(#[from] afbus_transport::Error),
+    /// The binder runtime failed.
+    #[error("binder: {0}")]
+    Binder(#[from] afbus_binder::Error),
+    /// A directory could not be made.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// What the daemon needs to start.
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    /// The bus socket's path.
+    pub bus: PathBuf,
+    /// The policy file; none: the owner and root may do everything, others nothing.
+    pub policy_file: Option<PathBuf>,
+}
+
+/// A running bus master with its service manager. Dropping it stops the bus.
+pub struct Daemon {
+    master: MasterHandle,
+    rt: Runtime,
+    policy: Arc<RwLock<Policy>>,
+    policy_file: Option<PathBuf>,
+    _endpoint: Arc<BusSocket>,
+}
+
+impl Daemon {
+    /// Binds the bus, compiles the policy, and serves IServiceManager on it.
+    pub fn start(opts: &DaemonOptions) -> Result<Daemon, DaemonError> {
+        let policy = load_policy(opts.policy_file.as_deref())?;
+        Daemon::start_with(opts, policy)
+    }
+
+    /// As [`start`](Self::start), with a policy given in code.
+    pub fn start_with(opts: &DaemonOptions, policy: Policy) -> Result<Daemon, DaemonError> {
+        if let Some(dir) = opts.bus.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| DaemonError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let policy = Arc::new(RwLock::new(policy));
+        let master = BusMaster::bind(&opts.bus, BusPolicy(policy.clone()))?.spawn()?;
+        let rt = Runtime::new(RuntimeConfig {
+            max_threads: DAEMON_MAX_THREADS,
+            ..RuntimeConfig::default()
+        })?;
+        rt.start_thread_pool();
+        let endpoint = Arc::new(BusSocket::connect(&opts.bus)?);
+        let sm = ServiceManager::new(policy.clone());
+        rt.publish(
+            &endpoint,
+            SERVICE_MANAGER_NAME,
+            &rt.local(ServiceManagerObject(sm)),
+        )?;
+        tracing::info!(bus = %opts.bus.display(), "bus master ready");
+        Ok(Daemon {
+            master,
+            rt,
+            policy,
+            policy_file: opts.policy_file.clone(),
+            _endpoint: endpoint,
+        })
+    }
+
+    /// The bus socket's path.
+    pub fn path(&self) -> &Path {
+        self.master.path()
+    }
+
+    /// Reads the policy file again; on error the policy in force stays.
+    pub fn reload(&self) -> Result<(), DaemonError> {
+        let fresh = load_policy(self.policy_file.as_deref())?;
+        *self.policy.write() = fresh;
+        tracing::info!("policy reloaded");
+        Ok(())
+    }
+
+    /// Stops the bus and removes its socket.
+    pub fn stop(self) {
+        self.rt.shutdown();
+        drop(self.master);
+    }
+}
+
+fn load_policy(file: Option<&Path>) -> Result<Policy, PolicyError> {
+    let owner = nix::unistd::getuid().as_raw();
+    match file {
+        Some(f) => Policy::load(f, owner),
+        None => Ok(Policy::owner_only(owner)),
+    }
+}
+
+/// The policy as the bus master consults it.
+struct BusPolicy(Arc<RwLock<Policy>>);
+
+impl BusPolicy {
+    fn verdict(&self, op: Op, who: &Credentials, name: &str) -> Verdict {
+        if self.0.read().allows(op, who.uid, who.gid, name) {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        }
+    }
+}
+
+fn member(fields: &Fields) -> &str {
+    fields.get("member").unwrap_or("")
+}
+
+impl afbus_transport::Policy for BusPolicy {
+    fn own(&self, who: &PeerInfo, name: &WellKnownName) -> Verdict {
+        self.verdict(Op::Own, &who.creds, name.as_str())
+    }
+
+    fn connect(&self, who: &PeerInfo, _: &PeerInfo, name: Option<&WellKnownName>) -> Verdict {
+        match name {
+            // Everyone may reach the service manager; what it serves is checked there.
+            Some(n) if n.as_str() == SERVICE_MANAGER_NAME => Verdict::Allow,
+            Some(n) => self.verdict(Op::Call, &who.creds, n.as_str()),
+            None => self.verdict(Op::Call, &who.creds, "*"),
+        }
+    }
+
+    fn multicast_send(&self, who: &PeerInfo, fields: &Fields) -> Verdict {
+        self.verdict(Op::Send, &who.creds, member(fields))
+    }
+
+    fn multicast_subscribe(&self, _: &PeerInfo, _: &MatchRule) -> Verdict {
+        // Checked per delivery, where the signal's member is known.
+        Verdict::Allow
+    }
+
+    fn multicast_receive(&self, receiver: &PeerInfo, _: &PeerInfo, fields: &Fields) -> Verdict {
+        self.verdict(Op::Receive, &receiver.creds, member(fields))
+    }
+}
+
+/// A private bus in a temp dir, for tests and examples: its daemon runs inside this process
+/// and stops, removing the directory, when the guard is dropped.
+pub struct PrivateBus {
+    daemon: Option<Daemon>,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateBus {
+    /// Starts a bus owned by this process's uid.
+    pub fn start() -> Result<PrivateBus, DaemonError> {
+        let dir = tempfile::tempdir().map_err(|source| DaemonError::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let opts = DaemonOptions {
+            bus: dir.path().join("bus"),
+            policy_file: None,
+        };
+        let daemon = Daemon::start(&opts)?;
+        Ok(PrivateBus {
+            daemon: Some(daemon),
+            _dir: dir,
+        })
+    }
+
+    /// The bus socket's path.
+    pub fn path(&self) -> &Path {
+        self.daemon.as_ref().expect("running until dropped").path()
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        if let Some(d) = self.daemon.take() {
+            d.stop();
+        }
+    }
+}

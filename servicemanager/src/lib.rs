@@ -1,0 +1,45 @@
+//! The afbus bus master daemon: a bus, its policy, and the service registry served as the
+//! IServiceManager binder interface; plus the client side of that interface and an embedded
+//! private bus for tests and examples.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use afbus_binder::{Binder, CallContext, Parcel, Runtime, RuntimeConfig, Status, TransactionCode};
+//! use afbus_servicemanager::{PrivateBus, ServiceManager};
+//!
+//! struct Hello;
+//! impl Binder for Hello {
+//!     fn descriptor(&self) -> &str { "org.example.IHello" }
+//!     fn on_transact(&self, _: TransactionCode, _: &mut Parcel, reply: &mut Parcel,
+//!                    _: &CallContext) -> Result<(), Status> {
+//!         reply.write_str("hello");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let bus = PrivateBus::start().unwrap();
+//! let server = Runtime::new(RuntimeConfig::default()).unwrap();
+//! server.start_thread_pool();
+//! let sm = ServiceManager::connect(&server, bus.path()).unwrap();
+//! sm.add_service("org.example.hello", &server.local(Hello)).unwrap();
+//!
+//! let client = Runtime::new(RuntimeConfig::default()).unwrap();
+//! let sm = ServiceManager::connect(&client, bus.path()).unwrap();
+//! let hello = sm.get_service("org.example.hello").unwrap();
+//! let mut reply = hello.transact(TransactionCode::FIRST_CALL, Parcel::new()).unwrap();
+//! assert_eq!(reply.read_string().unwrap(), "hello");
+//! ```
+#![forbid(unsafe_code)]
+
+mod client;
+mod daemon;
+mod paths;
+pub mod policy;
+pub mod protocol;
+pub mod registry;
+mod service;
+
+pub use client::{ServiceDebugInfo, ServiceManager, DEFAULT_GET_TIMEOUT};
+pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
+pub use paths::{bus_path, BUS_ENV};
+pub use policy::{Op, Policy, PolicyError};

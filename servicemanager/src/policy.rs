@@ -1,0 +1,310 @@
+//! The bus policy: a TOML file compiled once into rules, evaluated as a pure function.
+//!
+//! ```toml
+//! # The bus owner (default: the daemon's uid) and root may do everything, others nothing,
+//! # unless a rule allows it. A deny rule wins over every allow rule.
+//! owner_uid = 1000
+//!
+//! [[allow]]
+//! user = "nobody"            # or uid = 65534, group = "...", gid = ...; none: everyone
+//! own = ["org.example.*"]    # register (or own on the bus) these names
+//! find = ["*"]               # look these names up
+//! call = ["*"]               # open channels to these names
+//! send = ["*"]               # multicast with these `member` fields
+//! receive = ["*"]            # receive multicast with these `member` fields
+//!
+//! [[deny]]
+//! uid = 1234
+//! find = ["secret.*"]
+//! ```
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// What a caller wants to do with a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Register or own the name.
+    Own,
+    /// Look the name up.
+    Find,
+    /// Open a channel to the name's owner.
+    Call,
+    /// Multicast with this `member`.
+    Send,
+    /// Receive multicast with this `member`.
+    Receive,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Op::Own => "own",
+            Op::Find => "find",
+            Op::Call => "call",
+            Op::Send => "send",
+            Op::Receive => "receive",
+        })
+    }
+}
+
+/// A policy file that does not compile: where and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}:{line}:{col}: {message}")]
+pub struct PolicyError {
+    /// The file.
+    pub path: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub col: usize,
+    /// The problem.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    owner_uid: Option<u32>,
+    #[serde(default)]
+    allow: Vec<RawRule>,
+    #[serde(default)]
+    deny: Vec<RawRule>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    uid: Option<u32>,
+    gid: Option<u32>,
+    user: Option<toml::Spanned<String>>,
+    group: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    own: Vec<String>,
+    #[serde(default)]
+    find: Vec<String>,
+    #[serde(default)]
+    call: Vec<String>,
+    #[serde(default)]
+    send: Vec<String>,
+    #[serde(default)]
+    receive: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Rule {
+    uid: Option<u32>,
+    gid: Option<u32>,
+    /// Patterns per op, in `Op` order.
+    patterns: [Vec<String>; 5],
+}
+
+/// A compiled policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    owner_uid: u32,
+    allow: Vec<Rule>,
+    deny: Vec<Rule>,
+}
+
+impl Policy {
+    /// The default: the owner and root may do everything, others nothing.
+    pub fn owner_only(owner_uid: u32) -> Policy {
+        Policy {
+            owner_uid,
+            allow: Vec::new(),
+            deny: Vec::new(),
+        }
+    }
+
+    /// Everyone may do everything (private test buses).
+    pub fn allow_all() -> Policy {
+        let all = || vec!["*".to_string()];
+        let rule = Rule {
+            uid: None,
+            gid: None,
+            patterns: [all(), all(), all(), all(), all()],
+        };
+        Policy {
+            owner_uid: 0,
+            allow: vec![rule],
+            deny: Vec::new(),
+        }
+    }
+
+    /// Reads and compiles a policy file; `owner_uid` is the default bus owner.
+    pub fn load(path: &Path, owner_uid: u32) -> Result<Policy, PolicyError> {
+        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
+            path: path.display().to_string(),
+            line: 0,
+            col: 0,
+            message: e.to_string(),
+        })?;
+        Policy::parse(&text, &path.display().to_string(), owner_uid)
+    }
+
+    /// Compiles policy text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, owner_uid: u32) -> Result<Policy, PolicyError> {
+        let at = |offset: usize, message: String| {
+            let before = &text[..offset.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            PolicyError {
+                path: origin.to_owned(),
+                line,
+                col,
+                message,
+            }
+        };
+        let file: File = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            at(offset, e.message().to_owned())
+        })?;
+        let compile = |raw: RawRule| -> Result<Rule, PolicyError> {
+            let mut uid = raw.uid;
+            let mut gid = raw.gid;
+            if let Some(user) = raw.user {
+                let u = nix::unistd::User::from_name(user.get_ref()).ok().flatten();
+                let u = u.ok_or_else(|| {
+                    at(
+                        user.span().start,
+                        format!("unknown user {:?}", user.get_ref()),
+                    )
+                })?;
+                uid = Some(u.uid.as_raw());
+            }
+            if let Some(group) = raw.group {
+                let g = nix::unistd::Group::from_name(group.get_ref())
+                    .ok()
+                    .flatten();
+                let g = g.ok_or_else(|| {
+                    at(
+                        group.span().start,
+                        format!("unknown group {:?}", group.get_ref()),
+                    )
+                })?;
+                gid = Some(g.gid.as_raw());
+            }
+            Ok(Rule {
+                uid,
+                gid,
+                patterns: [raw.own, raw.find, raw.call, raw.send, raw.receive],
+            })
+        };
+        Ok(Policy {
+            owner_uid: file.owner_uid.unwrap_or(owner_uid),
+            allow: file
+                .allow
+                .into_iter()
+                .map(compile)
+                .collect::<Result<_, _>>()?,
+            deny: file
+                .deny
+                .into_iter()
+                .map(compile)
+                .collect::<Result<_, _>>()?,
+        })
+    }
+
+    /// May a caller with `uid` and `gid` do `op` on `name`?
+    pub fn allows(&self, op: Op, uid: u32, gid: u32, name: &str) -> bool {
+        let hits = |rules: &[Rule]| rules.iter().any(|r| r.matches(op, uid, gid, name));
+        if hits(&self.deny) {
+            return false;
+        }
+        uid == self.owner_uid || uid == 0 || hits(&self.allow)
+    }
+
+    /// The bus owner's uid.
+    pub fn owner_uid(&self) -> u32 {
+        self.owner_uid
+    }
+}
+
+impl Rule {
+    fn matches(&self, op: Op, uid: u32, gid: u32, name: &str) -> bool {
+        self.uid.is_none_or(|u| u == uid)
+            && self.gid.is_none_or(|g| g == gid)
+            && self.patterns[op as usize].iter().any(|p| glob(p, name))
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+fn glob(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, tail)) => {
+            name.starts_with(head)
+                && (0..=name.len() - head.len())
+                    .filter(|&i| name.is_char_boundary(head.len() + i))
+                    .any(|i| glob(tail, &name[head.len() + i..]))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_and_root_by_default_nobody_else() {
+        let p = Policy::owner_only(1000);
+        assert!(p.allows(Op::Own, 1000, 1000, "a.b"));
+        assert!(p.allows(Op::Find, 0, 0, "a.b"));
+        assert!(!p.allows(Op::Find, 65534, 65534, "a.b"));
+    }
+
+    #[test]
+    fn rules_allow_and_deny_wins() {
+        let text = r#"
+owner_uid = 1000
+[[allow]]
+uid = 65534
+find = ["org.example.*"]
+own = ["org.example.Mine"]
+[[allow]]
+find = ["public.*"]
+[[deny]]
+gid = 7
+find = ["org.example.Secret"]
+"#;
+        let p = Policy::parse(text, "test.toml", 0).unwrap();
+        assert!(p.allows(Op::Find, 65534, 65534, "org.example.Echo"));
+        assert!(!p.allows(Op::Find, 65534, 65534, "org.other.Echo"));
+        assert!(p.allows(Op::Own, 65534, 1, "org.example.Mine"));
+        assert!(!p.allows(Op::Own, 65534, 1, "org.example.Other"));
+        assert!(
+            p.allows(Op::Find, 4321, 4321, "public.thing"),
+            "a rule without subject is for everyone"
+        );
+        assert!(!p.allows(Op::Find, 65534, 7, "org.example.Secret"));
+        assert!(
+            !p.allows(Op::Find, 1000, 7, "org.example.Secret"),
+            "deny wins even for the owner"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_line_and_problem() {
+        let e = Policy::parse("[[allow]]\nuid = 1\nfnid = [\"x\"]\n", "p.toml", 0).unwrap_err();
+        assert_eq!((e.path.as_str(), e.line), ("p.toml", 3), "{e}");
+        assert!(e.message.contains("fnid"), "{e}");
+        let e =
+            Policy::parse("[[allow]]\nuser = \"no-such-user-here\"\n", "p.toml", 0).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 8), "{e}");
+        assert!(e.to_string().starts_with("p.toml:2:8: unknown user"), "{e}");
+        assert!(Policy::parse("owner_uid = \"x\"", "p.toml", 0).is_err());
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob("*", "anything"));
+        assert!(glob("org.*", "org.x"));
+        assert!(glob("*.Echo", "org.x.Echo"));
+        assert!(glob("a*b*c", "aXXbYYc"));
+        assert!(!glob("a*b*c", "aXXbYY"));
+        assert!(!glob("org.x", "org.xy"));
+    }
+}

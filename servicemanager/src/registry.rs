@@ -1,0 +1,283 @@
+//! The service registry: names to objects, pure (no sockets, no threads).
+//!
+//! Generic over the object type so that it is tested with plain values; the daemon stores
+//! binder references. Operations return what changed; the caller sends the notifications.
+
+use std::collections::BTreeMap;
+
+/// Longest service name, in bytes (Android's servicemanager limit).
+pub const MAX_SERVICE_NAME_LEN: usize = 127;
+
+/// Most services one uid may register.
+pub const MAX_SERVICES_PER_UID: usize = 256;
+
+/// Who registered a service, as the kernel identified the caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// Process id.
+    pub pid: i32,
+    /// User id.
+    pub uid: u32,
+}
+
+/// One registered service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<O> {
+    /// The object.
+    pub object: O,
+    /// Who registered it.
+    pub owner: Owner,
+}
+
+/// Why an add was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AddError {
+    /// The name is empty, too long, or has a character outside `[A-Za-z0-9._/-]`.
+    #[error("invalid service name {0:?}: 1 to 127 characters of [A-Za-z0-9._/-]")]
+    InvalidName(String),
+    /// Another uid registered the name and may not be replaced by this caller.
+    #[error("{name} is registered by uid {owner_uid}")]
+    OwnedByOther {
+        /// The name.
+        name: String,
+        /// Its owner's uid.
+        owner_uid: u32,
+    },
+    /// The uid registered [`MAX_SERVICES_PER_UID`] services already.
+    #[error("uid {0} has registered the most services it may ({MAX_SERVICES_PER_UID})")]
+    Quota(u32),
+}
+
+/// Whether an add created or replaced an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// A new name.
+    New,
+    /// The name was registered; this object replaced the old one.
+    Replaced,
+}
+
+/// Names to objects, plus who wants to hear of new registrations.
+#[derive(Debug)]
+pub struct Registry<O, C> {
+    entries: BTreeMap<String, Entry<O>>,
+    callbacks: BTreeMap<String, Vec<C>>,
+}
+
+impl<O, C> Default for Registry<O, C> {
+    fn default() -> Self {
+        Registry {
+            entries: BTreeMap::new(),
+            callbacks: BTreeMap::new(),
+        }
+    }
+}
+
+/// Checks a service name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_SERVICE_NAME_LEN
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c))
+}
+
+impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
+    /// Registers `object` as `name`. The same uid replaces its own entry; `may_replace_other`
+    /// says whether policy lets this caller replace another uid's. Returns what happened and the
+    /// callbacks to tell.
+    pub fn add(
+        &mut self,
+        name: &str,
+        object: O,
+        owner: Owner,
+        may_replace_other: bool,
+    ) -> Result<(Added, Vec<C>), AddError> {
+        if !valid_name(name) {
+            return Err(AddError::InvalidName(name.to_owned()));
+        }
+        let added = match self.entries.get(name) {
+            Some(e) if e.owner.uid != owner.uid && !may_replace_other => {
+                return Err(AddError::OwnedByOther {
+                    name: name.to_owned(),
+                    owner_uid: e.owner.uid,
+                });
+            }
+            Some(_) => Added::Replaced,
+            None if self.count_for(owner.uid) >= MAX_SERVICES_PER_UID => {
+                return Err(AddError::Quota(owner.uid))
+            }
+            None => Added::New,
+        };
+        self.entries
+            .insert(name.to_owned(), Entry { object, owner });
+        Ok((added, self.callbacks.get(name).cloned().unwrap_or_default()))
+    }
+
+    fn count_for(&self, uid: u32) -> usize {
+        self.entries.values().filter(|e| e.owner.uid == uid).count()
+    }
+
+    /// The entry registered as `name`.
+    pub fn get(&self, name: &str) -> Option<&Entry<O>> {
+        self.entries.get(name)
+    }
+
+    /// Every registered name, sorted.
+    pub fn list(&self) -> Vec<String> {
+        self.entries.keys().cloned().collect()
+    }
+
+    /// Every entry, sorted by name.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry<O>)> {
+        self.entries.iter().map(|(n, e)| (n.as_str(), e))
+    }
+
+    /// Removes every entry whose object is `object` (its owner died); returns their names and,
+    /// for each, the callbacks to tell.
+    pub fn remove_object(&mut self, object: &O) -> Vec<(String, Vec<C>)> {
+        let names: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| e.object == *object)
+            .map(|(n, _)| n.clone())
+            .collect();
+        names
+            .into_iter()
+            .map(|n| {
+                self.entries.remove(&n);
+                let cbs = self.callbacks.get(&n).cloned().unwrap_or_default();
+                (n, cbs)
+            })
+            .collect()
+    }
+
+    /// Asks for `callback` to be told when `name` is registered. Returns the current entry, of
+    /// which the caller tells the callback at once.
+    pub fn watch(&mut self, name: &str, callback: C) -> Result<Option<&Entry<O>>, AddError> {
+        if !valid_name(name) {
+            return Err(AddError::InvalidName(name.to_owned()));
+        }
+        let cbs = self.callbacks.entry(name.to_owned()).or_default();
+        if !cbs.contains(&callback) {
+            cbs.push(callback);
+        }
+        Ok(self.entries.get(name))
+    }
+
+    /// Withdraws a callback; false if it was not registered.
+    pub fn unwatch(&mut self, name: &str, callback: &C) -> bool {
+        let Some(cbs) = self.callbacks.get_mut(name) else {
+            return false;
+        };
+        let before = cbs.len();
+        cbs.retain(|c| c != callback);
+        let removed = cbs.len() != before;
+        if cbs.is_empty() {
+            self.callbacks.remove(name);
+        }
+        removed
+    }
+
+    /// Drops `callback` from every name (its process died).
+    pub fn forget_callback(&mut self, callback: &C) {
+        self.callbacks.retain(|_, cbs| {
+            cbs.retain(|c| c != callback);
+            !cbs.is_empty()
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALICE: Owner = Owner { pid: 10, uid: 1000 };
+    const BOB: Owner = Owner { pid: 20, uid: 1001 };
+
+    #[test]
+    fn add_get_replace_and_refuse() {
+        let mut r: Registry<&str, u8> = Registry::default();
+        assert_eq!(
+            r.add("media.player", "obj1", ALICE, false).unwrap().0,
+            Added::New
+        );
+        assert_eq!(r.get("media.player").unwrap().object, "obj1");
+        assert_eq!(
+            r.add("media.player", "obj2", ALICE, false).unwrap().0,
+            Added::Replaced
+        );
+        assert_eq!(
+            r.add("media.player", "obj3", BOB, false),
+            Err(AddError::OwnedByOther {
+                name: "media.player".into(),
+                owner_uid: 1000
+            })
+        );
+        assert_eq!(
+            r.add("media.player", "obj3", BOB, true).unwrap().0,
+            Added::Replaced
+        );
+        assert_eq!(r.list(), vec!["media.player".to_string()]);
+    }
+
+    #[test]
+    fn names_are_checked_at_the_edge() {
+        let mut r: Registry<u8, u8> = Registry::default();
+        let longest = "a".repeat(MAX_SERVICE_NAME_LEN);
+        assert!(r.add(&longest, 1, ALICE, false).is_ok());
+        let too_long = "a".repeat(MAX_SERVICE_NAME_LEN + 1);
+        assert!(matches!(
+            r.add(&too_long, 1, ALICE, false),
+            Err(AddError::InvalidName(_))
+        ));
+        for bad in ["", "with space", "semi;colon", "ünï"] {
+            assert!(
+                matches!(r.add(bad, 1, ALICE, false), Err(AddError::InvalidName(_))),
+                "{bad}"
+            );
+        }
+        assert!(r
+            .add("android.hardware.foo/default", 1, ALICE, false)
+            .is_ok());
+    }
+
+    #[test]
+    fn quota_per_uid() {
+        let mut r: Registry<u8, u8> = Registry::default();
+        for i in 0..MAX_SERVICES_PER_UID {
+            r.add(&format!("s{i}"), 1, ALICE, false).unwrap();
+        }
+        assert_eq!(
+            r.add("one.more", 1, ALICE, false),
+            Err(AddError::Quota(1000))
+        );
+        assert!(
+            r.add("s0", 2, ALICE, false).is_ok(),
+            "replacing is not growing"
+        );
+        assert!(r.add("bob.s", 1, BOB, false).is_ok());
+    }
+
+    #[test]
+    fn callbacks_and_owner_death() {
+        let mut r: Registry<&str, u8> = Registry::default();
+        assert!(r.watch("later", 7).unwrap().is_none());
+        r.watch("later", 7).unwrap();
+        let (_, told) = r.add("later", "obj", ALICE, false).unwrap();
+        assert_eq!(told, vec![7], "one callback, registered once");
+        r.add("other", "obj", ALICE, false).unwrap();
+        r.add("kept", "obj2", BOB, false).unwrap();
+        let removed = r.remove_object(&"obj");
+        assert_eq!(
+            removed,
+            vec![
+                ("later".to_string(), vec![7]),
+                ("other".to_string(), vec![])
+            ]
+        );
+        assert_eq!(r.list(), vec!["kept".to_string()]);
+        assert!(r.unwatch("later", &7));
+        assert!(!r.unwatch("later", &7));
+    }
+}

@@ -1,0 +1,401 @@
+//! The real daemon binary, spawned by the tests, with services and clients in other processes.
+
+#[path = "../../transport/tests/common/mod.rs"]
+mod common;
+
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use afbus_binder::{
+    Binder, CallContext, ExceptionCode, Parcel, Runtime, RuntimeConfig, SpIBinder, Status,
+    StatusCode, TransactionCode,
+};
+use afbus_servicemanager::protocol::{ON_REGISTRATION, ON_REMOVAL};
+use afbus_servicemanager::ServiceManager;
+use common::{child_role, spawn_role, with_timeout, BUS_VAR};
+use parking_lot::{Condvar, Mutex};
+
+const DAEMON: &str = env!("CARGO_BIN_EXE_afbus-servicemanager");
+const AFBUS: &str = env!("CARGO_BIN_EXE_afbus");
+
+/// The daemon in a temp dir; killed on drop.
+struct Bus {
+    child: Child,
+    ready: std::fs::File,
+    dir: tempfile::TempDir,
+}
+
+impl Bus {
+    fn start(policy: Option<&str>) -> Bus {
+        let dir = tempfile::tempdir().unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut cmd = Command::new(DAEMON);
+        cmd.arg("--bus")
+            .arg(dir.path().join("bus"))
+            .arg("--ready-fd")
+            .arg(w.as_raw_fd().to_string());
+        if let Some(text) = policy {
+            std::fs::write(dir.path().join("policy.toml"), text).unwrap();
+            cmd.arg("--policy").arg(dir.path().join("policy.toml"));
+        }
+        let child = cmd.stderr(Stdio::null()).spawn().unwrap();
+        drop(w);
+        let mut bus = Bus {
+            child,
+            ready: std::fs::File::from(r),
+            dir,
+        };
+        assert_eq!(bus.next_report(), b'R', "the daemon reports readiness");
+        bus
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.path().join("bus")
+    }
+
+    /// The next byte on the ready pipe: R ready, H reloaded, E reload refused.
+    fn next_report(&mut self) -> u8 {
+        let mut b = [0u8; 1];
+        self.ready.read_exact(&mut b).unwrap();
+        b[0]
+    }
+
+    fn spawn(&self, role: &str) -> common::ChildGuard {
+        spawn_role(role, &[(BUS_VAR, self.path().to_str().unwrap())])
+    }
+}
+
+impl Drop for Bus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Echo;
+
+impl Binder for Echo {
+    fn descriptor(&self) -> &str {
+        "test.IEcho"
+    }
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+        _: &CallContext,
+    ) -> Result<(), Status> {
+        match code.0 {
+            1 => reply.write_str(&data.read_string()?),
+            2 => reply.write_i32(data.read_i32()? + data.read_i32()?),
+            _ => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
+        }
+        Ok(())
+    }
+}
+
+fn serve_echo(bus: &str, name: &str) -> ! {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    rt.start_thread_pool();
+    let sm = ServiceManager::connect(&rt, bus).unwrap();
+    sm.add_service(name, &rt.local(Echo)).unwrap();
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
+#[test]
+fn child_entry() {
+    let Some((role, bus)) = child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "echo" => serve_echo(&bus, "test.echo"),
+        "nobody" => {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            rt.start_thread_pool();
+            let sm = ServiceManager::connect(&rt, &bus).unwrap();
+            match sm.add_service("test.nobody", &rt.local(Echo)) {
+                Ok(()) => std::process::exit(0),
+                Err(afbus_binder::Error::Service(s))
+                    if s.exception_code() == ExceptionCode::SECURITY =>
+                {
+                    eprintln!("refused: {s}");
+                    std::process::exit(3)
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        other => panic!("unknown role {other}"),
+    }
+}
+
+fn client(path: &Path) -> (Runtime, ServiceManager) {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    rt.start_thread_pool();
+    let sm = ServiceManager::connect(&rt, path).unwrap();
+    (rt, sm)
+}
+
+fn echo(svc: &SpIBinder, text: &str) -> String {
+    let mut p = Parcel::new();
+    p.write_str(text);
+    svc.transact(TransactionCode(1), p)
+        .unwrap()
+        .read_string()
+        .unwrap()
+}
+
+#[test]
+fn register_get_and_list_across_processes() {
+    with_timeout(60, || {
+        let bus = Bus::start(None);
+        let (_rt, sm) = client(&bus.path());
+        // Asked before the service exists: the get waits for it.
+        let service = bus.spawn("echo");
+        let echo_svc = sm.get_service("test.echo").unwrap();
+        assert_eq!(echo(&echo_svc, "hi"), "hi");
+        assert_eq!(sm.list_services().unwrap(), vec!["test.echo".to_string()]);
+        let info = sm.debug_info().unwrap();
+        assert_eq!(
+            (info[0].name.as_str(), info[0].pid),
+            ("test.echo", service.pid())
+        );
+        assert!(sm.check_service("test.none").unwrap().is_none());
+        let missing = sm
+            .wait_for_service("test.none", Duration::from_millis(100))
+            .unwrap_err();
+        assert_eq!(missing.code(), StatusCode::NAME_NOT_FOUND);
+    })
+}
+
+/// Records IServiceCallback notifications.
+#[derive(Default)]
+struct Watcher {
+    events: Mutex<Vec<(u32, String)>>,
+    cv: Condvar,
+}
+
+impl Binder for Watcher {
+    fn descriptor(&self) -> &str {
+        afbus_servicemanager::protocol::CALLBACK_DESCRIPTOR
+    }
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        _: &mut Parcel,
+        _: &CallContext,
+    ) -> Result<(), Status> {
+        self.events.lock().push((code.0, data.read_string()?));
+        self.cv.notify_all();
+        Ok(())
+    }
+}
+
+impl Watcher {
+    fn wait_for(&self, n: usize) -> Vec<(u32, String)> {
+        let mut ev = self.events.lock();
+        while ev.len() < n {
+            assert!(
+                !self
+                    .cv
+                    .wait_for(&mut ev, Duration::from_secs(20))
+                    .timed_out(),
+                "no notification"
+            );
+        }
+        ev.clone()
+    }
+}
+
+#[test]
+fn notifications_and_an_owner_killed_frees_its_names() {
+    with_timeout(60, || {
+        let bus = Bus::start(None);
+        let (rt, sm) = client(&bus.path());
+        let watcher = Arc::new(Watcher::default());
+        sm.register_for_notifications("test.echo", &rt.local_arc(watcher.clone()))
+            .unwrap();
+        let mut service = bus.spawn("echo");
+        let events = watcher.wait_for(1);
+        assert_eq!(events[0], (ON_REGISTRATION.0, "test.echo".to_string()));
+        service.kill();
+        let events = watcher.wait_for(2);
+        assert_eq!(events[1], (ON_REMOVAL.0, "test.echo".to_string()));
+        assert!(sm.check_service("test.echo").unwrap().is_none());
+    })
+}
+
+#[test]
+fn policy_refuses_another_uid_until_a_reload_allows_it() {
+    with_timeout(60, || {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: setuid needs root");
+            return;
+        }
+        let mut bus = Bus::start(Some("# the owner and root only\n"));
+        let refused = bus.spawn("nobody").0.wait().unwrap();
+        assert_eq!(
+            refused.code(),
+            Some(3),
+            "refused by policy with a security error"
+        );
+
+        std::fs::write(bus.dir.path().join("policy.toml"), "this is not toml").unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(bus.child.id() as i32),
+            nix::sys::signal::SIGHUP,
+        )
+        .unwrap();
+        assert_eq!(bus.next_report(), b'E', "a bad file is refused");
+        assert_eq!(
+            bus.spawn("nobody").0.wait().unwrap().code(),
+            Some(3),
+            "the old policy stays"
+        );
+
+        let allow = "[[allow]]\nuser = \"nobody\"\nown = [\"test.nobody\"]\n";
+        std::fs::write(bus.dir.path().join("policy.toml"), allow).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(bus.child.id() as i32),
+            nix::sys::signal::SIGHUP,
+        )
+        .unwrap();
+        assert_eq!(bus.next_report(), b'H');
+        assert_eq!(
+            bus.spawn("nobody").0.wait().unwrap().code(),
+            Some(0),
+            "allowed after the reload"
+        );
+    })
+}
+
+#[test]
+fn a_bad_policy_at_startup_names_the_file_line_and_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "[[allow]]\nuid = 5\nfnid = [\"x\"]\n").unwrap();
+    let out = Command::new(DAEMON)
+        .arg("--bus")
+        .arg(dir.path().join("bus"))
+        .arg("--policy")
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = format!("{}:3:1:", policy.display());
+    assert!(
+        stderr.contains(&expected) && stderr.contains("fnid"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("bus").exists());
+}
+
+#[test]
+fn sigterm_stops_the_daemon_and_removes_its_socket() {
+    let mut bus = Bus::start(None);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(bus.child.id() as i32),
+        nix::sys::signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(bus.child.wait().unwrap().success());
+    assert!(!bus.path().exists());
+}
+
+fn afbus(bus: &Bus, args: &[&str]) -> (bool, String) {
+    let out = Command::new(AFBUS)
+        .arg("--bus")
+        .arg(bus.path())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+#[test]
+fn the_afbus_command_against_a_live_bus() {
+    with_timeout(60, || {
+        let bus = Bus::start(None);
+        let service = bus.spawn("echo");
+        let (ok, out) = afbus(&bus, &["wait", "test.echo", "--timeout", "20"]);
+        assert!(ok, "{out}");
+        let (ok, out) = afbus(&bus, &["list"]);
+        assert!(ok && out.starts_with("test.echo\tpid "), "{out}");
+        let (ok, out) = afbus(&bus, &["--json", "list"]);
+        assert!(ok, "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v[0]["name"], "test.echo");
+        assert_eq!(v[0]["pid"], service.pid());
+
+        let (ok, out) = afbus(
+            &bus,
+            &[
+                "call",
+                "test.echo",
+                "2",
+                "i32",
+                "40",
+                "i32",
+                "2",
+                "--reply",
+                "i32",
+            ],
+        );
+        assert_eq!((ok, out.trim()), (true, "42"));
+        let (ok, out) = afbus(
+            &bus,
+            &[
+                "--json",
+                "call",
+                "test.echo",
+                "1",
+                "str",
+                "hey",
+                "--reply",
+                "str",
+            ],
+        );
+        assert_eq!((ok, out.trim()), (true, "[\"hey\"]"));
+        let (ok, out) = afbus(&bus, &["call", "test.echo", "9"]);
+        assert!(!ok && out.contains("UNKNOWN_TRANSACTION"), "{out}");
+
+        let (ok, out) = afbus(&bus, &["--json", "status"]);
+        assert!(ok, "{out}");
+        let peers: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let names: Vec<&str> = peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| {
+                p["names"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|n| n.as_str().unwrap())
+            })
+            .collect();
+        assert!(names.contains(&"afbus.ServiceManager"), "{out}");
+        assert!(peers
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["pid"] == service.pid()));
+
+        let (ok, out) = afbus(&bus, &["wait", "test.never", "--timeout", "0.1"]);
+        assert!(!ok && out.contains("NAME_NOT_FOUND"), "{out}");
+    })
+}
