@@ -108,6 +108,13 @@ impl ServiceManager {
         self.sm.transact(UNREGISTER_FOR_NOTIFICATIONS, p).map(drop)
     }
 
+    /// Whether the daemon's services directory declares `name` (it starts it on a get).
+    pub fn is_declared(&self, name: &str) -> Result<bool> {
+        let mut p = Parcel::new();
+        p.write_str(name);
+        Ok(self.sm.transact(IS_DECLARED, p)?.read_bool()?)
+    }
+
     /// Every registered service with its owner.
     pub fn debug_info(&self) -> Result<Vec<ServiceDebugInfo>> {
         let mut r = self.sm.transact(GET_SERVICE_DEBUG_INFO, Parcel::new())?;

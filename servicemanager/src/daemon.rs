@@ -1,5 +1,6 @@
 //! The bus master daemon as a value: the bus, its policy, and the IServiceManager object.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ use afbus_transport::{
 };
 use parking_lot::RwLock;
 
-use crate::policy::{Op, Policy, PolicyError};
+use crate::activation::{self, Declaration};
+use crate::policy::{ConfigError, Op, Policy};
 use crate::protocol::SERVICE_MANAGER_NAME;
 use crate::service::{ServiceManager, ServiceManagerObject};
 
@@ -22,7 +24,7 @@ pub const DAEMON_MAX_THREADS: usize = 64;
 pub enum DaemonError {
     /// The policy file does not compile.
     #[error("{0}")]
-    Policy(#[from] PolicyError),
+    Policy(#[from] ConfigError),
     /// The bus socket could not be set up.
     #[error("bus: {0}")]
     Bus(#[from] afbus_transport::Error),
@@ -46,6 +48,8 @@ pub struct DaemonOptions {
     pub bus: PathBuf,
     /// The policy file; none: the owner and root may do everything, others nothing.
     pub policy_file: Option<PathBuf>,
+    /// The directory of service declarations (activation).
+    pub services_dir: Option<PathBuf>,
 }
 
 /// A running bus master with its service manager. Dropping it stops the bus.
@@ -54,6 +58,8 @@ pub struct Daemon {
     rt: Runtime,
     policy: Arc<RwLock<Policy>>,
     policy_file: Option<PathBuf>,
+    services_dir: Option<PathBuf>,
+    sm: Arc<ServiceManager>,
     _endpoint: Arc<BusSocket>,
 }
 
@@ -72,6 +78,7 @@ impl Daemon {
                 source,
             })?;
         }
+        let declared = load_declarations(opts.services_dir.as_deref())?;
         let policy = Arc::new(RwLock::new(policy));
         let master = BusMaster::bind(&opts.bus, BusPolicy(policy.clone()))?.spawn()?;
         let rt = Runtime::new(RuntimeConfig {
@@ -80,18 +87,17 @@ impl Daemon {
         })?;
         rt.start_thread_pool();
         let endpoint = Arc::new(BusSocket::connect(&opts.bus)?);
-        let sm = ServiceManager::new(policy.clone());
-        rt.publish(
-            &endpoint,
-            SERVICE_MANAGER_NAME,
-            &rt.local(ServiceManagerObject(sm)),
-        )?;
+        let sm = ServiceManager::new(policy.clone(), opts.bus.clone(), declared);
+        let object = rt.local(ServiceManagerObject(sm.clone()));
+        rt.publish(&endpoint, SERVICE_MANAGER_NAME, &object)?;
         tracing::info!(bus = %opts.bus.display(), "bus master ready");
         Ok(Daemon {
             master,
             rt,
             policy,
             policy_file: opts.policy_file.clone(),
+            services_dir: opts.services_dir.clone(),
+            sm,
             _endpoint: endpoint,
         })
     }
@@ -101,11 +107,14 @@ impl Daemon {
         self.master.path()
     }
 
-    /// Reads the policy file again; on error the policy in force stays.
+    /// Reads the policy file and the service declarations again; if either is bad, both old
+    /// ones stay in force.
     pub fn reload(&self) -> Result<(), DaemonError> {
         let fresh = load_policy(self.policy_file.as_deref())?;
+        let declared = load_declarations(self.services_dir.as_deref())?;
         *self.policy.write() = fresh;
-        tracing::info!("policy reloaded");
+        self.sm.set_declared(declared);
+        tracing::info!("policy and declarations reloaded");
         Ok(())
     }
 
@@ -116,12 +125,16 @@ impl Daemon {
     }
 }
 
-fn load_policy(file: Option<&Path>) -> Result<Policy, PolicyError> {
+fn load_policy(file: Option<&Path>) -> Result<Policy, ConfigError> {
     let owner = nix::unistd::getuid().as_raw();
     match file {
         Some(f) => Policy::load(f, owner),
         None => Ok(Policy::owner_only(owner)),
     }
+}
+
+fn load_declarations(dir: Option<&Path>) -> Result<BTreeMap<String, Declaration>, ConfigError> {
+    dir.map_or_else(|| Ok(BTreeMap::new()), activation::load_dir)
 }
 
 /// The policy as the bus master consults it.
@@ -186,6 +199,7 @@ impl PrivateBus {
         let opts = DaemonOptions {
             bus: dir.path().join("bus"),
             policy_file: None,
+            services_dir: None,
         };
         let daemon = Daemon::start(&opts)?;
         Ok(PrivateBus {

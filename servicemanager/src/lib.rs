@@ -31,6 +31,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod activation;
 mod client;
 mod daemon;
 mod paths;
@@ -42,4 +43,4 @@ mod service;
 pub use client::{ServiceDebugInfo, ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
 pub use paths::{bus_path, BUS_ENV};
-pub use policy::{Op, Policy, PolicyError};
+pub use policy::{ConfigError, Op, Policy};

@@ -50,10 +50,10 @@ impl fmt::Display for Op {
     }
 }
 
-/// A policy file that does not compile: where and why.
+/// A policy or activation file that does not compile: where and why.
 #[derive(Debug, thiserror::Error)]
 #[error("{path}:{line}:{col}: {message}")]
-pub struct PolicyError {
+pub struct ConfigError {
     /// The file.
     pub path: String,
     /// 1-based line.
@@ -62,6 +62,64 @@ pub struct PolicyError {
     pub col: usize,
     /// The problem.
     pub message: String,
+}
+
+impl ConfigError {
+    /// An error at byte `offset` of `text`, read from `origin`.
+    pub(crate) fn at(text: &str, origin: &str, offset: usize, message: String) -> ConfigError {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ConfigError {
+            path: origin.to_owned(),
+            line,
+            col,
+            message,
+        }
+    }
+
+    /// An error reading `path` at all.
+    pub(crate) fn io(path: &Path, e: std::io::Error) -> ConfigError {
+        ConfigError {
+            path: path.display().to_string(),
+            line: 0,
+            col: 0,
+            message: e.to_string(),
+        }
+    }
+}
+
+/// Parses TOML into `T`, with errors at their line and column.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    origin: &str,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        ConfigError::at(
+            text,
+            origin,
+            e.span().map_or(0, |s| s.start),
+            e.message().to_owned(),
+        )
+    })
+}
+
+/// The uid and gid of a user name, for errors at `span` of `text`.
+pub(crate) fn lookup_user(
+    user: &toml::Spanned<String>,
+    text: &str,
+    origin: &str,
+) -> Result<(u32, u32), ConfigError> {
+    let u = nix::unistd::User::from_name(user.get_ref()).ok().flatten();
+    let u = u.ok_or_else(|| {
+        ConfigError::at(
+            text,
+            origin,
+            user.span().start,
+            format!("unknown user {:?}", user.get_ref()),
+        )
+    })?;
+    Ok((u.uid.as_raw(), u.gid.as_raw()))
 }
 
 #[derive(Deserialize)]
@@ -135,45 +193,20 @@ impl Policy {
     }
 
     /// Reads and compiles a policy file; `owner_uid` is the default bus owner.
-    pub fn load(path: &Path, owner_uid: u32) -> Result<Policy, PolicyError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PolicyError {
-            path: path.display().to_string(),
-            line: 0,
-            col: 0,
-            message: e.to_string(),
-        })?;
+    pub fn load(path: &Path, owner_uid: u32) -> Result<Policy, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
         Policy::parse(&text, &path.display().to_string(), owner_uid)
     }
 
     /// Compiles policy text; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str, owner_uid: u32) -> Result<Policy, PolicyError> {
-        let at = |offset: usize, message: String| {
-            let before = &text[..offset.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            PolicyError {
-                path: origin.to_owned(),
-                line,
-                col,
-                message,
-            }
-        };
-        let file: File = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start);
-            at(offset, e.message().to_owned())
-        })?;
-        let compile = |raw: RawRule| -> Result<Rule, PolicyError> {
+    pub fn parse(text: &str, origin: &str, owner_uid: u32) -> Result<Policy, ConfigError> {
+        let at = |offset: usize, message: String| ConfigError::at(text, origin, offset, message);
+        let file: File = parse_toml(text, origin)?;
+        let compile = |raw: RawRule| -> Result<Rule, ConfigError> {
             let mut uid = raw.uid;
             let mut gid = raw.gid;
             if let Some(user) = raw.user {
-                let u = nix::unistd::User::from_name(user.get_ref()).ok().flatten();
-                let u = u.ok_or_else(|| {
-                    at(
-                        user.span().start,
-                        format!("unknown user {:?}", user.get_ref()),
-                    )
-                })?;
-                uid = Some(u.uid.as_raw());
+                uid = Some(lookup_user(&user, text, origin)?.0);
             }
             if let Some(group) = raw.group {
                 let g = nix::unistd::Group::from_name(group.get_ref())

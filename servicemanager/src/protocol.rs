@@ -21,6 +21,8 @@ pub const LIST_SERVICES: TransactionCode = TransactionCode(4);
 pub const REGISTER_FOR_NOTIFICATIONS: TransactionCode = TransactionCode(5);
 /// `unregisterForNotifications(name: String, callback: IServiceCallback)`.
 pub const UNREGISTER_FOR_NOTIFICATIONS: TransactionCode = TransactionCode(6);
+/// `isDeclared(name: String) -> boolean`: a file in the daemon's services directory declares it.
+pub const IS_DECLARED: TransactionCode = TransactionCode(7);
 /// `getServiceDebugInfo() -> ServiceDebugInfo[]` (name, pid, uid).
 pub const GET_SERVICE_DEBUG_INFO: TransactionCode = TransactionCode(8);
 

@@ -1,5 +1,8 @@
 //! The IServiceManager object the daemon serves.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,27 +11,50 @@ use afbus_binder::{
 };
 use parking_lot::{Condvar, Mutex, RwLock};
 
+use crate::activation::{Activation, Declaration};
 use crate::policy::{Op, Policy};
 use crate::protocol::*;
 use crate::registry::{Owner, Registry};
 
-/// The registry and the policy behind IServiceManager.
+/// The registry, the declared services and the policy behind IServiceManager.
 pub struct ServiceManager {
-    registry: Mutex<Registry<SpIBinder, SpIBinder>>,
+    state: Mutex<State>,
     changed: Condvar,
     policy: Arc<RwLock<Policy>>,
+    bus: PathBuf,
     me: std::sync::Weak<ServiceManager>,
 }
 
+/// What one lock guards: registrations and the processes started to make them.
+struct State {
+    registry: Registry<SpIBinder, SpIBinder>,
+    activation: Activation,
+}
+
 impl ServiceManager {
-    /// A registry governed by `policy` (shared with the bus master, replaced on reload).
-    pub fn new(policy: Arc<RwLock<Policy>>) -> Arc<ServiceManager> {
+    /// A registry governed by `policy` (shared with the bus master, replaced on reload), which
+    /// starts `declared` services on demand with `bus` as their bus.
+    pub fn new(
+        policy: Arc<RwLock<Policy>>,
+        bus: PathBuf,
+        declared: BTreeMap<String, Declaration>,
+    ) -> Arc<ServiceManager> {
+        let activation = Activation::new(declared);
         Arc::new_cyclic(|me| ServiceManager {
-            registry: Mutex::new(Registry::default()),
+            state: Mutex::new(State {
+                registry: Registry::default(),
+                activation,
+            }),
             changed: Condvar::new(),
             policy,
+            bus,
             me: me.clone(),
         })
+    }
+
+    /// Replaces the declarations (on reload); processes already started are kept.
+    pub fn set_declared(&self, declared: BTreeMap<String, Declaration>) {
+        self.state.lock().activation.declared = declared;
     }
 
     fn check(&self, op: Op, ctx: &CallContext, name: &str) -> Result<(), Status> {
@@ -54,8 +80,9 @@ impl ServiceManager {
         };
         let may_replace = ctx.caller.uid == 0 || ctx.caller.uid == self.policy.read().owner_uid();
         let (_, callbacks) = self
-            .registry
+            .state
             .lock()
+            .registry
             .add(name, service.clone(), owner, may_replace)
             .map_err(|e| Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string()))?;
         let me = self.me.clone();
@@ -74,7 +101,7 @@ impl ServiceManager {
     }
 
     fn remove(&self, service: &SpIBinder) {
-        let removed = self.registry.lock().remove_object(service);
+        let removed = self.state.lock().registry.remove_object(service);
         for (name, callbacks) in removed {
             tracing::info!(name, "service owner died; entry removed");
             for cb in callbacks {
@@ -91,22 +118,65 @@ impl ServiceManager {
     ) -> Result<Option<SpIBinder>, Status> {
         self.check(Op::Find, ctx, name)?;
         let deadline = Instant::now() + wait;
-        let mut registry = self.registry.lock();
+        let mut st = self.state.lock();
+        // The start of the declared service this getter waits for.
+        let mut awaited = None;
         loop {
-            if let Some(e) = registry.get(name) {
+            if let Some(e) = st.registry.get(name) {
                 return Ok(Some(e.object.clone()));
             }
-            if self.changed.wait_until(&mut registry, deadline).timed_out() {
-                return Ok(registry.get(name).map(|e| e.object.clone()));
+            if !wait.is_zero() && st.activation.declared.contains_key(name) {
+                let slot = st.activation.slots.get(name);
+                if let (Some(attempt), Some((exited, status))) =
+                    (awaited, slot.and_then(|s| s.last_exit.as_ref()))
+                {
+                    if *exited == attempt {
+                        return Err(Status::new_exception(
+                            ExceptionCode::ILLEGAL_STATE,
+                            format!("{name} exited before registering ({status})"),
+                        ));
+                    }
+                }
+                let (attempt, child) = st
+                    .activation
+                    .ensure_started(name, &self.bus)
+                    .map_err(|e| Status::new_exception(ExceptionCode::ILLEGAL_STATE, e))?;
+                awaited = Some(attempt);
+                if let Some(child) = child {
+                    self.reap(name.to_owned(), attempt, child);
+                }
             }
+            if self.changed.wait_until(&mut st, deadline).timed_out() {
+                return Ok(st.registry.get(name).map(|e| e.object.clone()));
+            }
+        }
+    }
+
+    /// Waits for a started service's process on a thread of its own and records its exit.
+    fn reap(&self, name: String, attempt: u64, mut child: Child) {
+        let me = self.me.clone();
+        let spawned = std::thread::Builder::new()
+            .name("afbus-reaper".into())
+            .spawn(move || {
+                let status = child
+                    .wait()
+                    .map_or_else(|e| e.to_string(), |s| s.to_string());
+                tracing::info!(name, status, "declared service exited");
+                if let Some(sm) = me.upgrade() {
+                    sm.state.lock().activation.exited(&name, attempt, status);
+                    sm.changed.notify_all();
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!("cannot watch a started service's process: {e}");
         }
     }
 
     fn watch(&self, name: &str, callback: SpIBinder, ctx: &CallContext) -> Result<(), Status> {
         self.check(Op::Find, ctx, name)?;
         let current = {
-            let mut registry = self.registry.lock();
-            let entry = registry.watch(name, callback.clone()).map_err(|e| {
+            let mut st = self.state.lock();
+            let entry = st.registry.watch(name, callback.clone()).map_err(|e| {
                 Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
             })?;
             entry.map(|e| e.object.clone())
@@ -115,7 +185,7 @@ impl ServiceManager {
         let dead = callback.clone();
         let _ = callback.link_to_death(Arc::new(move || {
             if let Some(sm) = me.upgrade() {
-                sm.registry.lock().forget_callback(&dead);
+                sm.state.lock().registry.forget_callback(&dead);
             }
         }));
         if let Some(service) = current {
@@ -169,8 +239,9 @@ impl Binder for ServiceManagerObject {
             }
             LIST_SERVICES => {
                 let names: Vec<String> = sm
-                    .registry
+                    .state
                     .lock()
+                    .registry
                     .list()
                     .into_iter()
                     .filter(|n| {
@@ -188,13 +259,18 @@ impl Binder for ServiceManagerObject {
             UNREGISTER_FOR_NOTIFICATIONS => {
                 let name = data.read_string()?;
                 let callback = data.read_binder()?;
-                if !sm.registry.lock().unwatch(&name, &callback) {
+                if !sm.state.lock().registry.unwatch(&name, &callback) {
                     return Err(StatusCode::NAME_NOT_FOUND.into());
                 }
             }
+            IS_DECLARED => {
+                let name = data.read_string()?;
+                sm.check(Op::Find, ctx, &name)?;
+                reply.write_bool(sm.state.lock().activation.declared.contains_key(&name));
+            }
             GET_SERVICE_DEBUG_INFO => {
-                let registry = sm.registry.lock();
-                let entries: Vec<_> = registry.entries().collect();
+                let st = sm.state.lock();
+                let entries: Vec<_> = st.registry.entries().collect();
                 reply.write_u32(entries.len() as u32);
                 for (name, e) in entries {
                     reply.write_str(name);

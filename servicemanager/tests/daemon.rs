@@ -31,7 +31,22 @@ struct Bus {
 
 impl Bus {
     fn start(policy: Option<&str>) -> Bus {
+        Bus::start_with(policy, &[])
+    }
+
+    /// Starts the daemon with a services directory holding `declared` (file name, text; the
+    /// text's `@BUS@` is replaced by the bus path).
+    fn start_with(policy: Option<&str>, declared: &[(&str, &str)]) -> Bus {
         let dir = tempfile::tempdir().unwrap();
+        let bus_path = dir.path().join("bus");
+        if !declared.is_empty() {
+            let services = dir.path().join("services");
+            std::fs::create_dir(&services).unwrap();
+            for (file, text) in declared {
+                let text = text.replace("@BUS@", bus_path.to_str().unwrap());
+                std::fs::write(services.join(file), text).unwrap();
+            }
+        }
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let (r, w) = nix::unistd::pipe().unwrap();
@@ -40,6 +55,9 @@ impl Bus {
             .arg(dir.path().join("bus"))
             .arg("--ready-fd")
             .arg(w.as_raw_fd().to_string());
+        if !declared.is_empty() {
+            cmd.arg("--services").arg(dir.path().join("services"));
+        }
         if let Some(text) = policy {
             std::fs::write(dir.path().join("policy.toml"), text).unwrap();
             cmd.arg("--policy").arg(dir.path().join("policy.toml"));
@@ -117,6 +135,13 @@ fn child_entry() {
     };
     match role.as_str() {
         "echo" => serve_echo(&bus, "test.echo"),
+        "activated" => {
+            assert_eq!(
+                std::env::var("AFBUS_SERVICE_NAME").unwrap(),
+                "test.activated"
+            );
+            serve_echo(&std::env::var("AFBUS_BUS").unwrap(), "test.activated")
+        }
         "nobody" => {
             nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
             nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
@@ -398,4 +423,81 @@ fn the_afbus_command_against_a_live_bus() {
         let (ok, out) = afbus(&bus, &["wait", "test.never", "--timeout", "0.1"]);
         assert!(!ok && out.contains("NAME_NOT_FOUND"), "{out}");
     })
+}
+
+/// A declaration that starts this test binary in the given role.
+fn declaration(name: &str, role: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    format!(
+        "name = \"{name}\"\nexec = [\"{}\", \"--exact\", \"child_entry\", \"--nocapture\"]\nenv = {{ {} = \"{role}\", {} = \"@BUS@\" }}\n",
+        exe.display(),
+        common::ROLE_VAR,
+        BUS_VAR
+    )
+}
+
+#[test]
+fn a_get_starts_a_declared_service() {
+    with_timeout(60, || {
+        let decl = declaration("test.activated", "activated");
+        let bus = Bus::start_with(None, &[("activated.toml", &decl)]);
+        let (_rt, sm) = client(&bus.path());
+        assert!(sm.is_declared("test.activated").unwrap());
+        assert!(!sm.is_declared("test.other").unwrap());
+        assert!(
+            sm.check_service("test.activated").unwrap().is_none(),
+            "check never starts it"
+        );
+        let svc = sm
+            .wait_for_service("test.activated", Duration::from_secs(20))
+            .unwrap();
+        assert_eq!(echo(&svc, "started on demand"), "started on demand");
+        let again = sm.get_service("test.activated").unwrap();
+        assert_eq!(again, svc, "started once");
+    })
+}
+
+#[test]
+fn a_crash_looping_service_fails_its_getters_instead_of_hanging_them() {
+    with_timeout(60, || {
+        let decl = "name = \"test.crashes\"\nexec = [\"/bin/false\"]\n";
+        let bus = Bus::start_with(None, &[("crashes.toml", decl)]);
+        let (_rt, sm) = client(&bus.path());
+        let mut messages = Vec::new();
+        for _ in 0..afbus_servicemanager::activation::MAX_STARTS_PER_MINUTE + 1 {
+            let err = sm
+                .wait_for_service("test.crashes", Duration::from_secs(20))
+                .unwrap_err();
+            messages.push(err.to_string());
+        }
+        assert!(
+            messages[0].contains("exited before registering"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.last().unwrap().contains("crash-looping"),
+            "{messages:?}"
+        );
+    })
+}
+
+#[test]
+fn a_bad_declaration_at_startup_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("services")).unwrap();
+    let file = dir.path().join("services").join("bad.toml");
+    std::fs::write(&file, "name = \"x.y\"\nexec = []\n").unwrap();
+    let out = Command::new(DAEMON)
+        .arg("--bus")
+        .arg(dir.path().join("bus"))
+        .arg("--services")
+        .arg(dir.path().join("services"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}:2:", file.display())),
+        "{stderr}"
+    );
 }

@@ -24,14 +24,19 @@ struct Args {
     /// The policy file (TOML).
     #[arg(long)]
     policy: Option<PathBuf>,
+    /// A directory of service declarations (one TOML file per service).
+    #[arg(long)]
+    services: Option<PathBuf>,
     /// An inherited fd to report readiness and reloads on.
     #[arg(long)]
     ready_fd: Option<u32>,
 }
 
 fn main() -> ExitCode {
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let args = Args::parse();
@@ -69,6 +74,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let opts = DaemonOptions {
         bus: bus_path(args.bus),
         policy_file: args.policy,
+        services_dir: args.services,
     };
     let daemon = Daemon::start(&opts)?;
     tell(b'R');
