@@ -75,6 +75,10 @@ pub trait Binder: Send + Sync + 'static {
     /// Called when the last remote reference to this object is gone (dropped, or its holder
     /// died). The runtime then drops its own hold on the object.
     fn on_last_ref(&self) {}
+
+    /// Called whenever the number of remote references (processes holding a proxy, each
+    /// through its own channel) changes, with the new number.
+    fn on_refs_changed(&self, _count: usize) {}
 }
 
 /// Told when a remote object's process dies (or its last channel hangs up).

@@ -304,14 +304,16 @@ impl RuntimeInner {
         channel.set_pass_credentials(true)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::new(token, channel, End::Owner(obj.clone())));
-        self.objects
-            .lock()
-            .entry(obj.number)
-            .or_insert_with(|| Exported {
+        let refs = {
+            let mut objects = self.objects.lock();
+            let e = objects.entry(obj.number).or_insert_with(|| Exported {
                 object: obj.clone(),
                 refs: 0,
-            })
-            .refs += 1;
+            });
+            e.refs += 1;
+            e.refs
+        };
+        obj.binder.on_refs_changed(refs);
         self.conns.lock().insert(token, conn.clone());
         let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, token);
         if let Err(e) = self.epoll.add(conn.chan.as_fd(), ev) {
@@ -414,19 +416,22 @@ impl RuntimeInner {
         let _ = self.epoll.delete(conn.chan.as_fd());
         match &conn.end {
             End::Owner(obj) => {
-                let last = {
+                let left = {
                     let mut objects = self.objects.lock();
                     match objects.get_mut(&obj.number) {
-                        Some(e) if e.refs <= 1 => objects.remove(&obj.number).is_some(),
+                        Some(e) if e.refs <= 1 => objects.remove(&obj.number).map(|_| 0),
                         Some(e) => {
                             e.refs -= 1;
-                            false
+                            Some(e.refs)
                         }
-                        None => false,
+                        None => None,
                     }
                 };
-                if last {
-                    obj.binder.on_last_ref();
+                if let Some(left) = left {
+                    obj.binder.on_refs_changed(left);
+                    if left == 0 {
+                        obj.binder.on_last_ref();
+                    }
                 }
             }
             End::Client(proxy) => {

@@ -119,8 +119,21 @@ pub struct Slot {
     /// The attempt running now, if any.
     pub running: Option<u64>,
     /// The last attempt that exited, and how.
-    pub last_exit: Option<(u64, String)>,
+    pub last_exit: Option<Exit>,
+    /// The attempt that registered the name, if the running one did.
+    registered: Option<u64>,
     starts: VecDeque<Instant>,
+}
+
+/// How a started process ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Exit {
+    /// Which start it was.
+    pub attempt: u64,
+    /// Its exit status.
+    pub status: String,
+    /// Whether it had registered the name (a lazy service leaving) or not (a failure).
+    pub registered: bool,
 }
 
 /// Declarations and the processes started for them.
@@ -190,13 +203,25 @@ impl Activation {
         Ok((self.next_attempt, Some(child)))
     }
 
+    /// Records that `name` was registered, by the running attempt if there is one.
+    pub fn registered(&mut self, name: &str) {
+        if let Some(slot) = self.slots.get_mut(name) {
+            slot.registered = slot.running;
+        }
+    }
+
     /// Records that `attempt` of `name` exited.
     pub fn exited(&mut self, name: &str, attempt: u64, status: String) {
         let slot = self.slots.entry(name.to_owned()).or_default();
         if slot.running == Some(attempt) {
             slot.running = None;
         }
-        slot.last_exit = Some((attempt, status));
+        let registered = slot.registered == Some(attempt);
+        slot.last_exit = Some(Exit {
+            attempt,
+            status,
+            registered,
+        });
     }
 }
 

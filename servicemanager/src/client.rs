@@ -108,6 +108,14 @@ impl ServiceManager {
         self.sm.transact(UNREGISTER_FOR_NOTIFICATIONS, p).map(drop)
     }
 
+    /// Withdraws this process's registration of `service` as `name`; false if it was not.
+    pub fn try_unregister_service(&self, name: &str, service: &SpIBinder) -> Result<bool> {
+        let mut p = Parcel::new();
+        p.write_str(name);
+        p.write_binder(service);
+        Ok(self.sm.transact(TRY_UNREGISTER_SERVICE, p)?.read_bool()?)
+    }
+
     /// Whether the daemon's services directory declares `name` (it starts it on a get).
     pub fn is_declared(&self, name: &str) -> Result<bool> {
         let mut p = Parcel::new();

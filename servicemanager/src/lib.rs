@@ -34,6 +34,7 @@
 pub mod activation;
 mod client;
 mod daemon;
+mod lazy;
 mod paths;
 pub mod policy;
 pub mod protocol;
@@ -42,5 +43,6 @@ mod service;
 
 pub use client::{ServiceDebugInfo, ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
+pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
 pub use paths::{bus_path, BUS_ENV};
 pub use policy::{ConfigError, Op, Policy};

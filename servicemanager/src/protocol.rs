@@ -26,6 +26,10 @@ pub const IS_DECLARED: TransactionCode = TransactionCode(7);
 /// `getServiceDebugInfo() -> ServiceDebugInfo[]` (name, pid, uid).
 pub const GET_SERVICE_DEBUG_INFO: TransactionCode = TransactionCode(8);
 
+/// `tryUnregisterService(name: String, service: IBinder) -> boolean`: the owner withdraws its
+/// own registration (a lazy service about to exit).
+pub const TRY_UNREGISTER_SERVICE: TransactionCode = TransactionCode(9);
+
 /// `oneway onRegistration(name: String, service: IBinder)` on an IServiceCallback.
 pub const ON_REGISTRATION: TransactionCode = TransactionCode(1);
 /// `oneway onRemoval(name: String)` on an IServiceCallback: the owner died.

@@ -133,13 +133,13 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
         self.entries.iter().map(|(n, e)| (n.as_str(), e))
     }
 
-    /// Removes every entry whose object is `object` (its owner died); returns their names and,
-    /// for each, the callbacks to tell.
-    pub fn remove_object(&mut self, object: &O) -> Vec<(String, Vec<C>)> {
+    /// Removes every entry whose object `gone` says is gone (its owner died); returns their
+    /// names and, for each, the callbacks to tell.
+    pub fn remove_where(&mut self, gone: impl Fn(&O) -> bool) -> Vec<(String, Vec<C>)> {
         let names: Vec<String> = self
             .entries
             .iter()
-            .filter(|(_, e)| e.object == *object)
+            .filter(|(_, e)| gone(&e.object))
             .map(|(n, _)| n.clone())
             .collect();
         names
@@ -179,12 +179,26 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
         removed
     }
 
-    /// Drops `callback` from every name (its process died).
-    pub fn forget_callback(&mut self, callback: &C) {
+    /// Drops the callbacks `gone` says are gone (their process died), from every name.
+    pub fn forget_callbacks_where(&mut self, gone: impl Fn(&C) -> bool) {
         self.callbacks.retain(|_, cbs| {
-            cbs.retain(|c| c != callback);
+            cbs.retain(|c| !gone(c));
             !cbs.is_empty()
         });
+    }
+
+    /// The callbacks registered for `name`.
+    pub fn callbacks_of(&self, name: &str) -> Vec<C> {
+        self.callbacks.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Removes `name` if its object is `object`; true if it did.
+    pub fn remove_if_object(&mut self, name: &str, object: &O) -> bool {
+        let matches = self.entries.get(name).is_some_and(|e| e.object == *object);
+        if matches {
+            self.entries.remove(name);
+        }
+        matches
     }
 }
 
@@ -268,7 +282,7 @@ mod tests {
         assert_eq!(told, vec![7], "one callback, registered once");
         r.add("other", "obj", ALICE, false).unwrap();
         r.add("kept", "obj2", BOB, false).unwrap();
-        let removed = r.remove_object(&"obj");
+        let removed = r.remove_where(|o| *o == "obj");
         assert_eq!(
             removed,
             vec![
@@ -279,5 +293,12 @@ mod tests {
         assert_eq!(r.list(), vec!["kept".to_string()]);
         assert!(r.unwatch("later", &7));
         assert!(!r.unwatch("later", &7));
+        r.watch("a", 1).unwrap();
+        r.watch("b", 1).unwrap();
+        r.watch("b", 2).unwrap();
+        r.forget_callbacks_where(|c| *c == 1);
+        assert!(!r.unwatch("a", &1) && !r.unwatch("b", &1) && r.unwatch("b", &2));
+        assert!(!r.remove_if_object("kept", &"obj"));
+        assert!(r.remove_if_object("kept", &"obj2"));
     }
 }

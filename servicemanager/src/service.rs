@@ -79,18 +79,23 @@ impl ServiceManager {
             uid: ctx.caller.uid,
         };
         let may_replace = ctx.caller.uid == 0 || ctx.caller.uid == self.policy.read().owner_uid();
-        let (_, callbacks) = self
-            .state
-            .lock()
-            .registry
-            .add(name, service.clone(), owner, may_replace)
-            .map_err(|e| Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string()))?;
+        let callbacks = {
+            let mut st = self.state.lock();
+            let (_, callbacks) = st
+                .registry
+                .add(name, service.clone(), owner, may_replace)
+                .map_err(|e| {
+                    Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
+                })?;
+            st.activation.registered(name);
+            callbacks
+        };
         let me = self.me.clone();
-        let dead = service.clone();
-        // The owner's exit removes its entries. A local object (in the daemon) never dies.
+        // The owner's exit removes its entries. The recipient holds no reference to the service
+        // (that would keep its channel open for ever): it removes whatever is dead.
         let _ = service.link_to_death(Arc::new(move || {
             if let Some(sm) = me.upgrade() {
-                sm.remove(&dead);
+                sm.remove_dead();
             }
         }));
         self.changed.notify_all();
@@ -100,8 +105,29 @@ impl ServiceManager {
         Ok(())
     }
 
-    fn remove(&self, service: &SpIBinder) {
-        let removed = self.state.lock().registry.remove_object(service);
+    /// Withdraws `name` if `service` is what it names and the caller is the process that
+    /// registered it.
+    fn try_unregister(&self, name: &str, service: &SpIBinder, ctx: &CallContext) -> bool {
+        let callbacks = {
+            let mut st = self.state.lock();
+            let by_owner = st
+                .registry
+                .get(name)
+                .is_some_and(|e| e.owner.pid == ctx.caller.pid);
+            if !by_owner || !st.registry.remove_if_object(name, service) {
+                return false;
+            }
+            st.registry.callbacks_of(name)
+        };
+        tracing::info!(name, "service unregistered itself");
+        for cb in callbacks {
+            notify(&cb, ON_REMOVAL, name, None);
+        }
+        true
+    }
+
+    fn remove_dead(&self) {
+        let removed = self.state.lock().registry.remove_where(|s| !s.is_alive());
         for (name, callbacks) in removed {
             tracing::info!(name, "service owner died; entry removed");
             for cb in callbacks {
@@ -126,16 +152,21 @@ impl ServiceManager {
                 return Ok(Some(e.object.clone()));
             }
             if !wait.is_zero() && st.activation.declared.contains_key(name) {
-                let slot = st.activation.slots.get(name);
-                if let (Some(attempt), Some((exited, status))) =
-                    (awaited, slot.and_then(|s| s.last_exit.as_ref()))
-                {
-                    if *exited == attempt {
+                let exit = st
+                    .activation
+                    .slots
+                    .get(name)
+                    .and_then(|s| s.last_exit.as_ref());
+                // A lazy instance that was leaving as we asked simply gets a successor below;
+                // an instance that died without registering fails this get.
+                match (awaited, exit) {
+                    (Some(a), Some(e)) if e.attempt == a && !e.registered => {
                         return Err(Status::new_exception(
                             ExceptionCode::ILLEGAL_STATE,
-                            format!("{name} exited before registering ({status})"),
+                            format!("{name} exited before registering ({})", e.status),
                         ));
                     }
+                    _ => {}
                 }
                 let (attempt, child) = st
                     .activation
@@ -182,10 +213,12 @@ impl ServiceManager {
             entry.map(|e| e.object.clone())
         };
         let me = self.me.clone();
-        let dead = callback.clone();
         let _ = callback.link_to_death(Arc::new(move || {
             if let Some(sm) = me.upgrade() {
-                sm.state.lock().registry.forget_callback(&dead);
+                sm.state
+                    .lock()
+                    .registry
+                    .forget_callbacks_where(|c| !c.is_alive());
             }
         }));
         if let Some(service) = current {
@@ -262,6 +295,11 @@ impl Binder for ServiceManagerObject {
                 if !sm.state.lock().registry.unwatch(&name, &callback) {
                     return Err(StatusCode::NAME_NOT_FOUND.into());
                 }
+            }
+            TRY_UNREGISTER_SERVICE => {
+                let name = data.read_string()?;
+                let service = data.read_binder()?;
+                reply.write_bool(sm.try_unregister(&name, &service, ctx));
             }
             IS_DECLARED => {
                 let name = data.read_string()?;

@@ -135,6 +135,20 @@ fn child_entry() {
     };
     match role.as_str() {
         "echo" => serve_echo(&bus, "test.echo"),
+        "lazy" => {
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            rt.start_thread_pool();
+            let sm = ServiceManager::connect(&rt, std::env::var("AFBUS_BUS").unwrap()).unwrap();
+            afbus_servicemanager::serve_lazily(
+                &rt,
+                &sm,
+                "test.lazy",
+                Echo,
+                Duration::from_millis(300),
+            )
+            .unwrap();
+            std::process::exit(0)
+        }
         "activated" => {
             assert_eq!(
                 std::env::var("AFBUS_SERVICE_NAME").unwrap(),
@@ -500,4 +514,42 @@ fn a_bad_declaration_at_startup_names_the_file_and_line() {
         stderr.contains(&format!("{}:2:", file.display())),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_lazy_service_exits_after_its_last_client_and_comes_back_on_the_next_get() {
+    with_timeout(60, || {
+        let decl = declaration("test.lazy", "lazy") + "lazy = true\n";
+        let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
+        let (rt, sm) = client(&bus.path());
+        let watcher = Arc::new(Watcher::default());
+        sm.register_for_notifications("test.lazy", &rt.local_arc(watcher.clone()))
+            .unwrap();
+
+        let svc = sm
+            .wait_for_service("test.lazy", Duration::from_secs(20))
+            .unwrap();
+        assert_eq!(echo(&svc, "one"), "one");
+        let first_pid = sm.debug_info().unwrap()[0].pid;
+        assert_eq!(watcher.wait_for(1)[0].0, ON_REGISTRATION.0);
+        // While we hold it, it stays.
+        std::thread::sleep(Duration::from_millis(600));
+        assert!(
+            sm.check_service("test.lazy").unwrap().is_some(),
+            "a held lazy service stays"
+        );
+        drop(svc);
+        assert_eq!(
+            watcher.wait_for(2)[1],
+            (ON_REMOVAL.0, "test.lazy".to_string()),
+            "it left"
+        );
+
+        let svc = sm
+            .wait_for_service("test.lazy", Duration::from_secs(20))
+            .unwrap();
+        assert_eq!(echo(&svc, "two"), "two");
+        let second_pid = sm.debug_info().unwrap()[0].pid;
+        assert_ne!(first_pid, second_pid, "a new process serves it");
+    })
 }
