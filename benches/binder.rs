@@ -85,7 +85,7 @@ fn main() -> Result {
     let mut oneway_rates = Vec::new();
     for (pin, child_cpu) in pin_modes() {
         pin_to(0)?;
-        let mut child = spawn_child("null", child_cpu, master.path())?;
+        let child = spawn_child("null", child_cpu, master.path())?;
         let rt = Runtime::new(RuntimeConfig::default())?;
         let me = BusSocket::connect(master.path())?;
         let svc = retry(|| rt.get_service(&me, NAME))?;
@@ -141,8 +141,7 @@ fn main() -> Result {
         let rate = n as f64 / t.elapsed().as_secs_f64();
         oneway_rates.push(format!("one-way calls per second ({pin}): {rate:.0}"));
         drop(svc);
-        child.kill()?;
-        child.wait()?;
+        drop(child);
     }
     println!();
     for line in oneway_rates {

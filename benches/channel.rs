@@ -37,7 +37,7 @@ fn main() -> Result {
     print_header();
     for (pin, child_cpu) in pin_modes() {
         pin_to(0)?;
-        let mut child = spawn_child("echo", child_cpu, master.path())?;
+        let child = spawn_child("echo", child_cpu, master.path())?;
         let me = BusSocket::connect(master.path())?;
         let name: afbus::transport::WellKnownName = NAME.parse()?;
         let (channel, _) = retry(|| me.connect_to(&Target::Name(name.clone())))?;
@@ -69,8 +69,7 @@ fn main() -> Result {
             print_row("raw-seqpacket", "ping-pong", payload, pin, &raw_s, raw_p50);
             print_row("afbus-channel", "ping-pong", payload, pin, &chan_s, raw_p50);
         }
-        child.kill()?;
-        child.wait()?;
+        drop(child);
     }
     Ok(())
 }

@@ -2,7 +2,8 @@
 //! over AF_UNIX.
 //!
 //! This facade re-exports the layers: [`transport`] (bus addresses, frames, the bus master,
-//! endpoints, channels) and [`binder`] (parcels and Binder's object model).
+//! endpoints, channels), [`binder`] (parcels and Binder's object model) and [`servicemanager`]
+//! (the bus master daemon's registry and its client, the embedded private bus).
 //!
 //! ```
 //! use afbus::transport::{AllowAll, BusMaster, BusSocket};
@@ -14,4 +15,5 @@
 #![forbid(unsafe_code)]
 
 pub use afbus_binder as binder;
+pub use afbus_servicemanager as servicemanager;
 pub use afbus_transport as transport;

@@ -36,13 +36,25 @@ pub fn pin_modes() -> Vec<(&'static str, usize)> {
     }
 }
 
+/// A child process, killed and reaped when dropped (also when the bench fails).
+pub struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts this bench binary again as a child playing `role`, pinned to `cpu`, on `bus`.
-pub fn spawn_child(role: &str, cpu: usize, bus: &std::path::Path) -> Result<Child> {
-    Ok(Command::new(std::env::current_exe()?)
-        .env(ROLE_VAR, role)
-        .env(CPU_VAR, cpu.to_string())
-        .env(BUS_VAR, bus)
-        .spawn()?)
+pub fn spawn_child(role: &str, cpu: usize, bus: &std::path::Path) -> Result<ChildGuard> {
+    Ok(ChildGuard(
+        Command::new(std::env::current_exe()?)
+            .env(ROLE_VAR, role)
+            .env(CPU_VAR, cpu.to_string())
+            .env(BUS_VAR, bus)
+            .spawn()?,
+    ))
 }
 
 /// In a child: (role, bus path), after pinning to the CPU asked for.

@@ -3,13 +3,13 @@
 //! Generic over the object type so that it is tested with plain values; the daemon stores
 //! binder references. Operations return what changed; the caller sends the notifications.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Longest service name, in bytes (Android's servicemanager limit).
 pub const MAX_SERVICE_NAME_LEN: usize = 127;
 
-/// Most services one uid may register.
-pub const MAX_SERVICES_PER_UID: usize = 256;
+/// Most services one uid may register (dbus-broker's default limit on names per user).
+pub const MAX_SERVICES_PER_UID: usize = 50_000;
 
 /// Who registered a service, as the kernel identified the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +62,8 @@ pub enum Added {
 pub struct Registry<O, C> {
     entries: BTreeMap<String, Entry<O>>,
     callbacks: BTreeMap<String, Vec<C>>,
+    /// Entries per owner uid, for the quota.
+    per_uid: HashMap<u32, usize>,
 }
 
 impl<O, C> Default for Registry<O, C> {
@@ -69,6 +71,7 @@ impl<O, C> Default for Registry<O, C> {
         Registry {
             entries: BTreeMap::new(),
             callbacks: BTreeMap::new(),
+            per_uid: HashMap::new(),
         }
     }
 }
@@ -109,13 +112,27 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
             }
             None => Added::New,
         };
-        self.entries
-            .insert(name.to_owned(), Entry { object, owner });
+        if let Some(old) = self
+            .entries
+            .insert(name.to_owned(), Entry { object, owner })
+        {
+            self.uncount(old.owner.uid);
+        }
+        *self.per_uid.entry(owner.uid).or_default() += 1;
         Ok((added, self.callbacks.get(name).cloned().unwrap_or_default()))
     }
 
     fn count_for(&self, uid: u32) -> usize {
-        self.entries.values().filter(|e| e.owner.uid == uid).count()
+        self.per_uid.get(&uid).copied().unwrap_or(0)
+    }
+
+    fn uncount(&mut self, uid: u32) {
+        if let Some(n) = self.per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_uid.remove(&uid);
+            }
+        }
     }
 
     /// The entry registered as `name`.
@@ -145,7 +162,9 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
         names
             .into_iter()
             .map(|n| {
-                self.entries.remove(&n);
+                if let Some(old) = self.entries.remove(&n) {
+                    self.uncount(old.owner.uid);
+                }
                 let cbs = self.callbacks.get(&n).cloned().unwrap_or_default();
                 (n, cbs)
             })
@@ -196,7 +215,9 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
     pub fn remove_if_object(&mut self, name: &str, object: &O) -> bool {
         let matches = self.entries.get(name).is_some_and(|e| e.object == *object);
         if matches {
-            self.entries.remove(name);
+            if let Some(old) = self.entries.remove(name) {
+                self.uncount(old.owner.uid);
+            }
         }
         matches
     }

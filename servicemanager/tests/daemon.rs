@@ -553,3 +553,37 @@ fn a_lazy_service_exits_after_its_last_client_and_comes_back_on_the_next_get() {
         assert_ne!(first_pid, second_pid, "a new process serves it");
     })
 }
+
+#[test]
+fn afbus_monitor_prints_signals_and_notices_live() {
+    with_timeout(60, || {
+        use std::io::BufRead;
+        let bus = Bus::start(None);
+        let mut monitor = Command::new(AFBUS)
+            .arg("--bus")
+            .arg(bus.path())
+            .args(["monitor", "member=Ping"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(monitor.stdout.take().unwrap()).lines();
+        let sender = afbus_transport::BusSocket::connect(bus.path()).unwrap();
+        let fields = afbus_transport::Fields::new().with("member", "Ping");
+        // Delivered to one receiver once the monitor has subscribed.
+        while sender.send_signal(&fields, b"hello").unwrap() == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let first: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(first["signal"]["fields"][0], "member=Ping");
+        assert_eq!(first["signal"]["body_len"], 5);
+        let id = sender.id();
+        drop(sender);
+        let gone: serde_json::Value =
+            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(gone["peer_gone"], id.to_string());
+        let _ = monitor.kill();
+        let _ = monitor.wait();
+    })
+}

@@ -1,0 +1,100 @@
+//! The service manager off the data path: a get against a plain call, and a call's cost with 1
+//! and with 10,000 registered names, measured in the same run.
+//!
+//! `cargo bench --bench servicemanager [-- --quick] [--iters N]`
+
+mod common;
+
+use std::time::Duration;
+
+use afbus::binder::{
+    Binder, CallContext, Parcel, Runtime, RuntimeConfig, Status, StatusCode, TransactionCode,
+};
+use afbus::servicemanager::{PrivateBus, ServiceManager};
+use common::*;
+
+const NULL: TransactionCode = TransactionCode(1);
+const REGISTER_MANY: TransactionCode = TransactionCode(2);
+const NAMES: usize = 10_000;
+
+/// A null method, and a method that registers the service under many more names.
+struct Null {
+    bus: String,
+}
+
+impl Binder for Null {
+    fn descriptor(&self) -> &str {
+        "org.afbus.bench.INull"
+    }
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        _: &mut Parcel,
+        _: &CallContext,
+    ) -> std::result::Result<(), Status> {
+        match code {
+            NULL => Ok(()),
+            REGISTER_MANY => {
+                let binder = data.read_binder()?;
+                let rt = Runtime::new(RuntimeConfig::default()).map_err(Status::from)?;
+                let sm = ServiceManager::connect(&rt, &self.bus).map_err(Status::from)?;
+                for i in 0..data.read_u32()? {
+                    sm.add_service(&format!("bench.filler.{i}"), &binder)
+                        .map_err(Status::from)?;
+                }
+                Ok(())
+            }
+            _ => Err(StatusCode::UNKNOWN_TRANSACTION.into()),
+        }
+    }
+}
+
+fn main() -> Result {
+    if let Some((_, bus)) = child_role()? {
+        let rt = Runtime::new(RuntimeConfig::default())?;
+        let sm = ServiceManager::connect(&rt, &bus)?;
+        let me = rt.local(Null { bus: bus.clone() });
+        sm.add_service("bench.null", &me)?;
+        rt.join_thread_pool();
+        return Ok(());
+    }
+    let opts = Opts::from_args()?;
+    let bus = PrivateBus::start()?;
+    println!(
+        "samples per row: {} (after {} warm-up), alternating in chunks of {CHUNK}",
+        opts.iters,
+        opts.iters / 10
+    );
+    println!();
+    print_header();
+    let (pin, child_cpu) = pin_modes()[0];
+    pin_to(0)?;
+    let child = spawn_child("null", child_cpu, bus.path())?;
+    let rt = Runtime::new(RuntimeConfig::default())?;
+    let sm = ServiceManager::connect(&rt, bus.path())?;
+    let svc = sm.wait_for_service("bench.null", Duration::from_secs(20))?;
+    let call = || timed(|| Ok(svc.transact(NULL, Parcel::new()).map(drop)?));
+    let gets = opts.iters / 10;
+    let get = || timed(|| Ok(sm.get_service("bench.null").map(drop)?));
+    let (call_s, get_s) = interleaved(gets, call, get)?;
+    let call_p50 = percentile(&call_s, 50.0);
+    print_row("afbus-socket", "null call", 0, pin, &call_s, call_p50);
+    print_row("afbus-socket", "get (registered)", 0, pin, &get_s, call_p50);
+
+    let names = |n: usize| format!("call, {n} names");
+    let (one, _) = interleaved(opts.iters, call, call)?;
+    let mut p = Parcel::new();
+    p.write_binder(&svc);
+    p.write_u32(NAMES as u32);
+    svc.transact(REGISTER_MANY, p)?;
+    assert!(sm
+        .check_service(&format!("bench.filler.{}", NAMES - 1))?
+        .is_some());
+    let (many, _) = interleaved(opts.iters, call, call)?;
+    let one_p50 = percentile(&one, 50.0);
+    print_row("afbus-socket", &names(1), 0, pin, &one, one_p50);
+    print_row("afbus-socket", &names(NAMES + 1), 0, pin, &many, one_p50);
+    drop(child);
+    Ok(())
+}

@@ -1,0 +1,9 @@
+package org.afbus.test;
+
+import org.afbus.test.Point;
+
+union Shape {
+    String label = "none";
+    Point point;
+    int radius;
+}

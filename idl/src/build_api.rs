@@ -1,0 +1,170 @@
+//! The `build.rs` front end.
+//!
+//! ```no_run
+//! // build.rs
+//! afbus_idl::Builder::new()
+//!     .include_dir("aidl")
+//!     .file("aidl/org/example/IEcho.aidl")
+//!     .compile()
+//!     .unwrap_or_else(|e| panic!("{e}"));
+//! ```
+//!
+//! and in the crate, which depends on `afbus-binder`, either of (the end-to-end test crate
+//! `afbus-idl-e2e` compiles both):
+//!
+//! ```text
+//! include!(concat!(env!("OUT_DIR"), "/aidl.rs"));
+//! afbus_idl::include_aidl!(); // with afbus-idl also a dependency
+//! ```
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use crate::resolve::RealFs;
+
+/// The output file name in `OUT_DIR` unless [`Builder::output_name`] says otherwise.
+pub const DEFAULT_OUTPUT: &str = "aidl.rs";
+
+/// Whether the build script tells cargo which files to watch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rerun {
+    /// Print `cargo:rerun-if-changed` for every file read.
+    #[default]
+    IfInputsChange,
+    /// Print nothing (for use outside build scripts).
+    Never,
+}
+
+/// Compiles `.aidl` files from a build script into one Rust file in `OUT_DIR`.
+#[derive(Debug, Default, Clone)]
+pub struct Builder {
+    include_dirs: Vec<PathBuf>,
+    files: Vec<PathBuf>,
+    out_dir: Option<PathBuf>,
+    output_name: Option<String>,
+    rerun: Rerun,
+}
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The compiler could not run.
+    #[error(transparent)]
+    Run(#[from] crate::RunError),
+    /// The input has errors; `rendered` holds the diagnostics.
+    #[error("{count} error(s) in AIDL input:\n{rendered}")]
+    Invalid {
+        /// How many errors.
+        count: usize,
+        /// The diagnostics, rendered.
+        rendered: String,
+    },
+    /// Neither [`Builder::out_dir`] nor the `OUT_DIR` variable says where to write.
+    #[error("no output directory: OUT_DIR is not set (not in a build script?)")]
+    NoOutDir,
+    /// The output could not be written.
+    #[error("cannot write {path}: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl Builder {
+    /// A builder with no files.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Adds a directory under which imports are looked up (as `-I`).
+    pub fn include_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.include_dirs.push(dir.into());
+        self
+    }
+
+    /// Adds a file to compile.
+    pub fn file(mut self, file: impl Into<PathBuf>) -> Builder {
+        self.files.push(file.into());
+        self
+    }
+
+    /// Adds files to compile.
+    pub fn files<P: Into<PathBuf>>(mut self, files: impl IntoIterator<Item = P>) -> Builder {
+        self.files.extend(files.into_iter().map(Into::into));
+        self
+    }
+
+    /// Writes into `dir` instead of `OUT_DIR`.
+    pub fn out_dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        self.out_dir = Some(dir.into());
+        self
+    }
+
+    /// Names the output file (default [`DEFAULT_OUTPUT`]).
+    pub fn output_name(mut self, name: impl Into<String>) -> Builder {
+        self.output_name = Some(name.into());
+        self
+    }
+
+    /// Sets whether `cargo:rerun-if-changed` lines are printed.
+    pub fn rerun(mut self, rerun: Rerun) -> Builder {
+        self.rerun = rerun;
+        self
+    }
+
+    /// Compiles, writes the output and returns its path. Diagnostics are part of the error.
+    pub fn compile(self) -> Result<PathBuf, BuildError> {
+        let out_dir = match self.out_dir {
+            Some(d) => d,
+            None => std::env::var_os("OUT_DIR")
+                .map(PathBuf::from)
+                .ok_or(BuildError::NoOutDir)?,
+        };
+        let out = crate::compile_to_rust(&RealFs, &self.files, &self.include_dirs)?;
+        if self.rerun == Rerun::IfInputsChange {
+            let mut stdout = std::io::stdout().lock();
+            for (_, path, _) in out.sources.files() {
+                let _ = writeln!(stdout, "cargo:rerun-if-changed={}", path.display());
+            }
+        }
+        let Some(code) = out.code.as_deref() else {
+            return Err(BuildError::Invalid {
+                count: out
+                    .diagnostics
+                    .iter()
+                    .filter(|d| d.severity == crate::diagnostics::Severity::Error)
+                    .count(),
+                rendered: out.render_diagnostics(),
+            });
+        };
+        let path = out_dir.join(self.output_name.as_deref().unwrap_or(DEFAULT_OUTPUT));
+        write_if_changed(&path, code)?;
+        Ok(path)
+    }
+}
+
+/// Writes `code` to `path` unless it already holds exactly that, so that an unchanged output
+/// does not make cargo rebuild the crate.
+fn write_if_changed(path: &Path, code: &str) -> Result<(), BuildError> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == code) {
+        return Ok(());
+    }
+    std::fs::write(path, code).map_err(|source| BuildError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Includes the Rust that a build script generated with [`Builder`]: `include_aidl!()` for
+/// the default output name, `include_aidl!("name.rs")` for another.
+#[macro_export]
+macro_rules! include_aidl {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/aidl.rs"));
+    };
+    ($name:literal) => {
+        include!(concat!(env!("OUT_DIR"), "/", $name));
+    };
+}

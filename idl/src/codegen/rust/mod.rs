@@ -1,0 +1,240 @@
+//! The Rust back end: IR → `quote!` tokens → prettyplease.
+//!
+//! Each package becomes a module and each type a module inside it named after the type, as in
+//! AOSP's Rust back end: `android.os.IFoo` is `android::os::IFoo::IFoo` (the trait), with
+//! `IFooProxy` and `IFooStub` beside it. Paths between types are relative (`super::...`), so the
+//! output may be `include!`d into any module of a crate that depends on `afbus-binder`.
+
+mod derive;
+mod interface;
+mod items;
+mod names;
+mod support;
+mod wire;
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::diagnostics::{Diagnostic, FileId, Span};
+use crate::ir::{Dir, Ir, Ty, TyRef, TypeId, TypeKind};
+use wire::Ctx;
+
+pub use names::snake_case;
+
+/// The phrase every refusal of this back end contains.
+pub const UNSUPPORTED: &str = "not supported by the Rust back end";
+
+/// Generates one formatted Rust file for every type in `ir`, or the reasons it cannot.
+pub fn generate(ir: &Ir) -> Result<String, Vec<Diagnostic>> {
+    let problems = check(ir);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let caps = derive::capabilities(ir);
+    let mut root = Node::default();
+    for (i, def) in ir.types.iter().enumerate() {
+        let id = TypeId(i);
+        let module = names::module_path(ir, id);
+        let ctx = Ctx {
+            ir,
+            module: module.clone(),
+        };
+        let items = match &def.kind {
+            TypeKind::Interface(iface) => interface::interface(&ctx, def, iface),
+            TypeKind::Parcelable(s) => items::parcelable(&ctx, def, s, caps[i]),
+            TypeKind::Union(s) => items::union(&ctx, def, s, caps[i]),
+            TypeKind::Enum(e) => items::enumeration(def, e),
+            TypeKind::Unstructured { .. } => continue,
+        };
+        root.insert(&module, items, names::doc_attrs(def.doc.as_deref()));
+    }
+    let mut tokens = root.render_children(true);
+    if support::needs_parcelable_holder(ir) {
+        tokens.extend(allow_lints());
+        tokens.extend(support::module());
+    }
+    match syn::parse2::<syn::File>(tokens) {
+        Ok(file) => Ok(prettyplease::unparse(&file)),
+        Err(e) => {
+            let span = ir.types.first().map_or(
+                Span {
+                    file: FileId(0),
+                    line: 1,
+                    col: 1,
+                    len: 1,
+                },
+                |t| t.span,
+            );
+            Err(vec![Diagnostic::error(
+                span,
+                format!("internal error: the generated Rust does not parse: {e}"),
+            )])
+        }
+    }
+}
+
+/// A module of the output and the modules inside it, in first-seen order.
+#[derive(Default)]
+struct Node {
+    doc: TokenStream,
+    items: TokenStream,
+    children: Vec<(String, Node)>,
+}
+
+impl Node {
+    fn insert(&mut self, path: &[String], items: TokenStream, doc: TokenStream) {
+        let Some((first, rest)) = path.split_first() else {
+            self.items.extend(items);
+            self.doc = doc;
+            return;
+        };
+        let index = match self.children.iter().position(|(n, _)| n == first) {
+            Some(i) => i,
+            None => {
+                self.children.push((first.clone(), Node::default()));
+                self.children.len() - 1
+            }
+        };
+        self.children[index].1.insert(rest, items, doc);
+    }
+
+    /// The modules inside this one; `outermost` marks the top level, which carries the lint
+    /// allowances.
+    fn render_children(&self, outermost: bool) -> TokenStream {
+        let allow = outermost.then(allow_lints);
+        let children = self.children.iter().map(|(name, node)| {
+            let name = names::ident(name);
+            let doc = &node.doc;
+            let items = &node.items;
+            let inner = node.render_children(false);
+            quote! {
+                #doc
+                #allow
+                pub mod #name {
+                    #items
+                    #inner
+                }
+            }
+        });
+        quote!(#(#children)*)
+    }
+}
+
+/// The lint allowances the outermost generated modules carry for everything inside: names
+/// follow AIDL's style rather than Rust's, and not every generated item is used.
+fn allow_lints() -> TokenStream {
+    quote! {
+        #[allow(
+            non_snake_case, non_camel_case_types, non_upper_case_globals, unused_mut,
+            unused_variables, dead_code, missing_docs, clippy::all, clippy::pedantic,
+            rustdoc::all
+        )]
+    }
+}
+
+/// The value an `out` argument starts with in the stub.
+fn default_value(ctx: &Ctx<'_>, t: &TyRef) -> TokenStream {
+    match (&t.ty, t.nullable) {
+        (Ty::Array(_, Some(n)), false) => {
+            let n = proc_macro2::Literal::usize_unsuffixed(*n);
+            let el = wire::element(ctx, &t.ty).unwrap_or_else(|| t.clone());
+            let inner = default_value(ctx, &el);
+            quote!((0..#n).map(|_| #inner).collect())
+        }
+        _ => quote!(::std::default::Default::default()),
+    }
+}
+
+/// Everything in `ir` this back end cannot express.
+fn check(ir: &Ir) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for def in &ir.types {
+        match &def.kind {
+            TypeKind::Unstructured { rust_type, .. } => match rust_type {
+                None => out.push(Diagnostic::error(
+                    def.span,
+                    format!(
+                        "unstructured parcelable `{}` is {UNSUPPORTED} without a `rust_type` clause",
+                        def.qualified_name()
+                    ),
+                ).note("add `rust_type \"path::to::Type\"` naming a type that implements afbus_binder::Parcelable")),
+                Some(path) if path.parse::<TokenStream>().ok().and_then(|t| syn::parse2::<syn::Type>(t).ok()).is_none() => {
+                    out.push(Diagnostic::error(def.span, format!("`rust_type \"{path}\"` is not a Rust type")));
+                }
+                Some(_) => {}
+            },
+            TypeKind::Interface(i) => {
+                for (n, m) in i.methods.iter().enumerate() {
+                    let rust = snake_case(&m.name);
+                    if let Some(other) = i.methods[..n].iter().find(|o| snake_case(&o.name) == rust) {
+                        out.push(Diagnostic::error(
+                            m.span,
+                            format!("methods `{}` and `{}` have the same Rust name `{rust}`; this is {UNSUPPORTED}", other.name, m.name),
+                        ));
+                    }
+                    check_ty(&m.ret, &mut out);
+                    for a in &m.args {
+                        check_ty(&a.ty, &mut out);
+                        let handle = !a.ty.nullable
+                            && matches!(&a.ty.ty, Ty::IBinder | Ty::ParcelFileDescriptor)
+                            || matches!(&a.ty.ty, Ty::Defined(d, _) if matches!(ir.get(*d).kind, TypeKind::Interface(_)) && !a.ty.nullable);
+                        if a.dir != Dir::In && handle {
+                            out.push(Diagnostic::error(
+                                a.ty.span,
+                                format!("a non-@nullable `out`/`inout` binder or file descriptor is {UNSUPPORTED}: it has no initial value"),
+                            ));
+                        }
+                    }
+                }
+            }
+            TypeKind::Parcelable(s) | TypeKind::Union(s) => {
+                for f in &s.fields {
+                    check_ty(&f.ty, &mut out);
+                }
+            }
+            TypeKind::Enum(_) => {}
+        }
+    }
+    out
+}
+
+fn check_ty(t: &TyRef, out: &mut Vec<Diagnostic>) {
+    let what = match &t.ty {
+        Ty::Map => Some("`Map` (Java only)"),
+        Ty::FileDescriptor => {
+            Some("`FileDescriptor` (Java and C++ only; use ParcelFileDescriptor)")
+        }
+        Ty::CharSequence => Some("`CharSequence` (Java only)"),
+        Ty::List(e) | Ty::Array(e, _) => {
+            check_ty(e, out);
+            None
+        }
+        Ty::Defined(_, args) => {
+            for a in args {
+                check_ty(a, out);
+            }
+            None
+        }
+        _ => None,
+    };
+    if let Some(what) = what {
+        out.push(Diagnostic::error(
+            t.span,
+            format!("{what} is {UNSUPPORTED}"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::snake_case;
+
+    #[test]
+    fn snake_case_follows_word_boundaries() {
+        assert_eq!(snake_case("RepeatInt"), "repeat_int");
+        assert_eq!(snake_case("getURLFor"), "get_url_for");
+        assert_eq!(snake_case("foo"), "foo");
+        assert_eq!(snake_case("GetUnionTags"), "get_union_tags");
+        assert_eq!(snake_case("take2Values"), "take2_values");
+    }
+}

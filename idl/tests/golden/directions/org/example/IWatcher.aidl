@@ -1,0 +1,5 @@
+package org.example;
+
+oneway interface IWatcher {
+    void changed(String key);
+}

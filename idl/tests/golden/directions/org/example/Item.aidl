@@ -1,0 +1,7 @@
+package org.example;
+
+parcelable Item {
+    String key;
+    @nullable ParcelFileDescriptor fd;
+    IBinder owner;
+}
