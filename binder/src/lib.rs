@@ -50,7 +50,9 @@ mod status;
 mod sys;
 
 pub use conn::MAX_PENDING_ONEWAY_BYTES;
-pub use object::{Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode};
+pub use object::{
+    calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
+};
 pub use parcel::{Parcel, ParcelError, Parcelable};
 pub use priority::{Priority, SchedPolicy};
 pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS};

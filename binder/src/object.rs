@@ -81,6 +81,32 @@ pub trait Binder: Send + Sync + 'static {
     fn on_refs_changed(&self, _count: usize) {}
 }
 
+thread_local! {
+    /// The calls this thread is serving, innermost last.
+    static CALLERS: std::cell::RefCell<Vec<CallContext>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Who is calling the transaction this thread is serving, if it is serving one: for code below
+/// `on_transact` that has no `CallContext` at hand, such as the methods of an IDL-generated
+/// trait (Binder's `getCallingUid`).
+pub fn calling_context() -> Option<CallContext> {
+    CALLERS.with(|c| c.borrow().last().copied())
+}
+
+/// Runs `on_transact` with `ctx` as the [`calling_context`].
+pub(crate) fn dispatch(
+    binder: &dyn Binder,
+    code: TransactionCode,
+    data: &mut Parcel,
+    reply: &mut Parcel,
+    ctx: &CallContext,
+) -> Result<(), Status> {
+    CALLERS.with(|c| c.borrow_mut().push(*ctx));
+    let result = binder.on_transact(code, data, reply, ctx);
+    CALLERS.with(|c| c.borrow_mut().pop());
+    result
+}
+
 /// Told when a remote object's process dies (or its last channel hangs up).
 pub trait DeathRecipient: Send + Sync {
     /// The object is dead. Called once.
@@ -194,7 +220,7 @@ impl SpIBinder {
                         reply.write_str(obj.binder.descriptor());
                         Ok(())
                     }
-                    code => obj.binder.on_transact(code, &mut data, &mut reply, &ctx),
+                    code => dispatch(&*obj.binder, code, &mut data, &mut reply, &ctx),
                 }
                 .map_err(Error::Service)?;
                 reply.rewind();
@@ -221,9 +247,13 @@ impl SpIBinder {
                 data.rewind();
                 let mut reply = Parcel::new();
                 // In-process one-way calls run on the caller's thread; the result has nowhere to go.
-                let _ = obj
-                    .binder
-                    .on_transact(code, &mut data, &mut reply, &local_context(true));
+                let _ = dispatch(
+                    &*obj.binder,
+                    code,
+                    &mut data,
+                    &mut reply,
+                    &local_context(true),
+                );
                 Ok(())
             }
             Kind::Remote(proxy) => runtime_of(proxy)?.oneway(proxy, code, data, mode),

@@ -20,8 +20,8 @@ use parking_lot::Mutex;
 use crate::call::{self, CallInfo, WireObject, FLAG_NESTED};
 use crate::conn::{Conn, ConnState, End, Read, Work};
 use crate::object::{
-    Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy, SpIBinder,
-    TransactionCode,
+    dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
+    SpIBinder, TransactionCode,
 };
 use crate::parcel::Parcel;
 use crate::priority::{Priority, PriorityGuard};
@@ -533,10 +533,7 @@ impl RuntimeInner {
         let frame = self.call_frame(proxy, code, data, timeout)?;
         let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
         if let Some(status) = status {
-            return Err(match status.transaction_error() {
-                StatusCode::OK => Error::Service(status),
-                code => Error::new(code, status.message().to_owned()),
-            });
+            return Err(status.into());
         }
         self.to_parcel(body, frame.fds)
     }
@@ -694,7 +691,7 @@ impl RuntimeInner {
                 Ok(())
             }
             c if c.is_builtin() => Err(Status::from(StatusCode::UNKNOWN_TRANSACTION)),
-            c => object.binder.on_transact(c, &mut data, &mut reply, &ctx),
+            c => dispatch(&*object.binder, c, &mut data, &mut reply, &ctx),
         };
         drop(guard);
         result.map(|()| reply)

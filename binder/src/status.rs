@@ -239,6 +239,19 @@ impl From<Error> for Status {
     }
 }
 
+impl From<Status> for Error {
+    /// A transaction failure becomes its status code again; anything else stays a `Status`.
+    fn from(s: Status) -> Error {
+        match s.transaction_error() {
+            StatusCode::OK => Error::Service(s),
+            code => Error::Binder {
+                code,
+                context: s.message.into(),
+            },
+        }
+    }
+}
+
 /// Why a transaction or runtime operation failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

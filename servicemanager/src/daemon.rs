@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 
 use crate::activation::{self, Declaration};
 use crate::policy::{ConfigError, Op, Policy};
-use crate::protocol::SERVICE_MANAGER_NAME;
+use crate::protocol::{IServiceManagerStub, SERVICE_MANAGER_NAME};
 use crate::service::{ServiceManager, ServiceManagerObject};
 
 /// Most threads the daemon uses to serve calls; each getter that waits holds one.
@@ -88,7 +88,7 @@ impl Daemon {
         rt.start_thread_pool();
         let endpoint = Arc::new(BusSocket::connect(&opts.bus)?);
         let sm = ServiceManager::new(policy.clone(), opts.bus.clone(), declared);
-        let object = rt.local(ServiceManagerObject(sm.clone()));
+        let object = rt.local(IServiceManagerStub::new(ServiceManagerObject(sm.clone())));
         rt.publish(&endpoint, SERVICE_MANAGER_NAME, &object)?;
         tracing::info!(bus = %opts.bus.display(), "bus master ready");
         Ok(Daemon {

@@ -41,8 +41,9 @@ pub mod protocol;
 pub mod registry;
 mod service;
 
-pub use client::{ServiceDebugInfo, ServiceManager, DEFAULT_GET_TIMEOUT};
+pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
 pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
 pub use paths::{bus_path, BUS_ENV};
 pub use policy::{ConfigError, Op, Policy};
+pub use protocol::{IServiceCallback, IServiceCallbackProxy, ServiceDebugInfo};

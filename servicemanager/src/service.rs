@@ -6,9 +6,7 @@ use std::process::Child;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use afbus_binder::{
-    Binder, CallContext, ExceptionCode, Parcel, SpIBinder, Status, StatusCode, TransactionCode,
-};
+use afbus_binder::{calling_context, CallContext, ExceptionCode, SpIBinder, Status, StatusCode};
 use parking_lot::{Condvar, Mutex, RwLock};
 
 use crate::activation::{Activation, Declaration};
@@ -27,7 +25,7 @@ pub struct ServiceManager {
 
 /// What one lock guards: registrations and the processes started to make them.
 struct State {
-    registry: Registry<SpIBinder, SpIBinder>,
+    registry: Registry<SpIBinder, IServiceCallbackProxy>,
     activation: Activation,
 }
 
@@ -100,7 +98,7 @@ impl ServiceManager {
         }));
         self.changed.notify_all();
         for cb in callbacks {
-            notify(&cb, ON_REGISTRATION, name, Some(&service));
+            notify(&cb, name, Some(&service));
         }
         Ok(())
     }
@@ -121,7 +119,7 @@ impl ServiceManager {
         };
         tracing::info!(name, "service unregistered itself");
         for cb in callbacks {
-            notify(&cb, ON_REMOVAL, name, None);
+            notify(&cb, name, None);
         }
         true
     }
@@ -131,7 +129,7 @@ impl ServiceManager {
         for (name, callbacks) in removed {
             tracing::info!(name, "service owner died; entry removed");
             for cb in callbacks {
-                notify(&cb, ON_REMOVAL, &name, None);
+                notify(&cb, &name, None);
             }
         }
     }
@@ -203,7 +201,12 @@ impl ServiceManager {
         }
     }
 
-    fn watch(&self, name: &str, callback: SpIBinder, ctx: &CallContext) -> Result<(), Status> {
+    fn watch(
+        &self,
+        name: &str,
+        callback: IServiceCallbackProxy,
+        ctx: &CallContext,
+    ) -> Result<(), Status> {
         self.check(Op::Find, ctx, name)?;
         let current = {
             let mut st = self.state.lock();
@@ -213,111 +216,100 @@ impl ServiceManager {
             entry.map(|e| e.object.clone())
         };
         let me = self.me.clone();
-        let _ = callback.link_to_death(Arc::new(move || {
+        let _ = callback.as_binder().link_to_death(Arc::new(move || {
             if let Some(sm) = me.upgrade() {
                 sm.state
                     .lock()
                     .registry
-                    .forget_callbacks_where(|c| !c.is_alive());
+                    .forget_callbacks_where(|c| !c.as_binder().is_alive());
             }
         }));
         if let Some(service) = current {
-            notify(&callback, ON_REGISTRATION, name, Some(&service));
+            notify(&callback, name, Some(&service));
         }
         Ok(())
     }
 }
 
 /// Tells a callback, one way; a callback whose process is gone is dropped by its death link.
-fn notify(callback: &SpIBinder, code: TransactionCode, name: &str, service: Option<&SpIBinder>) {
-    let mut p = Parcel::new();
-    p.write_str(name);
-    if let Some(s) = service {
-        p.write_binder(s);
-    }
-    let _ = callback.transact_oneway_blocking(code, p);
+fn notify(callback: &IServiceCallbackProxy, name: &str, service: Option<&SpIBinder>) {
+    let _ = match service {
+        Some(s) => callback.on_registration(name, s),
+        None => callback.on_removal(name),
+    };
 }
 
-/// The binder object that serves a [`ServiceManager`].
+/// Who is calling: every IServiceManager method runs inside a transaction.
+fn caller() -> Result<CallContext, Status> {
+    calling_context().ok_or_else(|| Status::from(StatusCode::INVALID_OPERATION))
+}
+
+/// The IServiceManager implementation over a [`ServiceManager`].
 pub struct ServiceManagerObject(pub Arc<ServiceManager>);
 
-impl Binder for ServiceManagerObject {
-    fn descriptor(&self) -> &str {
-        DESCRIPTOR
+impl IServiceManager for ServiceManagerObject {
+    fn get_service(&self, name: &str, timeout_ms: i64) -> Result<Option<SpIBinder>, Status> {
+        let wait = Duration::from_millis(timeout_ms.clamp(0, MAX_GET_WAIT_MS) as u64);
+        self.0.get(name, wait, &caller()?)
     }
 
-    fn on_transact(
+    fn check_service(&self, name: &str) -> Result<Option<SpIBinder>, Status> {
+        self.0.get(name, Duration::ZERO, &caller()?)
+    }
+
+    fn add_service(&self, name: &str, service: &SpIBinder) -> Result<(), Status> {
+        self.0.add(name, service.clone(), &caller()?)
+    }
+
+    fn list_services(&self) -> Result<Vec<String>, Status> {
+        let ctx = caller()?;
+        let names = self.0.state.lock().registry.list();
+        let policy = self.0.policy.read();
+        Ok(names
+            .into_iter()
+            .filter(|n| policy.allows(Op::Find, ctx.caller.uid, ctx.caller.gid, n))
+            .collect())
+    }
+
+    fn register_for_notifications(
         &self,
-        code: TransactionCode,
-        data: &mut Parcel,
-        reply: &mut Parcel,
-        ctx: &CallContext,
+        name: &str,
+        callback: &IServiceCallbackProxy,
     ) -> Result<(), Status> {
-        let sm = &self.0;
-        match code {
-            GET_SERVICE => {
-                let name = data.read_string()?;
-                let wait_ms = data.read_i64()?.clamp(0, MAX_GET_WAIT_MS);
-                let found = sm.get(&name, Duration::from_millis(wait_ms as u64), ctx)?;
-                reply.write_nullable_binder(found.as_ref());
-            }
-            CHECK_SERVICE => {
-                let name = data.read_string()?;
-                reply.write_nullable_binder(sm.get(&name, Duration::ZERO, ctx)?.as_ref());
-            }
-            ADD_SERVICE => {
-                let name = data.read_string()?;
-                let service = data.read_binder()?;
-                sm.add(&name, service, ctx)?;
-            }
-            LIST_SERVICES => {
-                let names: Vec<String> = sm
-                    .state
-                    .lock()
-                    .registry
-                    .list()
-                    .into_iter()
-                    .filter(|n| {
-                        sm.policy
-                            .read()
-                            .allows(Op::Find, ctx.caller.uid, ctx.caller.gid, n)
-                    })
-                    .collect();
-                reply.write_slice(&names);
-            }
-            REGISTER_FOR_NOTIFICATIONS => {
-                let name = data.read_string()?;
-                sm.watch(&name, data.read_binder()?, ctx)?;
-            }
-            UNREGISTER_FOR_NOTIFICATIONS => {
-                let name = data.read_string()?;
-                let callback = data.read_binder()?;
-                if !sm.state.lock().registry.unwatch(&name, &callback) {
-                    return Err(StatusCode::NAME_NOT_FOUND.into());
-                }
-            }
-            TRY_UNREGISTER_SERVICE => {
-                let name = data.read_string()?;
-                let service = data.read_binder()?;
-                reply.write_bool(sm.try_unregister(&name, &service, ctx));
-            }
-            IS_DECLARED => {
-                let name = data.read_string()?;
-                sm.check(Op::Find, ctx, &name)?;
-                reply.write_bool(sm.state.lock().activation.declared.contains_key(&name));
-            }
-            GET_SERVICE_DEBUG_INFO => {
-                let st = sm.state.lock();
-                let entries: Vec<_> = st.registry.entries().collect();
-                reply.write_u32(entries.len() as u32);
-                for (name, e) in entries {
-                    reply.write_str(name);
-                    reply.write_i32(e.owner.pid);
-                    reply.write_u32(e.owner.uid);
-                }
-            }
-            _ => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
+        self.0.watch(name, callback.clone(), &caller()?)
+    }
+
+    fn unregister_for_notifications(
+        &self,
+        name: &str,
+        callback: &IServiceCallbackProxy,
+    ) -> Result<(), Status> {
+        if self.0.state.lock().registry.unwatch(name, callback) {
+            Ok(())
+        } else {
+            Err(StatusCode::NAME_NOT_FOUND.into())
         }
-        Ok(())
+    }
+
+    fn is_declared(&self, name: &str) -> Result<bool, Status> {
+        self.0.check(Op::Find, &caller()?, name)?;
+        Ok(self.0.state.lock().activation.declared.contains_key(name))
+    }
+
+    fn get_service_debug_info(&self) -> Result<Vec<ServiceDebugInfo>, Status> {
+        let st = self.0.state.lock();
+        Ok(st
+            .registry
+            .entries()
+            .map(|(name, e)| ServiceDebugInfo {
+                name: name.to_owned(),
+                pid: e.owner.pid,
+                uid: e.owner.uid as i32,
+            })
+            .collect())
+    }
+
+    fn try_unregister_service(&self, name: &str, service: &SpIBinder) -> Result<bool, Status> {
+        Ok(self.0.try_unregister(name, service, &caller()?))
     }
 }

@@ -14,8 +14,7 @@ use afbus_binder::{
     Binder, CallContext, ExceptionCode, Parcel, Runtime, RuntimeConfig, SpIBinder, Status,
     StatusCode, TransactionCode,
 };
-use afbus_servicemanager::protocol::{ON_REGISTRATION, ON_REMOVAL};
-use afbus_servicemanager::ServiceManager;
+use afbus_servicemanager::{IServiceCallback, IServiceCallbackProxy, ServiceManager};
 use common::{child_role, spawn_role, with_timeout, BUS_VAR};
 use parking_lot::{Condvar, Mutex};
 
@@ -216,29 +215,35 @@ fn register_get_and_list_across_processes() {
     })
 }
 
-/// Records IServiceCallback notifications.
+/// Records IServiceCallback notifications: (1 registration | 2 removal, name).
 #[derive(Default)]
 struct Watcher {
     events: Mutex<Vec<(u32, String)>>,
     cv: Condvar,
 }
 
-impl Binder for Watcher {
-    fn descriptor(&self) -> &str {
-        afbus_servicemanager::protocol::CALLBACK_DESCRIPTOR
-    }
-    fn on_transact(
-        &self,
-        code: TransactionCode,
-        data: &mut Parcel,
-        _: &mut Parcel,
-        _: &CallContext,
-    ) -> Result<(), Status> {
-        self.events.lock().push((code.0, data.read_string()?));
+impl Watcher {
+    fn record(&self, kind: u32, name: &str) -> Result<(), Status> {
+        self.events.lock().push((kind, name.to_owned()));
         self.cv.notify_all();
         Ok(())
     }
 }
+
+/// The callback object: shares its record with the test.
+struct WatcherRef(Arc<Watcher>);
+
+impl IServiceCallback for WatcherRef {
+    fn on_registration(&self, name: &str, _: &SpIBinder) -> Result<(), Status> {
+        self.0.record(REGISTERED, name)
+    }
+    fn on_removal(&self, name: &str) -> Result<(), Status> {
+        self.0.record(REMOVED, name)
+    }
+}
+
+const REGISTERED: u32 = 1;
+const REMOVED: u32 = 2;
 
 impl Watcher {
     fn wait_for(&self, n: usize) -> Vec<(u32, String)> {
@@ -262,14 +267,17 @@ fn notifications_and_an_owner_killed_frees_its_names() {
         let bus = Bus::start(None);
         let (rt, sm) = client(&bus.path());
         let watcher = Arc::new(Watcher::default());
-        sm.register_for_notifications("test.echo", &rt.local_arc(watcher.clone()))
-            .unwrap();
+        sm.register_for_notifications(
+            "test.echo",
+            &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
+        )
+        .unwrap();
         let mut service = bus.spawn("echo");
         let events = watcher.wait_for(1);
-        assert_eq!(events[0], (ON_REGISTRATION.0, "test.echo".to_string()));
+        assert_eq!(events[0], (REGISTERED, "test.echo".to_string()));
         service.kill();
         let events = watcher.wait_for(2);
-        assert_eq!(events[1], (ON_REMOVAL.0, "test.echo".to_string()));
+        assert_eq!(events[1], (REMOVED, "test.echo".to_string()));
         assert!(sm.check_service("test.echo").unwrap().is_none());
     })
 }
@@ -523,15 +531,18 @@ fn a_lazy_service_exits_after_its_last_client_and_comes_back_on_the_next_get() {
         let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
         let (rt, sm) = client(&bus.path());
         let watcher = Arc::new(Watcher::default());
-        sm.register_for_notifications("test.lazy", &rt.local_arc(watcher.clone()))
-            .unwrap();
+        sm.register_for_notifications(
+            "test.lazy",
+            &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
+        )
+        .unwrap();
 
         let svc = sm
             .wait_for_service("test.lazy", Duration::from_secs(20))
             .unwrap();
         assert_eq!(echo(&svc, "one"), "one");
         let first_pid = sm.debug_info().unwrap()[0].pid;
-        assert_eq!(watcher.wait_for(1)[0].0, ON_REGISTRATION.0);
+        assert_eq!(watcher.wait_for(1)[0].0, REGISTERED);
         // While we hold it, it stays.
         std::thread::sleep(Duration::from_millis(600));
         assert!(
@@ -541,7 +552,7 @@ fn a_lazy_service_exits_after_its_last_client_and_comes_back_on_the_next_get() {
         drop(svc);
         assert_eq!(
             watcher.wait_for(2)[1],
-            (ON_REMOVAL.0, "test.lazy".to_string()),
+            (REMOVED, "test.lazy".to_string()),
             "it left"
         );
 

@@ -116,6 +116,11 @@ impl Binder for Service {
                 reply.write_str(&back.read_string()?);
             }
             WHOAMI => {
+                assert_eq!(
+                    afbus_binder::calling_context(),
+                    Some(*ctx),
+                    "the calling context is this call's"
+                );
                 *shared.last_caller.lock() = Some(*ctx);
                 reply.write_i32(ctx.caller.pid);
                 reply.write_u32(ctx.caller.uid);
