@@ -168,6 +168,10 @@ impl afbus_transport::Policy for BusPolicy {
         }
     }
 
+    fn connection_quota(&self, _: &Credentials) -> usize {
+        self.0.read().quota().connections_per_uid
+    }
+
     fn multicast_send(&self, who: &PeerInfo, fields: &Fields) -> Verdict {
         self.verdict(Op::Send, &who.creds, member(fields))
     }

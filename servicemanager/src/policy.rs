@@ -16,6 +16,10 @@
 //! [[deny]]
 //! uid = 1234
 //! find = ["secret.*"]
+//!
+//! [quota]                    # per uid; each defaults to its named limit
+//! connections_per_uid = 256  # MAX_CONNECTIONS_PER_UID
+//! services_per_uid = 50000   # MAX_SERVICES_PER_UID
 //! ```
 
 use std::fmt;
@@ -127,9 +131,30 @@ pub(crate) fn lookup_user(
 struct File {
     owner_uid: Option<u32>,
     #[serde(default)]
+    quota: Quota,
+    #[serde(default)]
     allow: Vec<RawRule>,
     #[serde(default)]
     deny: Vec<RawRule>,
+}
+
+/// Per-uid quotas; each defaults to its named limit.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Quota {
+    /// Connections one uid may hold on the bus.
+    pub connections_per_uid: usize,
+    /// Services one uid may register.
+    pub services_per_uid: usize,
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            connections_per_uid: afbus_transport::MAX_CONNECTIONS_PER_UID,
+            services_per_uid: crate::registry::MAX_SERVICES_PER_UID,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -163,6 +188,7 @@ struct Rule {
 #[derive(Clone, Debug)]
 pub struct Policy {
     owner_uid: u32,
+    quota: Quota,
     allow: Vec<Rule>,
     deny: Vec<Rule>,
 }
@@ -172,6 +198,7 @@ impl Policy {
     pub fn owner_only(owner_uid: u32) -> Policy {
         Policy {
             owner_uid,
+            quota: Quota::default(),
             allow: Vec::new(),
             deny: Vec::new(),
         }
@@ -187,6 +214,7 @@ impl Policy {
         };
         Policy {
             owner_uid: 0,
+            quota: Quota::default(),
             allow: vec![rule],
             deny: Vec::new(),
         }
@@ -228,6 +256,7 @@ impl Policy {
         };
         Ok(Policy {
             owner_uid: file.owner_uid.unwrap_or(owner_uid),
+            quota: file.quota,
             allow: file
                 .allow
                 .into_iter()
@@ -248,6 +277,11 @@ impl Policy {
             return false;
         }
         uid == self.owner_uid || uid == 0 || hits(&self.allow)
+    }
+
+    /// The per-uid quotas.
+    pub fn quota(&self) -> Quota {
+        self.quota
     }
 
     /// The bus owner's uid.

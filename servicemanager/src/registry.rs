@@ -43,9 +43,9 @@ pub enum AddError {
         /// Its owner's uid.
         owner_uid: u32,
     },
-    /// The uid registered [`MAX_SERVICES_PER_UID`] services already.
-    #[error("uid {0} has registered the most services it may ({MAX_SERVICES_PER_UID})")]
-    Quota(u32),
+    /// The uid registered as many services as its quota allows.
+    #[error("uid {0} has registered the most services it may ({1})")]
+    Quota(u32, usize),
 }
 
 /// Whether an add created or replaced an entry.
@@ -87,14 +87,15 @@ pub fn valid_name(name: &str) -> bool {
 
 impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
     /// Registers `object` as `name`. The same uid replaces its own entry; `may_replace_other`
-    /// says whether policy lets this caller replace another uid's. Returns what happened and the
-    /// callbacks to tell.
+    /// says whether policy lets this caller replace another uid's; a uid registers at most
+    /// `quota` names. Returns what happened and the callbacks to tell.
     pub fn add(
         &mut self,
         name: &str,
         object: O,
         owner: Owner,
         may_replace_other: bool,
+        quota: usize,
     ) -> Result<(Added, Vec<C>), AddError> {
         if !valid_name(name) {
             return Err(AddError::InvalidName(name.to_owned()));
@@ -107,8 +108,8 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
                 });
             }
             Some(_) => Added::Replaced,
-            None if self.count_for(owner.uid) >= MAX_SERVICES_PER_UID => {
-                return Err(AddError::Quota(owner.uid))
+            None if self.count_for(owner.uid) >= quota => {
+                return Err(AddError::Quota(owner.uid, quota))
             }
             None => Added::New,
         };
@@ -234,23 +235,29 @@ mod tests {
     fn add_get_replace_and_refuse() {
         let mut r: Registry<&str, u8> = Registry::default();
         assert_eq!(
-            r.add("media.player", "obj1", ALICE, false).unwrap().0,
+            r.add("media.player", "obj1", ALICE, false, MAX_SERVICES_PER_UID)
+                .unwrap()
+                .0,
             Added::New
         );
         assert_eq!(r.get("media.player").unwrap().object, "obj1");
         assert_eq!(
-            r.add("media.player", "obj2", ALICE, false).unwrap().0,
+            r.add("media.player", "obj2", ALICE, false, MAX_SERVICES_PER_UID)
+                .unwrap()
+                .0,
             Added::Replaced
         );
         assert_eq!(
-            r.add("media.player", "obj3", BOB, false),
+            r.add("media.player", "obj3", BOB, false, MAX_SERVICES_PER_UID),
             Err(AddError::OwnedByOther {
                 name: "media.player".into(),
                 owner_uid: 1000
             })
         );
         assert_eq!(
-            r.add("media.player", "obj3", BOB, true).unwrap().0,
+            r.add("media.player", "obj3", BOB, true, MAX_SERVICES_PER_UID)
+                .unwrap()
+                .0,
             Added::Replaced
         );
         assert_eq!(r.list(), vec!["media.player".to_string()]);
@@ -260,38 +267,55 @@ mod tests {
     fn names_are_checked_at_the_edge() {
         let mut r: Registry<u8, u8> = Registry::default();
         let longest = "a".repeat(MAX_SERVICE_NAME_LEN);
-        assert!(r.add(&longest, 1, ALICE, false).is_ok());
+        assert!(r
+            .add(&longest, 1, ALICE, false, MAX_SERVICES_PER_UID)
+            .is_ok());
         let too_long = "a".repeat(MAX_SERVICE_NAME_LEN + 1);
         assert!(matches!(
-            r.add(&too_long, 1, ALICE, false),
+            r.add(&too_long, 1, ALICE, false, MAX_SERVICES_PER_UID),
             Err(AddError::InvalidName(_))
         ));
         for bad in ["", "with space", "semi;colon", "ünï"] {
             assert!(
-                matches!(r.add(bad, 1, ALICE, false), Err(AddError::InvalidName(_))),
+                matches!(
+                    r.add(bad, 1, ALICE, false, MAX_SERVICES_PER_UID),
+                    Err(AddError::InvalidName(_))
+                ),
                 "{bad}"
             );
         }
         assert!(r
-            .add("android.hardware.foo/default", 1, ALICE, false)
+            .add(
+                "android.hardware.foo/default",
+                1,
+                ALICE,
+                false,
+                MAX_SERVICES_PER_UID
+            )
             .is_ok());
     }
 
     #[test]
     fn quota_per_uid() {
+        const QUOTA: usize = 3;
         let mut r: Registry<u8, u8> = Registry::default();
-        for i in 0..MAX_SERVICES_PER_UID {
-            r.add(&format!("s{i}"), 1, ALICE, false).unwrap();
+        for i in 0..QUOTA {
+            r.add(&format!("s{i}"), 1, ALICE, false, QUOTA).unwrap();
         }
         assert_eq!(
-            r.add("one.more", 1, ALICE, false),
-            Err(AddError::Quota(1000))
+            r.add("one.more", 1, ALICE, false, QUOTA),
+            Err(AddError::Quota(1000, QUOTA))
         );
         assert!(
-            r.add("s0", 2, ALICE, false).is_ok(),
+            r.add("s0", 2, ALICE, false, QUOTA).is_ok(),
             "replacing is not growing"
         );
-        assert!(r.add("bob.s", 1, BOB, false).is_ok());
+        assert!(r.add("bob.s", 1, BOB, false, QUOTA).is_ok());
+        r.remove_where(|o| *o == 2);
+        assert!(
+            r.add("one.more", 1, ALICE, false, QUOTA).is_ok(),
+            "a removal frees a place"
+        );
     }
 
     #[test]
@@ -299,10 +323,14 @@ mod tests {
         let mut r: Registry<&str, u8> = Registry::default();
         assert!(r.watch("later", 7).unwrap().is_none());
         r.watch("later", 7).unwrap();
-        let (_, told) = r.add("later", "obj", ALICE, false).unwrap();
+        let (_, told) = r
+            .add("later", "obj", ALICE, false, MAX_SERVICES_PER_UID)
+            .unwrap();
         assert_eq!(told, vec![7], "one callback, registered once");
-        r.add("other", "obj", ALICE, false).unwrap();
-        r.add("kept", "obj2", BOB, false).unwrap();
+        r.add("other", "obj", ALICE, false, MAX_SERVICES_PER_UID)
+            .unwrap();
+        r.add("kept", "obj2", BOB, false, MAX_SERVICES_PER_UID)
+            .unwrap();
         let removed = r.remove_where(|o| *o == "obj");
         assert_eq!(
             removed,

@@ -81,7 +81,13 @@ impl ServiceManager {
             let mut st = self.state.lock();
             let (_, callbacks) = st
                 .registry
-                .add(name, service.clone(), owner, may_replace)
+                .add(
+                    name,
+                    service.clone(),
+                    owner,
+                    may_replace,
+                    self.policy.read().quota().services_per_uid,
+                )
                 .map_err(|e| {
                     Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
                 })?;

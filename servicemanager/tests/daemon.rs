@@ -598,3 +598,19 @@ fn afbus_monitor_prints_signals_and_notices_live() {
         let _ = monitor.wait();
     })
 }
+
+#[test]
+fn the_service_quota_comes_from_the_policy() {
+    with_timeout(60, || {
+        let bus = Bus::start(Some("[quota]\nservices_per_uid = 1\n"));
+        let (rt, sm) = client(&bus.path());
+        sm.add_service("test.one", &rt.local(Echo)).unwrap();
+        let err = sm.add_service("test.two", &rt.local(Echo)).unwrap_err();
+        assert!(
+            err.to_string().contains("the most services it may (1)"),
+            "{err}"
+        );
+        sm.add_service("test.one", &rt.local(Echo))
+            .expect("replacing stays within the quota");
+    })
+}

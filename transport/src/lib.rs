@@ -49,8 +49,9 @@ pub use frame::{
     Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
 };
 pub use master::{
-    BusMaster, MasterHandle, Stopper, MAX_MATCHES_PER_PEER, MAX_NAMES_PER_PEER, MAX_QUEUED_FRAMES,
-    MAX_WATCHES_PER_PEER, SIGNAL_QUEUE_LEN,
+    BusMaster, MasterHandle, Stopper, MAX_CONNECTIONS_PER_UID, MAX_MATCHES_PER_PEER,
+    MAX_NAMES_PER_PEER, MAX_QUEUED_BYTES_PER_PEER, MAX_QUEUED_FRAMES, MAX_WATCHES_PER_PEER,
+    SIGNAL_QUEUE_LEN,
 };
 pub use policy::{AllowAll, Policy, Verdict};
 pub use proto::{

@@ -38,6 +38,13 @@ pub const SIGNAL_QUEUE_LEN: usize = 64;
 /// Replies and notices the master keeps for a peer whose socket buffer is full. These cannot be
 /// dropped, so a peer that lets this many pile up is disconnected instead.
 pub const MAX_QUEUED_FRAMES: usize = 4096;
+/// Bytes of replies, notices and signals the master keeps for one peer whose socket is full
+/// (dbus-broker's default per-user byte quota is 16 MiB; a quarter per connection). Past it,
+/// signals are dropped oldest first; a peer whose replies and notices alone exceed it is
+/// disconnected.
+pub const MAX_QUEUED_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
+/// Connections one uid may hold on a bus unless the policy says otherwise.
+pub const MAX_CONNECTIONS_PER_UID: usize = 256;
 /// Frames read from one peer per wake-up, so one busy peer cannot starve the others.
 const RECV_BATCH: usize = 32;
 
@@ -94,6 +101,8 @@ struct Peer {
     watches: Vec<Watch>,
     out: VecDeque<Outgoing>,
     signals: VecDeque<Outgoing>,
+    /// Payload bytes in `out` and `signals`.
+    queued_bytes: usize,
     lost: u64,
     want_writable: bool,
 }
@@ -257,6 +266,7 @@ impl BusMaster {
                     watches: Vec::new(),
                     out: VecDeque::new(),
                     signals: VecDeque::new(),
+                    queued_bytes: 0,
                     lost: 0,
                     want_writable: false,
                 },
@@ -375,6 +385,19 @@ impl BusMaster {
             r.u32("claimed uid")?,
             r.u32("claimed gid")?,
         );
+        let creds = self.peers[&id].info.creds;
+        let quota = self.policy.connection_quota(&creds);
+        let held = self
+            .peers
+            .values()
+            .filter(|p| p.joined && p.info.creds.uid == creds.uid)
+            .count();
+        if held >= quota {
+            return refuse(
+                MasterStatus::LIMIT,
+                format!("uid {} holds {held} connections, its quota", creds.uid),
+            );
+        }
         let peer = self.peers.get_mut(&id).expect("live peer");
         peer.joined = true;
         let mut w = Writer::default();
@@ -614,6 +637,7 @@ impl BusMaster {
                 info: p.info,
                 names: names.cloned().collect(),
                 queued_frames: (p.out.len() + p.signals.len()) as u32,
+                queued_bytes: p.queued_bytes as u64,
             }
             .encode(&mut w);
         }
@@ -689,8 +713,10 @@ impl BusMaster {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        peer.queued_bytes += out.payload.len();
         peer.out.push_back(out);
-        if peer.out.len() > MAX_QUEUED_FRAMES {
+        let control_bytes: usize = peer.out.iter().map(|o| o.payload.len()).sum();
+        if peer.out.len() > MAX_QUEUED_FRAMES || control_bytes > MAX_QUEUED_BYTES_PER_PEER {
             self.doomed.push(id);
             return;
         }
@@ -701,8 +727,12 @@ impl BusMaster {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        if peer.signals.len() == SIGNAL_QUEUE_LEN {
-            peer.signals.pop_front();
+        peer.queued_bytes += payload.len();
+        while peer.signals.len() >= SIGNAL_QUEUE_LEN
+            || (peer.queued_bytes > MAX_QUEUED_BYTES_PER_PEER && !peer.signals.is_empty())
+        {
+            let dropped = peer.signals.pop_front().expect("not empty");
+            peer.queued_bytes -= dropped.payload.len();
             peer.lost += 1;
         }
         let header = Header::new(FrameKind::Signal);
@@ -747,12 +777,14 @@ impl Peer {
     fn flush(&mut self) -> Result<()> {
         while let Some(out) = self.out.front() {
             send_outgoing(self.sock.as_fd(), out)?;
+            self.queued_bytes -= out.payload.len();
             self.out.pop_front();
         }
         while let Some(out) = self.signals.front_mut() {
             out.payload[SIGNAL_LOST_OFFSET..SIGNAL_LOST_OFFSET + 8]
                 .copy_from_slice(&self.lost.to_le_bytes());
             send_outgoing(self.sock.as_fd(), out)?;
+            self.queued_bytes -= out.payload.len();
             self.lost = 0;
             self.signals.pop_front();
         }

@@ -43,6 +43,10 @@ pub trait Policy: Send {
     fn multicast_subscribe(&self, _who: &PeerInfo, _rule: &MatchRule) -> Verdict {
         Verdict::Allow
     }
+    /// How many connections a uid may hold on the bus.
+    fn connection_quota(&self, _who: &Credentials) -> usize {
+        crate::master::MAX_CONNECTIONS_PER_UID
+    }
     /// May `receiver` get this signal from `sender` (checked per delivery, after matching)?
     fn multicast_receive(
         &self,

@@ -405,12 +405,16 @@ pub struct PeerStatus {
     pub names: Vec<WellKnownName>,
     /// Frames the master holds for it because its socket is full (replies, notices, signals).
     pub queued_frames: u32,
+    /// Their payload bytes.
+    pub queued_bytes: u64,
 }
 
 impl PeerStatus {
     pub(crate) fn encode(&self, w: &mut Writer) {
         self.info.encode(w);
-        w.u32(self.queued_frames).u32(self.names.len() as u32);
+        w.u32(self.queued_frames)
+            .u64(self.queued_bytes)
+            .u32(self.names.len() as u32);
         for n in &self.names {
             w.str(n.as_str());
         }
@@ -419,6 +423,7 @@ impl PeerStatus {
     pub(crate) fn decode(r: &mut Reader<'_>) -> Result<PeerStatus> {
         let info = PeerInfo::decode(r)?;
         let queued_frames = r.u32("queued frames")?;
+        let queued_bytes = r.u64("queued bytes")?;
         let count = r.u32("name count")? as usize;
         // Each name takes at least its 4-byte length: bound the count by the bytes left.
         let mut names = Vec::with_capacity(count.min(4096));
@@ -429,6 +434,7 @@ impl PeerStatus {
             info,
             names,
             queued_frames,
+            queued_bytes,
         })
     }
 }

@@ -442,3 +442,44 @@ fn peers_lists_every_endpoint_with_its_identity_and_names() {
     assert_eq!(peers[0].names, vec![name("org.test.Listed")]);
     assert!(peers[1].names.is_empty(), "queued is not owning");
 }
+
+struct TwoPerUid;
+
+impl Policy for TwoPerUid {
+    fn connection_quota(&self, _: &Credentials) -> usize {
+        2
+    }
+}
+
+#[test]
+fn the_connection_quota_holds_at_the_edge() {
+    let bus = TestBus::with_policy(TwoPerUid);
+    let a = BusSocket::connect(bus.path()).unwrap();
+    let _b = BusSocket::connect(bus.path()).unwrap();
+    let err = BusSocket::connect(bus.path()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Refused {
+                status: MasterStatus::LIMIT,
+                op: "hello",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    drop(a);
+    // The master sees the hang-up before it serves the next hello on a new connection only if
+    // it read it first: retry until it has.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        match BusSocket::connect(bus.path()) {
+            Ok(_) => break,
+            Err(Error::Refused {
+                status: MasterStatus::LIMIT,
+                ..
+            }) if std::time::Instant::now() < deadline => std::thread::yield_now(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}

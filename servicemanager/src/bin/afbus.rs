@@ -160,21 +160,22 @@ fn run(args: &Args) -> Result<Out> {
         Command::Status => {
             let endpoint = BusSocket::connect(&bus)?;
             let peers = endpoint.peers()?;
-            let mut text = vec!["ADDRESS\tPID\tUID\tQUEUED\tNAMES".to_string()];
+            let mut text = vec!["ADDRESS\tPID\tUID\tQUEUED\tBYTES\tNAMES".to_string()];
             let mut rows = Vec::new();
             for p in &peers {
                 let names: Vec<String> = p.names.iter().map(ToString::to_string).collect();
                 text.push(format!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     p.info.id,
                     p.info.creds.pid,
                     p.info.creds.uid,
                     p.queued_frames,
+                    p.queued_bytes,
                     names.join(",")
                 ));
                 rows.push(json!({
                     "address": p.info.id.to_string(), "pid": p.info.creds.pid, "uid": p.info.creds.uid,
-                    "gid": p.info.creds.gid, "queued_frames": p.queued_frames, "names": names,
+                    "gid": p.info.creds.gid, "queued_frames": p.queued_frames, "queued_bytes": p.queued_bytes, "names": names,
                 }));
             }
             Ok(Out {
