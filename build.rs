@@ -3,7 +3,10 @@
 fn main() {
     afbus_idl::Builder::new()
         .include_dir("examples/aidl")
-        .file("examples/aidl/afbus/examples/IEcho.aidl")
+        .files(
+            ["IEcho", "IProgress", "IWorker", "IPriority"]
+                .map(|n| format!("examples/aidl/afbus/examples/{n}.aidl")),
+        )
         .compile()
         .unwrap_or_else(|e| panic!("{e}"));
 }

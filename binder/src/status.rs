@@ -231,6 +231,10 @@ impl From<Error> for Status {
     fn from(e: Error) -> Status {
         match e {
             Error::Service(s) => s,
+            Error::Binder { code, context } => Status {
+                message: context.into_owned(),
+                ..Status::from_code(code)
+            },
             other => Status {
                 message: other.to_string(),
                 ..Status::from_code(other.code())
