@@ -199,7 +199,8 @@ impl Conn {
             return Read::Busy;
         }
         if st.dead {
-            return Read::Nothing;
+            // Someone saw the hang-up; the runtime's clean-up runs once whoever reports it.
+            return Read::HungUp;
         }
         self.read_one(&mut st, Wait::NonBlocking, &rearm)
     }

@@ -102,7 +102,17 @@ pub(crate) fn dispatch(
     ctx: &CallContext,
 ) -> Result<(), Status> {
     CALLERS.with(|c| c.borrow_mut().push(*ctx));
-    let result = binder.on_transact(code, data, reply, ctx);
+    // A handler that panics fails its call instead of taking down the thread (and with it an
+    // object's one-way queue or a pool slot).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        binder.on_transact(code, data, reply, ctx)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Status::new_exception(
+            crate::status::ExceptionCode::ILLEGAL_STATE,
+            "the handler panicked",
+        ))
+    });
     CALLERS.with(|c| c.borrow_mut().pop());
     result
 }

@@ -97,6 +97,15 @@ struct Exported {
     refs: usize,
 }
 
+/// How a call reached the thread serving it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// Read from a channel as a new call.
+    Fresh,
+    /// Filed for a thread waiting on its own call: the peer is calling back.
+    Nested,
+}
+
 /// The call a thread is serving, so that its outgoing calls to the caller's process go back
 /// over the caller's channel and reach the caller's waiting thread.
 struct CurrentCall {
@@ -398,12 +407,19 @@ impl RuntimeInner {
     }
 
     /// Re-arms an owner end in epoll after a reader let go of it.
+    /// An owner end waits for calls; a client end only for its hang-up, which a reader may
+    /// have consumed the one-shot event of while it read.
     fn rearm(&self, conn: &Conn, st: &ConnState) {
-        if matches!(conn.end, End::Owner(_)) && !st.paused && !st.dead {
-            let mut ev =
-                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
-            let _ = self.epoll.modify(conn.chan.as_fd(), &mut ev);
+        if st.dead {
+            return;
         }
+        let events = match conn.end {
+            End::Owner(_) if st.paused => return,
+            End::Owner(_) => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
+            End::Client(_) => EpollFlags::EPOLLONESHOT,
+        };
+        let mut ev = EpollEvent::new(events, conn.token);
+        let _ = self.epoll.modify(conn.chan.as_fd(), &mut ev);
     }
 
     /// A channel hung up: fail its waiters, drop the reference it stood for, tell whoever
@@ -563,13 +579,16 @@ impl RuntimeInner {
         conn.expect(txn)?;
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
             conn.forget(txn);
+            if matches!(e, afbus_transport::Error::HungUp) {
+                self.conn_died(&conn);
+            }
             return Err(dead_if_hung_up(e));
         }
         drop((payload, fds));
         conn.wait_reply(
             txn,
             deadline,
-            |nested| self.serve(&conn, nested),
+            |nested| self.serve(&conn, nested, Route::Nested),
             |work| self.queue_work(&conn, work),
             || self.conn_died(&conn),
             |c, st| self.rearm(c, st),
@@ -597,6 +616,10 @@ impl RuntimeInner {
             OnewayMode::WaitWhenFull => proxy.conn.chan.send(&header, &payload, &fds),
         };
         sent.map_err(|e| match e {
+            afbus_transport::Error::HungUp => {
+                self.conn_died(&proxy.conn);
+                dead_if_hung_up(e)
+            }
             afbus_transport::Error::WouldBlock => Error::new(
                 StatusCode::WOULD_BLOCK,
                 "the receiver's one-way buffer is full",
@@ -625,23 +648,28 @@ impl RuntimeInner {
     // ---- incoming calls ----
 
     /// Serves one request or one-way call that arrived on `conn`, and replies to a request.
-    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame) {
+    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame, route: Route) {
         let oneway = frame.header.kind == FrameKind::OneWay;
         let txn = frame.header.txn;
         let caller = call::peek_caller(&frame.payload).unwrap_or(0);
-        // While this call is served (its reply included, which may mint references), calls to
-        // the caller's process go back over this channel.
-        CURRENT.with(|c| {
-            c.borrow_mut().push(CurrentCall {
-                runtime: self.id,
-                conn: conn.clone(),
-                txn,
-                caller,
-            })
-        });
-        let result = self.run(conn, frame, oneway);
+        // While a synchronous call is served (its reply included, which may mint references),
+        // calls to the caller's process go back over this channel to its waiting thread. A
+        // one-way caller waits for nothing: calls from its handler take the ordinary route.
+        if !oneway {
+            CURRENT.with(|c| {
+                c.borrow_mut().push(CurrentCall {
+                    runtime: self.id,
+                    conn: conn.clone(),
+                    txn,
+                    caller,
+                })
+            });
+        }
+        let result = self.run(conn, frame, oneway, route);
         let reply = (!oneway).then(|| self.encode_reply(result));
-        CURRENT.with(|c| c.borrow_mut().pop());
+        if !oneway {
+            CURRENT.with(|c| c.borrow_mut().pop());
+        }
         if let Some((payload, fds)) = reply {
             // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
             let header = Header::new(FrameKind::Reply).with_txn(txn);
@@ -654,6 +682,7 @@ impl RuntimeInner {
         conn: &Arc<Conn>,
         frame: Frame,
         oneway: bool,
+        route: Route,
     ) -> std::result::Result<Parcel, Status> {
         let code = TransactionCode(frame.header.code);
         let caller = frame.creds.unwrap_or(Credentials {
@@ -665,7 +694,10 @@ impl RuntimeInner {
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
         let object = match info.target {
             0 => conn.owner_object().cloned(),
-            n => self.objects.lock().get(&n).map(|e| e.object.clone()),
+            // Another object than the channel's own only for a call nested in one of ours:
+            // a peer may not reach objects of ours it holds no reference to.
+            n if route == Route::Nested => self.objects.lock().get(&n).map(|e| e.object.clone()),
+            _ => None,
         };
         let object = object.ok_or_else(|| Status::from(StatusCode::NAME_NOT_FOUND))?;
         let mut data = self.to_parcel(body, frame.fds).map_err(Status::from)?;
@@ -710,7 +742,7 @@ impl RuntimeInner {
             };
             let Some((conn, frame)) = next else { return };
             let bytes = frame.payload.len();
-            self.serve(&conn, frame);
+            self.serve(&conn, frame, Route::Fresh);
             if conn.oneway_done(bytes) {
                 let st = conn.lock();
                 self.rearm(&conn, &st);
@@ -726,7 +758,7 @@ impl RuntimeInner {
 
     fn do_work(self: &Arc<Self>, conn: &Arc<Conn>, work: Work) {
         match work {
-            Work::Call(frame) => self.serve(conn, frame),
+            Work::Call(frame) => self.serve(conn, frame, Route::Fresh),
             Work::Drain(obj) => self.drain(&obj),
         }
     }
@@ -799,7 +831,7 @@ impl RuntimeInner {
                 Read::Busy => return,
                 Read::Fresh(frame) => {
                     self.maybe_spawn(false);
-                    self.serve(conn, frame);
+                    self.serve(conn, frame, Route::Fresh);
                 }
                 Read::Drain(obj) => {
                     self.maybe_spawn(false);

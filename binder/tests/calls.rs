@@ -122,7 +122,8 @@ fn a_full_one_way_buffer_is_an_error_then_recovers_and_loses_nothing() {
 
 struct Callback {
     calls: AtomicUsize,
-    thread: std::thread::ThreadId,
+    /// The thread that must run the callback, if it matters.
+    thread: Option<std::thread::ThreadId>,
 }
 
 impl Binder for Callback {
@@ -136,11 +137,13 @@ impl Binder for Callback {
         reply: &mut Parcel,
         _: &CallContext,
     ) -> Result<(), Status> {
-        assert_eq!(
-            std::thread::current().id(),
-            self.thread,
-            "the waiting thread runs the callback"
-        );
+        if let Some(t) = self.thread {
+            assert_eq!(
+                std::thread::current().id(),
+                t,
+                "the waiting thread runs the callback"
+            );
+        }
         self.calls.fetch_add(1, Ordering::SeqCst);
         reply.write_str(&format!("cb:{}", data.read_string()?));
         Ok(())
@@ -157,7 +160,7 @@ fn a_single_threaded_client_takes_a_callback_during_its_own_call() {
         let svc = w.svc();
         let cb = Arc::new(Callback {
             calls: AtomicUsize::new(0),
-            thread: std::thread::current().id(),
+            thread: Some(std::thread::current().id()),
         });
         let local = w.rt.local_arc(cb.clone());
         for round in 0..3 {
@@ -178,7 +181,7 @@ fn object_identity_survives_the_round_trip() {
         let svc = w.svc();
         let cb = Arc::new(Callback {
             calls: AtomicUsize::new(0),
-            thread: std::thread::current().id(),
+            thread: Some(std::thread::current().id()),
         });
         let local = w.rt.local_arc(cb);
         let mut p = Parcel::new();
@@ -293,5 +296,80 @@ fn a_malformed_parcel_is_an_error_and_the_server_keeps_serving() {
         )
         .unwrap();
         assert_eq!(echo(&svc, "still serving").unwrap(), "still serving");
+    })
+}
+
+#[test]
+fn a_panicking_handler_fails_its_call_and_the_object_goes_on() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        assert_eq!(
+            exception_of(svc.transact(PANIC, Parcel::new())),
+            ExceptionCode::ILLEGAL_STATE
+        );
+        // A panicking one-way call does not wedge the object's one-way queue.
+        svc.transact_oneway_blocking(PANIC, Parcel::new()).unwrap();
+        let mut p = Parcel::new();
+        p.write_i32(7);
+        svc.transact_oneway_blocking(LOG, p).unwrap();
+        let mut p = Parcel::new();
+        p.write_i32(1);
+        let log: Vec<i32> = svc.transact(WAIT_LOG, p).unwrap().read_vec().unwrap();
+        assert_eq!(log, vec![7]);
+    })
+}
+
+#[test]
+fn a_one_way_handler_can_call_its_caller_back() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        w.rt.start_thread_pool();
+        let svc = w.svc();
+        let cb = Arc::new(Callback {
+            calls: AtomicUsize::new(0),
+            thread: None,
+        });
+        let mut p = Parcel::new();
+        p.write_binder(&w.rt.local_arc(cb.clone()));
+        p.write_str("later");
+        svc.transact_oneway(ONEWAY_CALL_BACK, p).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while cb.calls.load(Ordering::SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the callback never came"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+#[test]
+fn a_peer_cannot_reach_objects_it_holds_no_reference_to() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let (raw, _) = w
+            .endpoint
+            .connect_to(&Target::Name(SVC.parse().unwrap()))
+            .unwrap();
+        raw.recv_timeout(Duration::from_secs(10)).unwrap();
+        // A well-formed PING call, first to the channel's own object (target 0), then probing
+        // the numbers of the service's other objects.
+        for target in 0u64..6 {
+            let mut trailer = Vec::new();
+            trailer.extend_from_slice(&target.to_le_bytes());
+            trailer.extend_from_slice(&[0; 16]); // caller runtime, nested-in
+            trailer.push(0); // SCHED_OTHER
+            trailer.extend_from_slice(&[0; 4 + 2 + 2 + 4]); // nice 0, no fds, no objects, no data
+            let header = Header::new(FrameKind::Request)
+                .with_code(TransactionCode::PING.0)
+                .with_txn(target + 1);
+            raw.send(&header, &trailer, &[]).unwrap();
+            let reply = raw.recv_timeout(Duration::from_secs(10)).unwrap();
+            let n = reply.payload.len();
+            let exception = i32::from_le_bytes(reply.payload[n - 20..n - 16].try_into().unwrap());
+            assert_eq!(exception == 0, target == 0, "target {target}");
+        }
     })
 }

@@ -445,8 +445,11 @@ impl BusMaster {
                 NameOutcome::PrimaryOwner
             }
         };
-        if let Some(peer) = self.peers.get_mut(&id) {
-            peer.names.insert(name);
+        // A name it neither owns nor waits for does not count against the peer.
+        if outcome != NameOutcome::Exists {
+            if let Some(peer) = self.peers.get_mut(&id) {
+                peer.names.insert(name);
+            }
         }
         Ok(vec![outcome.to_wire()])
     }

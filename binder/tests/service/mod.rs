@@ -33,6 +33,8 @@ pub const BARRIER: TransactionCode = TransactionCode(13);
 pub const GATED_LOG: TransactionCode = TransactionCode(14);
 pub const OPEN_GATE: TransactionCode = TransactionCode(15);
 pub const FAIL: TransactionCode = TransactionCode(16);
+pub const PANIC: TransactionCode = TransactionCode(17);
+pub const ONEWAY_CALL_BACK: TransactionCode = TransactionCode(18);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -167,6 +169,14 @@ impl Binder for Service {
                 shared.gate.notify_all();
             }
             FAIL => return Err(Status::new_service_specific(42, "asked to fail")),
+            PANIC => panic!("asked to panic"),
+            ONEWAY_CALL_BACK => {
+                // A one-way handler calling its caller back: the ordinary route, not nested.
+                let cb = data.read_binder()?;
+                let mut args = Parcel::new();
+                args.write_str(&data.read_string()?);
+                cb.transact(ECHO, args).map_err(Status::from)?;
+            }
             _ => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
         }
         Ok(())
