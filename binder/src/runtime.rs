@@ -202,19 +202,26 @@ impl Runtime {
                 "only local objects can be published",
             ));
         }
-        self.inner
-            .published
-            .lock()
-            .insert(name.clone(), object.clone());
-        match bus.request_name(&name, QueueMode::DoNotQueue)? {
-            afbus_transport::NameOutcome::PrimaryOwner
-            | afbus_transport::NameOutcome::AlreadyOwner => {}
-            _ => {
-                return Err(Error::new(
-                    StatusCode::ALREADY_EXISTS,
-                    format!("{name} has another owner"),
-                ))
-            }
+        // Known before the name is: a client may connect the moment the name is ours.
+        let published = &self.inner.published;
+        let before = published.lock().insert(name.clone(), object.clone());
+        let owned = match bus.request_name(&name, QueueMode::DoNotQueue) {
+            Ok(
+                afbus_transport::NameOutcome::PrimaryOwner
+                | afbus_transport::NameOutcome::AlreadyOwner,
+            ) => Ok(()),
+            Ok(_) => Err(Error::new(
+                StatusCode::ALREADY_EXISTS,
+                format!("{name} has another owner"),
+            )),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = owned {
+            match before {
+                Some(old) => published.lock().insert(name, old),
+                None => published.lock().remove(&name),
+            };
+            return Err(e);
         }
         if !self.inner.acceptor_started.swap(true, Ordering::SeqCst) {
             let rt = Arc::downgrade(&self.inner);

@@ -41,6 +41,8 @@ pub mod protocol;
 pub mod registry;
 mod service;
 
+pub use service::MAX_WAITING_GETS;
+
 pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
 pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Child;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,10 +18,36 @@ use crate::registry::{Owner, Registry};
 /// The registry, the declared services and the policy behind IServiceManager.
 pub struct ServiceManager {
     state: Mutex<State>,
+    /// Getters waiting now.
+    waiting: AtomicUsize,
     changed: Condvar,
     policy: Arc<RwLock<Policy>>,
     bus: PathBuf,
     me: std::sync::Weak<ServiceManager>,
+}
+
+/// Getters that may wait at once: half the daemon's threads, so that the services they wait for
+/// can still be served.
+pub const MAX_WAITING_GETS: usize = crate::daemon::DAEMON_MAX_THREADS / 2;
+
+/// One of the [`MAX_WAITING_GETS`] places, given back on drop.
+struct WaitSlot<'a>(&'a AtomicUsize);
+
+impl<'a> WaitSlot<'a> {
+    fn take(count: &'a AtomicUsize) -> Option<WaitSlot<'a>> {
+        count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < MAX_WAITING_GETS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| WaitSlot(count))
+    }
+}
+
+impl Drop for WaitSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// What one lock guards: registrations and the processes started to make them.
@@ -43,6 +70,7 @@ impl ServiceManager {
                 registry: Registry::default(),
                 activation,
             }),
+            waiting: AtomicUsize::new(0),
             changed: Condvar::new(),
             policy,
             bus,
@@ -77,8 +105,11 @@ impl ServiceManager {
             uid: ctx.caller.uid,
         };
         let may_replace = ctx.caller.uid == 0 || ctx.caller.uid == self.policy.read().owner_uid();
-        let callbacks = {
+        let (watched, callbacks) = {
             let mut st = self.state.lock();
+            // One death link per object: a proxy is shared, so an object registered under many
+            // names (or again) is watched once.
+            let watched = st.registry.entries().any(|(_, e)| e.object == service);
             let (_, callbacks) = st
                 .registry
                 .add(
@@ -92,16 +123,18 @@ impl ServiceManager {
                     Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
                 })?;
             st.activation.registered(name);
-            callbacks
+            (watched, callbacks)
         };
-        let me = self.me.clone();
-        // The owner's exit removes its entries. The recipient holds no reference to the service
-        // (that would keep its channel open for ever): it removes whatever is dead.
-        let _ = service.link_to_death(Arc::new(move || {
-            if let Some(sm) = me.upgrade() {
-                sm.remove_dead();
-            }
-        }));
+        if !watched {
+            let me = self.me.clone();
+            // The owner's exit removes its entries. The recipient holds no reference to the
+            // service (that would keep its channel open for ever): it removes whatever is dead.
+            let _ = service.link_to_death(Arc::new(move || {
+                if let Some(sm) = me.upgrade() {
+                    sm.remove_dead();
+                }
+            }));
+        }
         self.changed.notify_all();
         for cb in callbacks {
             notify(&cb, name, Some(&service));
@@ -147,6 +180,16 @@ impl ServiceManager {
         ctx: &CallContext,
     ) -> Result<Option<SpIBinder>, Status> {
         self.check(Op::Find, ctx, name)?;
+        // Each waiting getter holds a daemon thread: past the cap, a get does not wait.
+        let _waiting = match wait.is_zero() {
+            true => None,
+            false => Some(WaitSlot::take(&self.waiting).ok_or_else(|| {
+                Status::new_exception(
+                    ExceptionCode::ILLEGAL_STATE,
+                    "too many getters are waiting; try again",
+                )
+            })?),
+        };
         let deadline = Instant::now() + wait;
         let mut st = self.state.lock();
         // The start of the declared service this getter waits for.

@@ -23,6 +23,9 @@ use crate::proto::{
 use crate::sys::{self, Credentials};
 use crate::wire::{Reader, Writer};
 
+/// Events an endpoint keeps until it reads them; past it the oldest is dropped.
+pub const MAX_PENDING_EVENTS: usize = 1024;
+
 /// Something the master told this endpoint without being asked.
 #[derive(Debug)]
 pub enum Event {
@@ -387,6 +390,11 @@ fn file(st: &mut State, mut frame: Frame) {
     };
     // Events that do not decode come from a broken master; there is no one to answer.
     if let Ok(e) = event {
+        if st.events.len() >= MAX_PENDING_EVENTS {
+            // The oldest goes (an incoming channel among them is closed: its opener sees the
+            // hang-up), so an endpoint that never reads its events holds a bounded number.
+            st.events.pop_front();
+        }
         st.events.push_back(e);
     }
 }

@@ -43,7 +43,7 @@ mod wire;
 pub use addr::{BusAddr, Target, UniqueId, WellKnownName, MAX_NAME_LEN};
 pub use bloom::{Bloom, BLOOM_BITS, BLOOM_HASHES};
 pub use channel::Channel;
-pub use endpoint::{BusSocket, Event};
+pub use endpoint::{BusSocket, Event, MAX_PENDING_EVENTS};
 pub use error::{Error, Result};
 pub use frame::{
     Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,

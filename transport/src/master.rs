@@ -43,6 +43,10 @@ pub const MAX_QUEUED_FRAMES: usize = 4096;
 /// signals are dropped oldest first; a peer whose replies and notices alone exceed it is
 /// disconnected.
 pub const MAX_QUEUED_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
+/// Fds the master keeps for one peer that does not read (channels brokered to it): far below
+/// any RLIMIT_NOFILE, so that a peer cannot exhaust the master's fd table. Past it the peer is
+/// disconnected.
+pub const MAX_QUEUED_FDS_PER_PEER: usize = 64;
 /// Connections one uid may hold on a bus unless the policy says otherwise.
 pub const MAX_CONNECTIONS_PER_UID: usize = 256;
 /// Frames read from one peer per wake-up, so one busy peer cannot starve the others.
@@ -84,6 +88,9 @@ pub struct BusMaster {
     next_id: u64,
     doomed: Vec<u64>,
     recv_buf: RecvBuf,
+    /// An fd held in reserve: out of fds, the master frees it to accept and refuse a client,
+    /// instead of leaving it in the (level-triggered) listen queue and spinning.
+    reserve: Option<OwnedFd>,
 }
 
 struct NameEntry {
@@ -174,6 +181,7 @@ impl BusMaster {
             next_id: 1,
             doomed: Vec::new(),
             recv_buf: RecvBuf::new(),
+            reserve: reserve_fd(),
         })
     }
 
@@ -231,6 +239,13 @@ impl BusMaster {
                 Err(Errno::EAGAIN) => return Ok(()),
                 // The client gave up before we accepted; or we are out of fds: retry later.
                 Err(Errno::ECONNABORTED | Errno::EINTR) => continue,
+                Err(Errno::EMFILE | Errno::ENFILE) if self.reserve.is_some() => {
+                    self.reserve = None;
+                    // The client is refused: it sees its connection close.
+                    let _ = socket::accept4(&self.listener, SockFlag::SOCK_CLOEXEC);
+                    self.reserve = reserve_fd();
+                    continue;
+                }
                 Err(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
                     return Ok(())
                 }
@@ -719,7 +734,11 @@ impl BusMaster {
         peer.queued_bytes += out.payload.len();
         peer.out.push_back(out);
         let control_bytes: usize = peer.out.iter().map(|o| o.payload.len()).sum();
-        if peer.out.len() > MAX_QUEUED_FRAMES || control_bytes > MAX_QUEUED_BYTES_PER_PEER {
+        let fds: usize = peer.out.iter().map(|o| o.fds.len()).sum();
+        if peer.out.len() > MAX_QUEUED_FRAMES
+            || control_bytes > MAX_QUEUED_BYTES_PER_PEER
+            || fds > MAX_QUEUED_FDS_PER_PEER
+        {
             self.doomed.push(id);
             return;
         }
@@ -804,6 +823,10 @@ impl Drop for BusMaster {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
     }
+}
+
+fn reserve_fd() -> Option<OwnedFd> {
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
 }
 
 /// True when something accepts connections at `addr`.

@@ -483,3 +483,34 @@ fn the_connection_quota_holds_at_the_edge() {
         }
     }
 }
+
+#[test]
+fn an_endpoint_keeps_at_most_max_pending_events() {
+    use afbus_transport::MAX_PENDING_EVENTS;
+    let bus = TestBus::new();
+    let target = BusSocket::connect(bus.path()).unwrap();
+    let caller = BusSocket::connect(bus.path()).unwrap();
+    let extra = 10;
+    for i in 0..MAX_PENDING_EVENTS + extra {
+        let (ch, _) = caller.connect_to(&Target::Unique(target.id())).unwrap();
+        // The first channel's hang-up shows whether its event was kept (it must not be).
+        ch.send(
+            &Header::new(FrameKind::OneWay).with_code(i as u32),
+            b"",
+            &[],
+        )
+        .unwrap();
+        drop(ch);
+        // A request makes the target read its socket, filing the event without handing it out.
+        target.name_owner(&name("org.test.Nobody")).unwrap();
+    }
+    let mut kept = Vec::new();
+    while let Some(event) = target.try_recv_event().unwrap() {
+        let Event::Incoming { channel, .. } = event else {
+            panic!("unexpected {event:?}")
+        };
+        kept.push(channel.recv().unwrap().header.code);
+    }
+    assert_eq!(kept.len(), MAX_PENDING_EVENTS);
+    assert_eq!(kept[0], extra as u32, "the oldest were dropped");
+}
