@@ -163,6 +163,8 @@ pub(crate) struct Proxy {
     /// The owner's runtime id and the object's number there: the object's identity.
     pub owner: u64,
     pub number: u64,
+    /// The owner's pid, as the kernel reported it.
+    pub owner_pid: i32,
     pub death: Mutex<DeathState>,
 }
 
@@ -379,7 +381,9 @@ impl PartialEq for SpIBinder {
     fn eq(&self, other: &Self) -> bool {
         match (&self.0, &other.0) {
             (Kind::Local(a), Kind::Local(b)) => Arc::ptr_eq(a, b),
-            (Kind::Remote(a), Kind::Remote(b)) => (a.owner, a.number) == (b.owner, b.number),
+            (Kind::Remote(a), Kind::Remote(b)) => {
+                (a.owner, a.number, a.owner_pid) == (b.owner, b.number, b.owner_pid)
+            }
             _ => false,
         }
     }

@@ -79,7 +79,8 @@ pub(crate) struct RuntimeInner {
     work: Mutex<VecDeque<(Arc<Conn>, Work)>>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     objects: Mutex<HashMap<u64, Exported>>,
-    proxies: Mutex<HashMap<(u64, u64), Weak<Proxy>>>,
+    /// Proxies by the object's identity and the kernel's pid for the process that owns it.
+    proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
@@ -113,6 +114,8 @@ struct CurrentCall {
     conn: Arc<Conn>,
     txn: u64,
     caller: u64,
+    /// The caller's pid as the kernel attached it to the call.
+    caller_pid: i32,
 }
 
 thread_local! {
@@ -237,7 +240,7 @@ impl Runtime {
     /// Connects to the object published as `name` on `bus`.
     pub fn get_service(&self, bus: &BusSocket, name: &str) -> Result<SpIBinder> {
         let name: WellKnownName = name.parse()?;
-        let (channel, _) = bus.connect_to(&Target::Name(name))?;
+        let (channel, peer) = bus.connect_to(&Target::Name(name))?;
         channel.set_pass_credentials(true)?;
         let intro = channel.recv_timeout(INTRO_TIMEOUT)?;
         if intro.header.kind != FrameKind::OneWay
@@ -255,7 +258,7 @@ impl Runtime {
             owner: word(0),
             number: word(8),
         };
-        self.inner.import(wire, channel)
+        self.inner.import(wire, channel, peer.creds.pid)
     }
 }
 
@@ -353,8 +356,10 @@ impl RuntimeInner {
     }
 
     /// Turns a received reference into an object: ours again, a proxy we already have, or a new
-    /// proxy on this channel.
-    fn import(&self, wire: WireObject, channel: Channel) -> Result<SpIBinder> {
+    /// proxy on this channel. `owner_pid` is the owner's pid as the kernel reported it (the
+    /// creator of a minted channel, or the master's word for a brokered one): a claimed identity
+    /// only aliases a proxy of the same process.
+    fn import(&self, wire: WireObject, channel: Channel, owner_pid: i32) -> Result<SpIBinder> {
         if wire.owner == self.id {
             // Only a channel this process created can be a reference to one of our objects.
             let ours = channel
@@ -374,10 +379,8 @@ impl RuntimeInner {
             };
         }
         let mut proxies = self.proxies.lock();
-        if let Some(existing) = proxies
-            .get(&(wire.owner, wire.number))
-            .and_then(Weak::upgrade)
-        {
+        let key = (wire.owner, wire.number, owner_pid);
+        if let Some(existing) = proxies.get(&key).and_then(Weak::upgrade) {
             // One channel per remote object: closing this one drops the extra reference.
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
@@ -388,9 +391,10 @@ impl RuntimeInner {
             conn: Arc::new(Conn::new(token, channel, End::Client(me.clone()))),
             owner: wire.owner,
             number: wire.number,
+            owner_pid,
             death: Mutex::new(DeathState::default()),
         });
-        proxies.insert((wire.owner, wire.number), Arc::downgrade(&proxy));
+        proxies.insert(key, Arc::downgrade(&proxy));
         drop(proxies);
         self.conns.lock().insert(token, proxy.conn.clone());
         // No events asked for: epoll still reports the hang-up, once.
@@ -402,7 +406,7 @@ impl RuntimeInner {
     }
 
     pub(crate) fn forget_proxy(&self, proxy: &Proxy) {
-        let key = (proxy.owner, proxy.number);
+        let key = (proxy.owner, proxy.number, proxy.owner_pid);
         let mut proxies = self.proxies.lock();
         if proxies.get(&key).is_some_and(|w| w.strong_count() == 0) {
             proxies.remove(&key);
@@ -471,7 +475,12 @@ impl RuntimeInner {
     /// lives in the process whose call this thread is serving.
     fn route(&self, proxy: &Proxy) -> (Arc<Conn>, u64, u64) {
         CURRENT.with(|c| match c.borrow().last() {
-            Some(cc) if cc.runtime == self.id && cc.caller == proxy.owner => {
+            // The caller's runtime id is its word; its pid is the kernel's, and must agree.
+            Some(cc)
+                if cc.runtime == self.id
+                    && cc.caller == proxy.owner
+                    && cc.caller_pid == proxy.owner_pid =>
+            {
                 (cc.conn.clone(), proxy.number, cc.txn)
             }
             _ => (proxy.conn.clone(), 0, 0),
@@ -647,7 +656,10 @@ impl RuntimeInner {
         let object_fds = fds.split_off(body.parcel_fds);
         let mut objects = Vec::with_capacity(body.objects.len());
         for (wire, fd) in body.objects.into_iter().zip(object_fds) {
-            objects.push(self.import(wire, Channel::from_fd(fd))?);
+            let channel = Channel::from_fd(fd);
+            // A minted channel was made by the object's owner: its SO_PEERCRED is the owner's.
+            let owner_pid = channel.socket_peer_credentials().map_or(0, |c| c.pid);
+            objects.push(self.import(wire, channel, owner_pid)?);
         }
         Ok(Parcel::from_wire(body.data, fds, objects))
     }
@@ -659,6 +671,7 @@ impl RuntimeInner {
         let oneway = frame.header.kind == FrameKind::OneWay;
         let txn = frame.header.txn;
         let caller = call::peek_caller(&frame.payload).unwrap_or(0);
+        let caller_pid = frame.creds.map_or(0, |c| c.pid);
         // While a synchronous call is served (its reply included, which may mint references),
         // calls to the caller's process go back over this channel to its waiting thread. A
         // one-way caller waits for nothing: calls from its handler take the ordinary route.
@@ -669,6 +682,7 @@ impl RuntimeInner {
                     conn: conn.clone(),
                     txn,
                     caller,
+                    caller_pid,
                 })
             });
         }
