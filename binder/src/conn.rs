@@ -169,7 +169,9 @@ impl Conn {
                     "no reply before the deadline",
                 ));
             }
-            if !st.reading {
+            // A channel paused for its one-way backlog is not read, by a waiter either: the
+            // sender's calls stay in the socket until the backlog drains and a looper reads on.
+            if !st.reading && !st.paused {
                 match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
                     Read::Nothing | Read::Busy => {}
                     Read::Fresh(frame) => {
@@ -290,6 +292,7 @@ impl Conn {
         st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
         if st.paused && st.oneway_pending < MAX_PENDING_ONEWAY_BYTES / 2 {
             st.paused = false;
+            self.filed.notify_all();
             return !st.dead && !st.reading;
         }
         false
