@@ -103,9 +103,10 @@ pub(crate) struct PriorityGuard {
 }
 
 thread_local! {
-    /// The priority this thread last had, as far as the runtime knows: read once, then kept up
-    /// to date by the guard, so that a call at the thread's own priority costs no system call.
-    /// A handler that changes its own thread's priority must restore it.
+    /// The priority this thread runs at now, as far as the runtime knows: read once, then kept
+    /// up to date by the guards (nested calls included), so that a call at the thread's current
+    /// priority costs no system call. A handler that changes its own thread's priority must
+    /// restore it.
     static OWN: std::cell::Cell<Option<Priority>> = const { std::cell::Cell::new(None) };
 }
 
@@ -140,10 +141,13 @@ impl PriorityGuard {
             };
         }
         match wanted.apply() {
-            Ok(()) => PriorityGuard {
-                saved: Some(own),
-                applied: true,
-            },
+            Ok(()) => {
+                OWN.set(Some(wanted));
+                PriorityGuard {
+                    saved: Some(own),
+                    applied: true,
+                }
+            }
             Err(_) => PriorityGuard {
                 saved: None,
                 applied: false,
@@ -155,10 +159,9 @@ impl PriorityGuard {
 impl Drop for PriorityGuard {
     fn drop(&mut self) {
         if let Some(own) = self.saved.take() {
-            if own.apply().is_err() {
-                // Unknown now: read it again next time.
-                OWN.set(None);
-            }
+            // Back to what the thread ran at before this call: its own priority, or an outer
+            // call's when this one was nested in it.
+            OWN.set(own.apply().ok().map(|()| own));
         }
     }
 }
