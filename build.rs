@@ -4,7 +4,7 @@ fn main() {
     afbus_idl::Builder::new()
         .include_dir("examples/aidl")
         .files(
-            ["IEcho", "IProgress", "IWorker", "IPriority"]
+            ["IEcho", "IProgress", "IWorker", "IPriority", "IFiles"]
                 .map(|n| format!("examples/aidl/afbus/examples/{n}.aidl")),
         )
         .compile()

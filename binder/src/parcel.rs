@@ -19,6 +19,7 @@
 //! another process, so every read checks its bounds first and returns a [`ParcelError`] on bad
 //! data, leaving the cursor where that read started.
 
+mod blob;
 mod error;
 mod parcelable;
 
@@ -27,6 +28,7 @@ use std::io;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+pub use blob::{Blob, MAX_BLOB_BYTES};
 pub use error::ParcelError;
 pub use parcelable::Parcelable;
 
@@ -333,6 +335,39 @@ impl Parcel {
                 })?;
             slot.take()
                 .ok_or(ParcelError::FdAlreadyTaken { offset, index })
+        })
+    }
+
+    /// Appends `data` as a blob: a sealed memfd the receiver maps instead of copying, for
+    /// payloads too large for a frame. Fails if the memfd cannot be made, or if `data` is over
+    /// [`MAX_BLOB_BYTES`].
+    pub fn write_blob(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.len() > MAX_BLOB_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "blob over MAX_BLOB_BYTES",
+            ));
+        }
+        let fd = blob::seal(data)?;
+        self.write_u64(data.len() as u64);
+        self.write_fd(fd);
+        Ok(())
+    }
+
+    /// Reads a blob: its length, then its memfd, which must be sealed and of that length.
+    pub fn read_blob(&mut self) -> Result<Blob, ParcelError> {
+        self.restoring(|p| {
+            let offset = p.pos;
+            let len = p.read_u64()?;
+            let len = usize::try_from(len)
+                .ok()
+                .filter(|&l| l <= MAX_BLOB_BYTES)
+                .ok_or(ParcelError::BadBlob {
+                    offset,
+                    reason: "longer than MAX_BLOB_BYTES",
+                })?;
+            let fd = p.take_fd()?;
+            blob::map(fd, len, offset)
         })
     }
 

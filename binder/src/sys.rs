@@ -50,3 +50,12 @@ pub fn set_priority(p: Priority) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Maps a sealed memfd read-only.
+pub fn map_sealed(file: &std::fs::File) -> io::Result<memmap2::Mmap> {
+    // SAFETY: the caller checked that `file` is a memfd sealed against writing, shrinking and
+    // growing (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), so no process can change or truncate
+    // the bytes behind the mapping while it lives: the slice it exposes stays valid and
+    // unchanging.
+    unsafe { memmap2::Mmap::map(file) }
+}

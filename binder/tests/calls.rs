@@ -373,3 +373,20 @@ fn a_peer_cannot_reach_objects_it_holds_no_reference_to() {
         }
     })
 }
+
+#[test]
+fn a_large_payload_travels_as_a_sealed_memfd() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 253) as u8).collect();
+        let mut p = Parcel::new();
+        p.write_blob(&data).unwrap();
+        let mut r = svc.transact(BLOB_SUM, p).unwrap();
+        assert_eq!(r.read_u64().unwrap(), data.len() as u64);
+        assert_eq!(
+            r.read_u64().unwrap(),
+            data.iter().map(|&b| u64::from(b)).sum::<u64>()
+        );
+    })
+}

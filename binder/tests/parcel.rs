@@ -560,3 +560,64 @@ fn random_bytes_never_panic_and_failed_reads_never_move_the_cursor() {
     // The generator is biased towards plausible bytes, so many reads get past their checks.
     assert!(successes > 10_000, "only {successes} reads succeeded");
 }
+
+#[test]
+fn a_blob_round_trips_and_hostile_memfds_are_refused() {
+    use afbus_binder::MAX_BLOB_BYTES;
+    use std::io::Write;
+    use std::os::fd::OwnedFd;
+
+    let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    let mut p = Parcel::new();
+    p.write_blob(&data).unwrap();
+    p.write_blob(&[]).unwrap();
+    p.rewind();
+    assert_eq!(&*p.read_blob().unwrap(), &data[..]);
+    assert!(p.read_blob().unwrap().is_empty());
+
+    let unsealed = || {
+        let m = memfd::MemfdOptions::default()
+            .allow_sealing(true)
+            .create("t")
+            .unwrap();
+        m.as_file().write_all(b"abc").unwrap();
+        m
+    };
+    let cases: Vec<(u64, OwnedFd, &str)> = vec![
+        (3, OwnedFd::from(unsealed().into_file()), "not sealed"),
+        (3, nix::unistd::pipe().unwrap().0, "not a memfd"),
+        (
+            4,
+            {
+                let m = unsealed();
+                m.add_seals(&[
+                    memfd::FileSeal::SealWrite,
+                    memfd::FileSeal::SealShrink,
+                    memfd::FileSeal::SealGrow,
+                ])
+                .unwrap();
+                OwnedFd::from(m.into_file())
+            },
+            "size differs",
+        ),
+        (
+            MAX_BLOB_BYTES as u64 + 1,
+            nix::unistd::pipe().unwrap().0,
+            "longer than MAX_BLOB_BYTES",
+        ),
+    ];
+    for (len, fd, reason) in cases {
+        let mut p = Parcel::new();
+        p.write_u64(len);
+        p.write_fd(fd);
+        p.rewind();
+        match p.read_blob() {
+            Err(ParcelError::BadBlob {
+                offset: 0,
+                reason: r,
+            }) => assert!(r.contains(reason), "{r}"),
+            other => panic!("{reason}: {other:?}"),
+        }
+        assert_eq!(p.position(), 0, "the cursor stays");
+    }
+}

@@ -90,6 +90,14 @@ pub enum ParcelError {
         /// How many objects the parcel holds.
         count: usize,
     },
+    /// A blob whose memfd is not what its sender said it was.
+    #[error("bad blob at offset {offset}: {reason}")]
+    BadBlob {
+        /// Where the blob's length is.
+        offset: usize,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// A null where a value was required.
     #[error("unexpected null at offset {offset}")]
     UnexpectedNull {

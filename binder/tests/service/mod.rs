@@ -35,6 +35,7 @@ pub const OPEN_GATE: TransactionCode = TransactionCode(15);
 pub const FAIL: TransactionCode = TransactionCode(16);
 pub const PANIC: TransactionCode = TransactionCode(17);
 pub const ONEWAY_CALL_BACK: TransactionCode = TransactionCode(18);
+pub const BLOB_SUM: TransactionCode = TransactionCode(19);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -170,6 +171,11 @@ impl Binder for Service {
             }
             FAIL => return Err(Status::new_service_specific(42, "asked to fail")),
             PANIC => panic!("asked to panic"),
+            BLOB_SUM => {
+                let blob = data.read_blob()?;
+                reply.write_u64(blob.len() as u64);
+                reply.write_u64(blob.iter().map(|&b| u64::from(b)).sum());
+            }
             ONEWAY_CALL_BACK => {
                 // A one-way handler calling its caller back: the ordinary route, not nested.
                 let cb = data.read_binder()?;
