@@ -34,6 +34,20 @@ fn child_entry() {
             svc.transact(LOG, p).unwrap();
             std::thread::sleep(Duration::from_secs(3600));
         }
+        // Logs 1 (its sign to the test), then waits in a long call until killed.
+        "sleeper" => {
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            let svc = rt.get_service(&endpoint, SVC).unwrap();
+            let mut p = Parcel::new();
+            p.write_i32(1);
+            svc.transact(LOG, p).unwrap();
+            let mut p = Parcel::new();
+            p.write_bool(false);
+            p.write_u64(500);
+            let _ = svc.transact(SLEEP, p);
+            std::thread::sleep(Duration::from_secs(3600));
+        }
         // Drops to nobody, then calls.
         "nobody" => {
             nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
@@ -241,5 +255,38 @@ fn the_callee_runs_at_the_callers_realtime_priority() {
             "the server may take the caller's real-time priority"
         );
         assert_eq!((rt, level), (true, 10));
+    })
+}
+
+#[test]
+fn killing_a_client_mid_call_frees_the_servers_thread_and_its_reference() {
+    with_timeout(60, || {
+        let here = serve_here();
+        let mut child = here.bus.spawn("sleeper");
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let me = BusSocket::connect(here.bus.path()).unwrap();
+        let svc = rt.get_service(&me, SVC).unwrap();
+        // The sleeper logged 1 just before its long call.
+        let mut p = Parcel::new();
+        p.write_i32(1);
+        svc.transact(WAIT_LOG, p).unwrap();
+        child.kill();
+        // Our reference is not the child's: the service goes on serving, and once the killed
+        // call's handler ends, its reply finds no one and the thread serves again.
+        for i in 0..20 {
+            let mut p = Parcel::new();
+            p.write_str(&format!("still {i}"));
+            let mut r = svc.transact(ECHO, p).unwrap();
+            assert_eq!(r.read_string().unwrap(), format!("still {i}"));
+        }
+        drop(svc);
+        let mut gone = here.shared.last_refs_gone.lock();
+        while *gone == 0 {
+            assert!(!here
+                .shared
+                .last_ref_cv
+                .wait_for(&mut gone, Duration::from_secs(20))
+                .timed_out());
+        }
     })
 }

@@ -614,3 +614,27 @@ fn the_service_quota_comes_from_the_policy() {
             .expect("replacing stays within the quota");
     })
 }
+
+#[test]
+fn killing_the_bus_master_leaves_live_channels_working() {
+    with_timeout(60, || {
+        let mut bus = Bus::start(None);
+        let (_rt, sm) = client(&bus.path());
+        let _service = bus.spawn("echo");
+        let svc = sm.get_service("test.echo").unwrap();
+        assert_eq!(echo(&svc, "before"), "before");
+        bus.child.kill().unwrap();
+        bus.child.wait().unwrap();
+        // The master is on the control path only: the channel to the service still works.
+        assert_eq!(echo(&svc, "after"), "after");
+        // Its own objects are gone, and the bus says so with a typed error.
+        assert_eq!(
+            sm.list_services().unwrap_err().code(),
+            StatusCode::DEAD_OBJECT
+        );
+        assert!(matches!(
+            sm.endpoint().recv_event(Some(Duration::from_secs(10))),
+            Err(afbus_transport::Error::BusGone)
+        ));
+    })
+}
