@@ -14,12 +14,12 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
-use afbus_transport::{Channel, Error as TransportError, Frame, FrameKind};
+use afbus_transport::{Channel, Error as TransportError, Frame, FrameKind, Header};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use crate::call::{peek_nested_in, FLAG_NESTED};
+use crate::call::{encode_reply, peek_nested_in, FLAG_NESTED};
 use crate::object::{LocalObject, Proxy};
-use crate::status::{Error, Result, StatusCode};
+use crate::status::{Error, Result, Status, StatusCode};
 
 /// Which end of a reference channel this is.
 pub(crate) enum End {
@@ -53,6 +53,8 @@ pub(crate) struct ConnState {
 struct Mailbox {
     reply: Option<Frame>,
     nested: VecDeque<Frame>,
+    /// The reply came but its fds could not be received (out of file descriptors).
+    lost: bool,
 }
 
 /// What reading one frame produced that the reader must act on.
@@ -151,6 +153,13 @@ impl Conn {
                 st.mailboxes.remove(&txn);
                 return Ok(reply);
             }
+            if mb.lost {
+                st.mailboxes.remove(&txn);
+                return Err(Error::new(
+                    StatusCode::FAILED_TRANSACTION,
+                    "the reply's fds could not be received (out of file descriptors?)",
+                ));
+            }
             if let Some(nested) = mb.nested.pop_front() {
                 MutexGuard::unlocked(&mut st, || run_nested(nested));
                 continue;
@@ -233,6 +242,14 @@ impl Conn {
                 st.dead = true;
                 Read::HungUp
             }
+            // A frame whose fds the kernel could not hand us: its call fails instead of waiting.
+            Err(TransportError::ControlTruncated {
+                lost: Some((kind, txn)),
+                ..
+            }) => {
+                self.lost_fds(st, kind, txn);
+                Read::Nothing
+            }
             // Nothing there, or a refused frame (its fds are closed): go on.
             Err(_) => Read::Nothing,
         };
@@ -283,6 +300,29 @@ impl Conn {
             FrameKind::Request if matches!(self.end, End::Owner(_)) => Read::Fresh(frame),
             // Requests on a client end that are not nested, notices, signals: not ours to serve.
             _ => Read::Nothing,
+        }
+    }
+
+    /// A frame of `kind` and `txn` lost its fds: fail the call waiting for it, or answer it.
+    fn lost_fds(&self, st: &mut ConnState, kind: FrameKind, txn: u64) {
+        match kind {
+            FrameKind::Reply => {
+                if let Some(mb) = st.mailboxes.get_mut(&txn) {
+                    mb.lost = true;
+                }
+            }
+            FrameKind::Request => {
+                let failed = Status::from_raw_parts(
+                    crate::status::ExceptionCode::TRANSACTION_FAILED.0,
+                    StatusCode::FAILED_TRANSACTION.0,
+                    "the callee could not receive the call's fds".into(),
+                );
+                let payload = encode_reply(Vec::new(), 0, &[], Some(&failed));
+                let _ =
+                    self.chan
+                        .try_send(&Header::new(FrameKind::Reply).with_txn(txn), &payload, &[]);
+            }
+            _ => {}
         }
     }
 

@@ -48,6 +48,36 @@ fn child_entry() {
             let _ = svc.transact(SLEEP, p);
             std::thread::sleep(Duration::from_secs(3600));
         }
+        // Runs out of fds: a call whose reply brings one fails cleanly, then works again.
+        "starved" => {
+            use nix::sys::resource::{getrlimit, setrlimit, Resource};
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            let svc = rt.get_service(&endpoint, SVC).unwrap();
+            let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+            // The lowest free fd number: below it every number is taken.
+            let lowest = nix::unistd::dup(std::io::stdin()).unwrap();
+            let free_from = std::os::fd::AsRawFd::as_raw_fd(&lowest) as u64;
+            drop(lowest);
+            setrlimit(Resource::RLIMIT_NOFILE, free_from, hard).unwrap();
+            let starved = svc.transact(MAKE_CHILD, Parcel::new());
+            setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+            let code = starved
+                .expect_err("no fd to receive the reference in")
+                .code();
+            let child = svc
+                .transact(MAKE_CHILD, Parcel::new())
+                .unwrap()
+                .read_binder()
+                .unwrap();
+            child.ping().unwrap();
+            // The exit code tells the test which error the starved call got.
+            std::process::exit(if code == afbus_binder::StatusCode::FAILED_TRANSACTION {
+                0
+            } else {
+                3
+            });
+        }
         // Drops to nobody, then calls.
         "nobody" => {
             nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
@@ -288,5 +318,14 @@ fn killing_a_client_mid_call_frees_the_servers_thread_and_its_reference() {
                 .wait_for(&mut gone, Duration::from_secs(20))
                 .timed_out());
         }
+    })
+}
+
+#[test]
+fn running_out_of_fds_fails_a_call_cleanly_and_recovers() {
+    with_timeout(60, || {
+        let here = serve_here();
+        let child = here.bus.spawn("starved");
+        child.wait_success();
     })
 }

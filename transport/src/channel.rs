@@ -171,8 +171,13 @@ pub(crate) fn recv_frame(
         });
     }
     if got.ctrl_truncated {
+        // Typically out of fds: the kernel dropped what it could not install.
+        let lost = (got.len >= HEADER_LEN && !got.data_truncated)
+            .then(|| Header::peek(&hdr))
+            .flatten();
         return Err(Error::ControlTruncated {
             received: got.fds.len(),
+            lost,
         });
     }
     if got.data_truncated || got.full_len > MAX_FRAME_BYTES {

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use crate::frame::FrameKind;
 use crate::proto::MasterStatus;
 
 /// What went wrong on a bus socket or channel.
@@ -47,6 +48,9 @@ pub enum Error {
     ControlTruncated {
         /// Fds that did arrive (and were closed).
         received: usize,
+        /// The frame's kind and transaction id, when its header arrived whole: a reply lost
+        /// this way can still fail its call instead of leaving it waiting.
+        lost: Option<(FrameKind, u64)>,
     },
     /// The header's fd count disagrees with the fds that arrived.
     #[error("frame header declares {declared} fds but {actual} arrived")]

@@ -106,6 +106,14 @@ impl Header {
         b
     }
 
+    /// The kind and transaction id of a header, if its kind is known (nothing else checked).
+    pub(crate) fn peek(b: &[u8; HEADER_LEN]) -> Option<(FrameKind, u64)> {
+        let kind = FrameKind::from_wire(u16::from_le_bytes([b[0], b[1]])).ok()?;
+        let mut txn = [0u8; 8];
+        txn.copy_from_slice(&b[16..24]);
+        Some((kind, u64::from_le_bytes(txn)))
+    }
+
     /// Decodes and checks a header against what arrived: `payload_len` bytes and `nfds` fds.
     pub(crate) fn decode(b: &[u8; HEADER_LEN], payload_len: usize, nfds: usize) -> Result<Header> {
         let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
