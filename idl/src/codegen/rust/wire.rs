@@ -213,15 +213,7 @@ pub fn write(
     }
     match &t.ty {
         Ty::Prim(pr) => {
-            let m = match pr {
-                Prim::Boolean => quote!(write_bool),
-                Prim::Byte => quote!(write_i8),
-                Prim::Char => quote!(write_char),
-                Prim::Int => quote!(write_i32),
-                Prim::Long => quote!(write_i64),
-                Prim::Float => quote!(write_f32),
-                Prim::Double => quote!(write_f64),
-            };
+            let m = quote::format_ident!("write_{}", parcel_suffix(*pr));
             {
                 let v = deref(&e);
                 quote!(#p.#m(#v);)
@@ -300,15 +292,7 @@ pub fn read(ctx: &Ctx<'_>, t: &TyRef, p: &TokenStream, place: Place) -> TokenStr
     }
     match &t.ty {
         Ty::Prim(pr) => {
-            let m = match pr {
-                Prim::Boolean => quote!(read_bool),
-                Prim::Byte => quote!(read_i8),
-                Prim::Char => quote!(read_char),
-                Prim::Int => quote!(read_i32),
-                Prim::Long => quote!(read_i64),
-                Prim::Float => quote!(read_f32),
-                Prim::Double => quote!(read_f64),
-            };
+            let m = quote::format_ident!("read_{}", parcel_suffix(*pr));
             quote!(#p.#m()?)
         }
         Ty::String => quote!(#p.read_string()?),
@@ -359,5 +343,18 @@ pub fn read(ctx: &Ctx<'_>, t: &TyRef, p: &TokenStream, place: Place) -> TokenStr
             let ty = base_type(ctx, &t.ty);
             quote!(#p.read::<#ty>()?)
         }
+    }
+}
+
+/// The suffix of the `Parcel` method pair (`write_*`/`read_*`) for a primitive.
+fn parcel_suffix(pr: Prim) -> &'static str {
+    match pr {
+        Prim::Boolean => "bool",
+        Prim::Byte => "i8",
+        Prim::Char => "char",
+        Prim::Int => "i32",
+        Prim::Long => "i64",
+        Prim::Float => "f32",
+        Prim::Double => "f64",
     }
 }
