@@ -47,6 +47,11 @@ pub(crate) struct ConnState {
     pub oneway_pending: usize,
     /// Reading is paused until the one-way backlog drains.
     pub paused: bool,
+    /// Armed in the runtime's epoll: its one-shot event has not fired since it was last armed.
+    pub armed: bool,
+    /// Frames wait in the channel's ring that no poller will hear of: the last reader reads on
+    /// or hands the channel to a looper.
+    more: bool,
 }
 
 #[derive(Default)]
@@ -77,6 +82,8 @@ pub(crate) enum Work {
     Call(Frame),
     /// Run an object's queued one-way calls.
     Drain(Arc<LocalObject>),
+    /// Read the channel: frames wait in its ring that no poller will hear of.
+    Poll,
 }
 
 /// Bytes of one-way calls the runtime reads ahead from one channel before it stops reading it;
@@ -97,7 +104,10 @@ impl Conn {
             token,
             chan,
             end,
-            st: Mutex::new(ConnState::default()),
+            st: Mutex::new(ConnState {
+                armed: true,
+                ..ConnState::default()
+            }),
             filed: Condvar::new(),
         }
     }
@@ -139,7 +149,7 @@ impl Conn {
         mut run_nested: impl FnMut(Frame),
         mut on_fresh: impl FnMut(Work),
         mut on_hangup: impl FnMut(),
-        rearm: impl Fn(&Conn, &ConnState),
+        rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Result<Frame> {
         let mut st = self.st.lock();
         loop {
@@ -151,6 +161,9 @@ impl Conn {
             };
             if let Some(reply) = mb.reply.take() {
                 st.mailboxes.remove(&txn);
+                if std::mem::take(&mut st.more) {
+                    MutexGuard::unlocked(&mut st, || on_fresh(Work::Poll));
+                }
                 return Ok(reply);
             }
             if mb.lost {
@@ -173,6 +186,9 @@ impl Conn {
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 st.mailboxes.remove(&txn);
+                if std::mem::take(&mut st.more) {
+                    MutexGuard::unlocked(&mut st, || on_fresh(Work::Poll));
+                }
                 return Err(Error::new(
                     StatusCode::TIMED_OUT,
                     "no reply before the deadline",
@@ -204,8 +220,13 @@ impl Conn {
 
     /// Reads one frame as a looper woken by epoll: never blocks, and skips a channel someone
     /// else is reading (that reader re-arms it).
-    pub(crate) fn poll_once(self: &Arc<Self>, rearm: impl Fn(&Conn, &ConnState)) -> Read {
+    pub(crate) fn poll_once(
+        self: &Arc<Self>,
+        rearm: impl Fn(&Conn, &mut ConnState) -> bool,
+    ) -> Read {
         let mut st = self.st.lock();
+        // Called for an epoll event (or queued work): the one-shot registration is spent.
+        st.armed = false;
         if st.reading {
             return Read::Busy;
         }
@@ -216,13 +237,30 @@ impl Conn {
         self.read_one(&mut st, Wait::NonBlocking, &rearm)
     }
 
+    /// Reads one frame, waiting for it until `until`: a looper that just answered a call stays
+    /// on its channel for the next one (on shared memory, a futex wake instead of epoll).
+    pub(crate) fn linger(
+        self: &Arc<Self>,
+        until: Instant,
+        rearm: impl Fn(&Conn, &mut ConnState) -> bool,
+    ) -> Read {
+        let mut st = self.st.lock();
+        if st.reading || st.paused {
+            return Read::Busy;
+        }
+        if st.dead {
+            return Read::HungUp;
+        }
+        self.read_one(&mut st, Wait::Until(Some(until)), &rearm)
+    }
+
     /// Reads one frame with the lock released, then files it with the lock held, so that the
     /// next reader cannot overtake this frame (one-way order depends on it).
     fn read_one(
         self: &Arc<Self>,
         st: &mut MutexGuard<'_, ConnState>,
         wait: Wait,
-        rearm: &impl Fn(&Conn, &ConnState),
+        rearm: &impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Read {
         st.reading = true;
         let got = MutexGuard::unlocked(st, || match wait {
@@ -230,15 +268,13 @@ impl Conn {
                 .chan
                 .try_recv()
                 .and_then(|f| f.ok_or(TransportError::WouldBlock)),
-            Wait::Until(None) => self.chan.recv(),
-            Wait::Until(Some(d)) => self
-                .chan
-                .recv_timeout(d.saturating_duration_since(Instant::now())),
+            Wait::Until(deadline) => self.chan.recv_until(deadline),
         });
         st.reading = false;
         let read = match got {
             Ok(frame) => self.file(st, frame),
-            Err(TransportError::HungUp) => {
+            // A peer that broke the shared-memory protocol is hung up on.
+            Err(TransportError::HungUp | TransportError::Ring(_)) => {
                 st.dead = true;
                 Read::HungUp
             }
@@ -254,7 +290,7 @@ impl Conn {
             Err(_) => Read::Nothing,
         };
         if !st.dead {
-            rearm(self, st);
+            st.more = rearm(self, st);
         }
         self.filed.notify_all();
         read
@@ -326,6 +362,11 @@ impl Conn {
         }
     }
 
+    /// True (once) if the last reader left frames waiting in the channel's ring.
+    pub(crate) fn take_more(&self) -> bool {
+        std::mem::take(&mut self.st.lock().more)
+    }
+
     /// Accounts for a one-way call that has run; true when reading should resume.
     pub(crate) fn oneway_done(&self, bytes: usize) -> bool {
         let mut st = self.st.lock();
@@ -344,6 +385,8 @@ impl Conn {
         let first = !st.dead;
         st.dead = true;
         self.filed.notify_all();
+        // A reader asleep on the channel's ring hears of it from us, not from the futex.
+        self.chan.kick();
         first
     }
 }

@@ -326,6 +326,15 @@ impl SpIBinder {
         }
     }
 
+    /// True for a remote object whose channel runs on shared-memory rings (both directions
+    /// switched: after the first call on a new reference).
+    pub fn uses_shared_memory(&self) -> bool {
+        match &self.0 {
+            Kind::Local(_) => false,
+            Kind::Remote(p) => p.conn.chan.is_shm(),
+        }
+    }
+
     /// True for an object of this process.
     pub fn is_local(&self) -> bool {
         matches!(self.0, Kind::Local(_))

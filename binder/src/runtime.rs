@@ -30,6 +30,10 @@ use crate::status::{Error, Result, Status, StatusCode};
 /// Default most looper threads the runtime spawns (Binder's default is 15).
 pub const DEFAULT_MAX_THREADS: usize = 15;
 
+/// How long a looper that answered a call on a shared-memory channel stays on it for the next
+/// call (spinning briefly, then asleep on the ring's futex) before it goes back to epoll.
+pub const SHM_LINGER: Duration = Duration::from_millis(20);
+
 /// How long a client waits for the first frame of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -49,6 +53,9 @@ pub struct RuntimeConfig {
     pub max_threads: usize,
     /// Run each incoming call at its caller's scheduling priority.
     pub inherit_priority: bool,
+    /// Move reference channels onto shared-memory rings when both ends agree (default on;
+    /// `AFBUS_SHM=0` in the environment turns it off). See [`afbus_transport::shm`].
+    pub shm: bool,
 }
 
 impl Default for RuntimeConfig {
@@ -56,6 +63,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_threads: DEFAULT_MAX_THREADS,
             inherit_priority: true,
+            shm: afbus_transport::shm::shm_default(),
         }
     }
 }
@@ -242,6 +250,7 @@ impl Runtime {
         let name: WellKnownName = name.parse()?;
         let (channel, peer) = bus.connect_to(&Target::Name(name))?;
         channel.set_pass_credentials(true)?;
+        channel.set_shm(self.inner.config.shm);
         let intro = channel.recv_timeout(INTRO_TIMEOUT)?;
         if intro.header.kind != FrameKind::OneWay
             || intro.header.code != INTRO_CODE
@@ -309,6 +318,9 @@ impl RuntimeInner {
 
     /// Registers `channel` as a new reference to `obj` and introduces the object on it.
     fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
+        if self.config.shm {
+            channel.offer_shm()?;
+        }
         let mut intro = obj.runtime_id.to_le_bytes().to_vec();
         intro.extend_from_slice(&obj.number.to_le_bytes());
         channel.send(
@@ -345,6 +357,9 @@ impl RuntimeInner {
     /// Mints a new reference channel to a local object of this runtime.
     fn export(&self, obj: &Arc<LocalObject>) -> Result<(WireObject, OwnedFd)> {
         let (mine, theirs) = Channel::pair()?;
+        if self.config.shm {
+            mine.offer_shm()?;
+        }
         self.add_owner_end(obj, mine)?;
         Ok((
             WireObject {
@@ -385,6 +400,8 @@ impl RuntimeInner {
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
         channel.set_pass_credentials(true)?;
+        channel.set_shm(self.config.shm);
+        channel.accept_pending_offer()?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
@@ -417,20 +434,26 @@ impl RuntimeInner {
         }
     }
 
-    /// Re-arms an owner end in epoll after a reader let go of it.
-    /// An owner end waits for calls; a client end only for its hang-up, which a reader may
-    /// have consumed the one-shot event of while it read.
-    fn rearm(&self, conn: &Conn, st: &ConnState) {
+    /// Hands a channel back to the loopers after a reader let go of it: re-armed in epoll if
+    /// its one-shot event fired meanwhile. True if, on shared memory, frames already wait in
+    /// an owner end's ring (the peer rings the socket doorbell only for later ones): then the
+    /// reader reads on or queues [`Work::Poll`].
+    /// An owner end waits for calls; a client end only for its hang-up.
+    fn rearm(&self, conn: &Conn, st: &mut ConnState) -> bool {
         if st.dead {
-            return;
+            return false;
         }
+        let pending = conn.chan.park_poll();
         let events = match conn.end {
-            End::Owner(_) if st.paused => return,
+            End::Owner(_) if st.paused => return false,
             End::Owner(_) => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
             End::Client(_) => EpollFlags::EPOLLONESHOT,
         };
-        let mut ev = EpollEvent::new(events, conn.token);
-        let _ = self.epoll.modify(conn.chan.as_fd(), &mut ev);
+        if !st.armed {
+            let mut ev = EpollEvent::new(events, conn.token);
+            st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
+        }
+        pending && matches!(conn.end, End::Owner(_))
     }
 
     /// A channel hung up: fail its waiters, drop the reference it stood for, tell whoever
@@ -593,6 +616,7 @@ impl RuntimeInner {
             .with_txn(txn)
             .with_flags(flags);
         conn.expect(txn)?;
+        conn.chan.will_read();
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
             conn.forget(txn);
             if matches!(e, afbus_transport::Error::HungUp) {
@@ -604,7 +628,7 @@ impl RuntimeInner {
         conn.wait_reply(
             txn,
             deadline,
-            |nested| self.serve(&conn, nested, Route::Nested),
+            |nested| self.serve(&conn, nested, Route::Nested, false),
             |work| self.queue_work(&conn, work),
             || self.conn_died(&conn),
             |c, st| self.rearm(c, st),
@@ -667,7 +691,8 @@ impl RuntimeInner {
     // ---- incoming calls ----
 
     /// Serves one request or one-way call that arrived on `conn`, and replies to a request.
-    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame, route: Route) {
+    /// `stay`: this thread reads the channel again right after (see [`SHM_LINGER`]).
+    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame, route: Route, stay: bool) {
         let oneway = frame.header.kind == FrameKind::OneWay;
         let txn = frame.header.txn;
         let caller = call::peek_caller(&frame.payload).unwrap_or(0);
@@ -694,6 +719,9 @@ impl RuntimeInner {
         if let Some((payload, fds)) = reply {
             // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
             let header = Header::new(FrameKind::Reply).with_txn(txn);
+            if stay {
+                conn.chan.will_read();
+            }
             let _ = conn.chan.send(&header, &payload, &borrow_all(&fds));
         }
     }
@@ -763,10 +791,12 @@ impl RuntimeInner {
             };
             let Some((conn, frame)) = next else { return };
             let bytes = frame.payload.len();
-            self.serve(&conn, frame, Route::Fresh);
+            self.serve(&conn, frame, Route::Fresh, false);
             if conn.oneway_done(bytes) {
-                let st = conn.lock();
-                self.rearm(&conn, &st);
+                let pending = self.rearm(&conn, &mut conn.lock());
+                if pending {
+                    self.queue_work(&conn, Work::Poll);
+                }
             }
         }
     }
@@ -779,8 +809,9 @@ impl RuntimeInner {
 
     fn do_work(self: &Arc<Self>, conn: &Arc<Conn>, work: Work) {
         match work {
-            Work::Call(frame) => self.serve(conn, frame, Route::Fresh),
+            Work::Call(frame) => self.serve(conn, frame, Route::Fresh, false),
             Work::Drain(obj) => self.drain(&obj),
+            Work::Poll => self.poll_conn(conn),
         }
     }
 
@@ -843,16 +874,40 @@ impl RuntimeInner {
         }
     }
 
-    /// Handles an epoll event on a channel: one frame for an owner end; for a client end (which
-    /// only reports hang-ups) everything left before the hang-up, so no reply is lost.
+    /// Handles an epoll event on a channel: one frame for an owner end, then, on shared
+    /// memory, the next calls as long as they come within [`SHM_LINGER`]; for a client end
+    /// (which only reports hang-ups) everything left before the hang-up, so no reply is lost.
     fn poll_conn(self: &Arc<Self>, conn: &Arc<Conn>) {
+        let owner = matches!(conn.end, End::Owner(_));
+        let mut linger: Option<Instant> = None;
         loop {
-            match conn.poll_once(|c, st| self.rearm(c, st)) {
+            let read = match linger {
+                None => conn.poll_once(|c, st| self.rearm(c, st)),
+                Some(until) => conn.linger(until, |c, st| self.rearm(c, st)),
+            };
+            match read {
                 Read::HungUp => return self.conn_died(conn),
-                Read::Busy => return,
+                Read::Busy => {
+                    // The thread reading the channel may sleep on its ring: make it look at
+                    // the socket this event was about.
+                    if linger.is_none() {
+                        conn.chan.kick();
+                    }
+                    return;
+                }
                 Read::Fresh(frame) => {
                     self.maybe_spawn(false);
-                    self.serve(conn, frame, Route::Fresh);
+                    // Stay only while another looper waits in epoll for every other channel.
+                    let stay = owner && self.idle.load(Ordering::SeqCst) > 0 && conn.chan.is_shm();
+                    self.serve(conn, frame, Route::Fresh, stay);
+                    if !stay {
+                        if owner && conn.take_more() {
+                            continue;
+                        }
+                        return;
+                    }
+                    linger = Some(Instant::now() + SHM_LINGER);
+                    continue;
                 }
                 Read::Drain(obj) => {
                     self.maybe_spawn(false);
@@ -860,8 +915,14 @@ impl RuntimeInner {
                 }
                 Read::Nothing => {}
             }
-            if matches!(conn.end, End::Owner(_)) {
-                return;
+            // Frames left in the ring: read on (nobody else hears of them).
+            if owner && conn.take_more() {
+                continue;
+            }
+            match linger {
+                Some(until) if Instant::now() < until => {}
+                _ if owner => return,
+                _ => {}
             }
         }
     }

@@ -58,6 +58,11 @@ fn a_sync_call_reaches_another_process_and_returns() {
         assert_eq!(status.message(), "asked to fail");
         let again = w.rt.get_service(&w.endpoint, SVC).unwrap();
         assert_eq!(again, svc, "two lookups give one proxy");
+        // The suite runs over both paths: shared memory by default, the socket with AFBUS_SHM=0.
+        assert_eq!(
+            svc.uses_shared_memory(),
+            afbus_transport::shm::shm_default()
+        );
     })
 }
 

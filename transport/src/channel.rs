@@ -1,20 +1,27 @@
 //! Channels: point-to-point `SOCK_SEQPACKET` connections carrying frames.
 
+use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::{Error, Result};
 use crate::frame::{
-    Frame, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
+    Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
+    XFLAG_DOORBELL, XFLAG_OFFER, XFLAG_SWITCH,
 };
+use crate::shm::{self, Link, Record, SHM_MAX_RECORD, SHM_PARK_SLICE};
 use crate::sys::{self, Credentials};
 
-/// A connection carrying frames with fds, one `SOCK_SEQPACKET` message per frame.
+/// A connection carrying frames with fds, one `SOCK_SEQPACKET` message per frame, or, once both
+/// ends agreed, through shared-memory rings (see [`shm`](crate::shm)) with the socket kept for
+/// fds, credentials and the hang-up.
 ///
 /// Sending and receiving take `&self`: several threads may send at once (each frame is one
 /// atomic message), and `AsFd` lets a poller watch thousands of channels.
@@ -22,7 +29,64 @@ use crate::sys::{self, Credentials};
 pub struct Channel {
     fd: OwnedFd,
     /// Receive state, reused so that a frame costs no allocation beyond its payload.
-    buf: Mutex<RecvBuf>,
+    rx: Mutex<Rx>,
+    /// The shared-memory rings, once offered (by us) or accepted (from the peer).
+    shm: OnceLock<Shm>,
+    /// Whether an offer from the peer is accepted.
+    accept_shm: AtomicBool,
+}
+
+#[derive(Debug)]
+struct Shm {
+    link: Link,
+    tx: Mutex<Tx>,
+    /// The peer broke the ring protocol: the channel is shut down.
+    broken: AtomicBool,
+    /// Mirrors of the reader's `Rx::ring` and `Rx::tail`, for [`Channel::park_poll`], which
+    /// must not wait for a reader.
+    rx_ring: AtomicBool,
+    rx_tail: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Tx {
+    /// Our private copy of our ring's head: what the peer writes there is never trusted.
+    head: u64,
+    mode: TxMode,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TxMode {
+    /// Frames go on the socket.
+    Socket,
+    /// The next frame goes on the socket flagged `XFLAG_SWITCH`, the ones after in the ring.
+    SwitchNext,
+    /// Frames go in the ring (or on the socket behind a marker).
+    Ring,
+}
+
+#[derive(Debug)]
+struct Rx {
+    buf: RecvBuf,
+    /// The peer switched: its frames come from the ring.
+    ring: bool,
+    /// Our private copy of the ring's tail.
+    tail: u64,
+    /// Socket frames read before their turn (ahead of their ring marker, or before an offer).
+    stash: VecDeque<(Frame, u16)>,
+    /// The peer's credentials as the kernel gave them with its switch: ring frames carry them.
+    peer_creds: Option<Credentials>,
+}
+
+/// Most socket frames a reader holds ahead of their ring markers before it calls the peer
+/// broken (a well-behaved peer has at most a few in flight).
+const MAX_STASHED_FRAMES: usize = 64;
+
+/// How a receive waits.
+#[derive(Clone, Copy)]
+enum Wait {
+    NonBlocking,
+    Until(Option<Instant>),
 }
 
 impl Channel {
@@ -33,10 +97,20 @@ impl Channel {
     }
 
     /// Wraps a connected `SOCK_SEQPACKET` socket.
+    ///
+    /// It accepts a shared-memory offer unless `AFBUS_SHM=0` (see [`set_shm`](Self::set_shm)).
     pub fn from_fd(fd: OwnedFd) -> Channel {
         Channel {
             fd,
-            buf: Mutex::new(RecvBuf::new()),
+            rx: Mutex::new(Rx {
+                buf: RecvBuf::new(),
+                ring: false,
+                tail: 0,
+                stash: VecDeque::new(),
+                peer_creds: None,
+            }),
+            shm: OnceLock::new(),
+            accept_shm: AtomicBool::new(shm::shm_default()),
         }
     }
 
@@ -58,24 +132,78 @@ impl Channel {
         peer_credentials(self.fd.as_fd())
     }
 
-    /// Sends one frame, blocking while the socket buffer is full.
-    pub fn send(&self, header: &Header, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        send_frame(self.fd.as_fd(), header, payload, fds, false)
+    /// Whether to accept the peer's offer of shared-memory rings (set before the first receive).
+    pub fn set_shm(&self, accept: bool) {
+        self.accept_shm.store(accept, Ordering::Relaxed);
     }
 
-    /// Sends one frame or fails with [`Error::WouldBlock`] if the socket buffer is full.
+    /// Offers the peer shared-memory rings: a sealed memfd sent on the socket. Frames move to
+    /// the rings once the peer accepted (its first frame after the offer says so).
+    pub fn offer_shm(&self) -> Result<()> {
+        if self.shm.get().is_some() {
+            return Ok(());
+        }
+        let (link, memfd) = Link::create()?;
+        let offer = Header::new(FrameKind::OneWay).encode_x(0, 1, XFLAG_OFFER);
+        sys::send_msg(
+            self.fd.as_fd(),
+            &[IoSlice::new(&offer)],
+            &[memfd.as_fd()],
+            None,
+            false,
+        )
+        .map_err(|e| Error::io("sendmsg", e))?;
+        let _ = self.shm.set(Shm::new(link, TxMode::Socket));
+        Ok(())
+    }
+
+    /// Takes an offer already waiting on the socket (the creator sends it first), so that the
+    /// first frame we send can switch to the rings. Any other frame waits for its receive.
+    pub fn accept_pending_offer(&self) -> Result<()> {
+        let mut rx = self.rx.lock();
+        if self.shm.get().is_some() || !rx.stash.is_empty() {
+            return Ok(());
+        }
+        match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
+            Ok((frame, x)) if x & XFLAG_OFFER != 0 => {
+                self.take_offer(frame);
+                Ok(())
+            }
+            Ok(other) => {
+                rx.stash.push_back(other);
+                Ok(())
+            }
+            Err(Error::WouldBlock) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// True once frames travel through shared memory in both directions.
+    pub fn is_shm(&self) -> bool {
+        self.shm
+            .get()
+            .is_some_and(|s| s.rx_ring.load(Ordering::Relaxed) && s.tx.lock().mode == TxMode::Ring)
+    }
+
+    /// Sends one frame, blocking while the socket buffer (or ring) is full.
+    pub fn send(&self, header: &Header, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
+        self.send_inner(header, payload, fds, false)
+    }
+
+    /// Sends one frame or fails with [`Error::WouldBlock`] if the socket buffer (or ring) is
+    /// full.
     pub fn try_send(&self, header: &Header, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        send_frame(self.fd.as_fd(), header, payload, fds, true)
+        self.send_inner(header, payload, fds, true)
     }
 
     /// Receives one frame, blocking until one arrives.
     pub fn recv(&self) -> Result<Frame> {
-        self.recv_inner(false)
+        self.recv_inner(Wait::Until(None))
     }
 
     /// Receives one frame if one is waiting.
     pub fn try_recv(&self) -> Result<Option<Frame>> {
-        match self.recv_inner(true) {
+        match self.recv_inner(Wait::NonBlocking) {
             Err(Error::WouldBlock) => Ok(None),
             other => other.map(Some),
         }
@@ -83,17 +211,275 @@ impl Channel {
 
     /// Receives one frame, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Frame> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(frame) = self.try_recv()? {
-                return Ok(frame);
-            }
-            wait_readable(self.fd.as_fd(), Some(deadline))?;
+        self.recv_inner(Wait::Until(Some(Instant::now() + timeout)))
+    }
+
+    /// Receives one frame, waiting until `deadline` (or for ever).
+    pub fn recv_until(&self, deadline: Option<Instant>) -> Result<Frame> {
+        self.recv_inner(Wait::Until(deadline))
+    }
+
+    /// A thread is about to read this channel (it sent a call and will wait for the reply):
+    /// the peer need not ring the socket doorbell for what it sends meanwhile.
+    pub fn will_read(&self) {
+        if let Some(shm) = self.shm.get() {
+            shm.link.rx().will_read();
         }
     }
 
-    fn recv_inner(&self, nonblocking: bool) -> Result<Frame> {
-        recv_frame(self.fd.as_fd(), &mut self.buf.lock(), nonblocking)
+    /// Nobody reads this channel until a poller sees its socket readable: from now on the peer
+    /// rings the socket doorbell when it writes to the ring. True if frames already wait in the
+    /// ring (the poller will not hear of them: someone must read).
+    pub fn park_poll(&self) -> bool {
+        match self.shm.get() {
+            Some(shm) if shm.rx_ring.load(Ordering::Acquire) => {
+                let tail = shm.rx_tail.load(Ordering::Acquire);
+                shm.link.rx().park_poll(tail)
+            }
+            _ => false,
+        }
+    }
+
+    /// Wakes a thread of ours sleeping on this channel's ring, so that it looks at the socket
+    /// (a poller saw it readable or hung up while that thread held the channel).
+    pub fn kick(&self) {
+        if let Some(shm) = self.shm.get() {
+            shm.link.rx().kick();
+        }
+    }
+
+    fn send_inner(
+        &self,
+        header: &Header,
+        payload: &[u8],
+        fds: &[BorrowedFd<'_>],
+        nonblocking: bool,
+    ) -> Result<()> {
+        let sock = self.fd.as_fd();
+        let Some(shm) = self.shm.get() else {
+            return send_frame(sock, header, payload, fds, nonblocking);
+        };
+        check_outgoing(payload.len(), fds.len())?;
+        if shm.broken.load(Ordering::Relaxed) {
+            return Err(Error::HungUp);
+        }
+        let mut tx = shm.tx.lock();
+        match tx.mode {
+            TxMode::Socket => return send_frame(sock, header, payload, fds, nonblocking),
+            TxMode::SwitchNext => {
+                send_frame_x(sock, header, payload, fds, nonblocking, XFLAG_SWITCH)?;
+                tx.mode = TxMode::Ring;
+                return Ok(());
+            }
+            TxMode::Ring => {}
+        }
+        let ring = shm.link.tx();
+        let rec = shm::record_len(HEADER_LEN + payload.len());
+        let inline = fds.is_empty() && rec <= SHM_MAX_RECORD;
+        let room = if inline { rec } else { shm::record_len(0) };
+        let broken = |e: Error| {
+            if matches!(e, Error::Ring(_)) {
+                self.break_link(shm);
+            }
+            e
+        };
+        while !ring.fits(tx.head, room).map_err(broken)? {
+            if nonblocking {
+                return Err(Error::WouldBlock);
+            }
+            if hung_up(sock) {
+                return Err(Error::HungUp);
+            }
+            ring.wait_room(tx.head, room, SHM_PARK_SLICE)
+                .map_err(broken)?;
+        }
+        if inline {
+            let hdr = header.encode(payload.len(), 0);
+            ring.push(&mut tx.head, Some(&hdr), payload);
+        } else {
+            send_frame(sock, header, payload, fds, nonblocking)?;
+            ring.push(&mut tx.head, None, &[]);
+        }
+        if ring.notify() {
+            // The reader sleeps in poll. A full socket buffer already wakes it: ignore that.
+            let bell = Header::new(FrameKind::OneWay);
+            let _ = send_frame_x(sock, &bell, &[], &[], true, XFLAG_DOORBELL);
+        }
+        Ok(())
+    }
+
+    fn recv_inner(&self, wait: Wait) -> Result<Frame> {
+        let mut rx = self.rx.lock();
+        loop {
+            if !rx.ring {
+                if let Some(frame) = self.recv_socket(&mut rx, wait)? {
+                    return Ok(frame);
+                }
+                continue;
+            }
+            let shm = self.shm.get().expect("a ring reader has its link");
+            if shm.broken.load(Ordering::Relaxed) {
+                return Err(Error::HungUp);
+            }
+            let ring = shm.link.rx();
+            let Rx { tail, .. } = &mut *rx;
+            let popped = ring.pop(tail);
+            shm.rx_tail.store(*tail, Ordering::Release);
+            match popped {
+                Ok(Some(Record::Frame(header, payload))) => {
+                    return Ok(Frame {
+                        header,
+                        payload,
+                        fds: Vec::new(),
+                        creds: rx.peer_creds,
+                    })
+                }
+                Ok(Some(Record::Socket)) => match self.marked_frame(&mut rx)? {
+                    Some(frame) => return Ok(frame),
+                    None => continue,
+                },
+                Ok(None) => {}
+                Err(Error::Ring(what)) => {
+                    self.break_link(shm);
+                    return Err(Error::Ring(what));
+                }
+                Err(frame_error) => return Err(frame_error),
+            }
+            match wait {
+                Wait::NonBlocking => {
+                    self.drain_socket(&mut rx)?;
+                    if !ring.park_poll(rx.tail) {
+                        return Err(Error::WouldBlock);
+                    }
+                }
+                Wait::Until(deadline) => {
+                    if ring.spin(rx.tail, shm::shm_spin()) {
+                        continue;
+                    }
+                    let mut slice = SHM_PARK_SLICE;
+                    if let Some(d) = deadline {
+                        let left = d.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(Error::TimedOut);
+                        }
+                        slice = slice.min(left);
+                    }
+                    let tail = rx.tail;
+                    // Sleep without the lock: a sender never needs it, and a caller asking
+                    // whether frames wait (`park_poll`) must not wait for us.
+                    MutexGuard::unlocked(&mut rx, || ring.park(tail, slice));
+                    if !ring.has_data(rx.tail) {
+                        self.drain_socket(&mut rx)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One socket read while the peer has not switched to its ring: `Ok(None)` when the frame
+    /// was the channel's own signalling (or nothing came in time).
+    fn recv_socket(&self, rx: &mut Rx, wait: Wait) -> Result<Option<Frame>> {
+        let (frame, x) = match rx.stash.pop_front() {
+            Some(stashed) => stashed,
+            None => match wait {
+                Wait::NonBlocking => recv_frame_x(self.fd.as_fd(), &mut rx.buf, true)?,
+                Wait::Until(None) => recv_frame_x(self.fd.as_fd(), &mut rx.buf, false)?,
+                Wait::Until(Some(d)) => match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
+                    Err(Error::WouldBlock) => {
+                        wait_readable(self.fd.as_fd(), Some(d))?;
+                        return Ok(None);
+                    }
+                    other => other?,
+                },
+            },
+        };
+        if x & XFLAG_OFFER != 0 {
+            self.take_offer(frame);
+            return Ok(None);
+        }
+        if x & XFLAG_DOORBELL != 0 {
+            return Ok(None);
+        }
+        if x & XFLAG_SWITCH != 0 {
+            if let Some(shm) = self.shm.get() {
+                rx.ring = true;
+                rx.peer_creds = frame.creds;
+                shm.rx_ring.store(true, Ordering::Release);
+                let mut tx = shm.tx.lock();
+                if tx.mode == TxMode::Socket {
+                    tx.mode = TxMode::SwitchNext;
+                }
+            }
+        }
+        Ok(Some(frame))
+    }
+
+    /// The socket frame a ring marker stands for; `None` if the peer marked nothing.
+    fn marked_frame(&self, rx: &mut Rx) -> Result<Option<Frame>> {
+        if let Some((frame, _)) = rx.stash.pop_front() {
+            return Ok(Some(frame));
+        }
+        loop {
+            match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
+                Ok((_, x)) if x & XFLAG_DOORBELL != 0 => continue,
+                Ok((frame, _)) => return Ok(Some(frame)),
+                Err(Error::WouldBlock) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Reads what waits on the socket of a ring channel: doorbells are dropped, frames kept for
+    /// their markers; a hang-up is reported.
+    fn drain_socket(&self, rx: &mut Rx) -> Result<()> {
+        loop {
+            match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
+                Ok((_, x)) if x & (XFLAG_DOORBELL | XFLAG_OFFER) != 0 => {}
+                Ok(frame) => {
+                    if rx.stash.len() >= MAX_STASHED_FRAMES {
+                        if let Some(shm) = self.shm.get() {
+                            self.break_link(shm);
+                        }
+                        return Err(Error::Ring("too many socket frames without a marker"));
+                    }
+                    rx.stash.push_back(frame);
+                }
+                Err(Error::WouldBlock) => return Ok(()),
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Maps an offered memfd, if we accept offers and have no rings yet; else closes it.
+    fn take_offer(&self, mut frame: Frame) {
+        if !self.accept_shm.load(Ordering::Relaxed) || self.shm.get().is_some() {
+            return;
+        }
+        let Some(memfd) = frame.fds.pop().filter(|_| frame.fds.is_empty()) else {
+            return;
+        };
+        // A bad offer is declined: we never switch, so the peer keeps to the socket too.
+        if let Ok(link) = Link::accept(memfd) {
+            let _ = self.shm.set(Shm::new(link, TxMode::SwitchNext));
+        }
+    }
+
+    /// The peer broke the ring protocol: stop using the rings and hang up, so that it learns.
+    fn break_link(&self, shm: &Shm) {
+        shm.broken.store(true, Ordering::Relaxed);
+        let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Both);
+    }
+}
+
+impl Shm {
+    fn new(link: Link, mode: TxMode) -> Shm {
+        Shm {
+            link,
+            tx: Mutex::new(Tx { head: 0, mode }),
+            broken: AtomicBool::new(false),
+            rx_ring: AtomicBool::new(false),
+            rx_tail: AtomicU64::new(0),
+        }
     }
 }
 
@@ -133,19 +519,43 @@ pub(crate) fn send_frame(
     fds: &[BorrowedFd<'_>],
     nonblocking: bool,
 ) -> Result<()> {
+    send_frame_x(sock, header, payload, fds, nonblocking, 0)
+}
+
+/// Sends one frame with transport flags on `sock`.
+fn send_frame_x(
+    sock: BorrowedFd<'_>,
+    header: &Header,
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+    nonblocking: bool,
+    xflags: u16,
+) -> Result<()> {
     check_outgoing(payload.len(), fds.len())?;
-    let hdr = header.encode(payload.len(), fds.len());
+    let hdr = header.encode_x(payload.len(), fds.len(), xflags);
     let iov = [IoSlice::new(&hdr), IoSlice::new(payload)];
     sys::send_msg(sock, &iov, fds, None, nonblocking).map_err(|e| Error::io("sendmsg", e))?;
     Ok(())
 }
 
-/// Receives and checks one frame from `sock`.
+/// Receives and checks one frame from `sock`; transport flags are refused.
 pub(crate) fn recv_frame(
     sock: BorrowedFd<'_>,
     buf: &mut RecvBuf,
     nonblocking: bool,
 ) -> Result<Frame> {
+    match recv_frame_x(sock, buf, nonblocking)? {
+        (frame, 0) => Ok(frame),
+        (_, x) => Err(Error::BadReserved(x)),
+    }
+}
+
+/// Receives and checks one frame from `sock`, with its transport flags.
+fn recv_frame_x(
+    sock: BorrowedFd<'_>,
+    buf: &mut RecvBuf,
+    nonblocking: bool,
+) -> Result<(Frame, u16)> {
     if buf.overflow.is_empty() {
         buf.overflow = vec![0u8; MAX_PAYLOAD_BYTES].into_boxed_slice();
     }
@@ -193,7 +603,7 @@ pub(crate) fn recv_frame(
         });
     }
     let payload_len = got.len - HEADER_LEN;
-    let header = Header::decode(&hdr, payload_len, got.fds.len())?;
+    let (header, xflags) = Header::decode_x(&hdr, payload_len, got.fds.len())?;
     if payload_len <= guess {
         payload.truncate(payload_len);
         if payload_len < guess / 4 {
@@ -203,12 +613,13 @@ pub(crate) fn recv_frame(
         payload.extend_from_slice(&buf.overflow[..payload_len - guess]);
     }
     buf.guess = payload_len.clamp(GUESS_MIN, GUESS_MAX);
-    Ok(Frame {
+    let frame = Frame {
         header,
         payload,
         fds: got.fds,
         creds: got.creds,
-    })
+    };
+    Ok((frame, xflags))
 }
 
 /// Checks an outgoing frame against the limits before any byte is sent.

@@ -114,6 +114,10 @@ pub enum Error {
     /// The master sent something the protocol does not allow here.
     #[error("protocol violation: {0}")]
     Protocol(&'static str),
+    /// The peer broke the shared-memory ring's protocol (a bad index, length or record); the
+    /// channel is shut down.
+    #[error("shared-memory ring: {0}")]
+    Ring(&'static str),
     /// A system call failed.
     #[error("{context}: {source}")]
     Io {

@@ -21,6 +21,15 @@ pub const MAX_FDS_PER_FRAME: usize = 253;
 /// Size of the fixed frame header.
 pub const HEADER_LEN: usize = 24;
 
+/// Transport flag: this frame offers the shared-memory rings (its one fd is the memfd).
+pub(crate) const XFLAG_OFFER: u16 = 1;
+/// Transport flag: the sender's frames after this one travel through the shared-memory ring.
+pub(crate) const XFLAG_SWITCH: u16 = 2;
+/// Transport flag: a doorbell, sent to wake a receiver that sleeps in `poll`; carries nothing.
+pub(crate) const XFLAG_DOORBELL: u16 = 4;
+/// Transport flags a receiver accepts; any other bit refuses the frame.
+pub(crate) const XFLAGS_KNOWN: u16 = XFLAG_OFFER | XFLAG_SWITCH | XFLAG_DOORBELL;
+
 /// What a frame is for; the layer above gives `code` and the payload their meaning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u16)]
@@ -52,8 +61,9 @@ impl FrameKind {
 
 /// The fixed part of a frame.
 ///
-/// Wire layout (little-endian, 24 bytes): kind u16, flags u16, fd count u16, reserved u16 (zero),
-/// payload length u32, code u32, transaction id u64.
+/// Wire layout (little-endian, 24 bytes): kind u16, flags u16, fd count u16, transport flags u16
+/// (the channel's own signalling; see [`XFLAGS_KNOWN`]), payload length u32, code u32,
+/// transaction id u64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     /// The frame's kind.
@@ -96,7 +106,18 @@ impl Header {
     }
 
     pub(crate) fn encode(&self, payload_len: usize, nfds: usize) -> [u8; HEADER_LEN] {
+        self.encode_x(payload_len, nfds, 0)
+    }
+
+    /// Encodes with transport flags (`XFLAG_*`), which only the channel itself sets.
+    pub(crate) fn encode_x(
+        &self,
+        payload_len: usize,
+        nfds: usize,
+        xflags: u16,
+    ) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
+        b[6..8].copy_from_slice(&xflags.to_le_bytes());
         b[0..2].copy_from_slice(&(self.kind as u16).to_le_bytes());
         b[2..4].copy_from_slice(&self.flags.to_le_bytes());
         b[4..6].copy_from_slice(&(nfds as u16).to_le_bytes());
@@ -116,12 +137,24 @@ impl Header {
 
     /// Decodes and checks a header against what arrived: `payload_len` bytes and `nfds` fds.
     pub(crate) fn decode(b: &[u8; HEADER_LEN], payload_len: usize, nfds: usize) -> Result<Header> {
+        match Header::decode_x(b, payload_len, nfds)? {
+            (h, 0) => Ok(h),
+            (_, x) => Err(Error::BadReserved(x)),
+        }
+    }
+
+    /// As [`decode`](Self::decode), also returning the transport flags (only known bits pass).
+    pub(crate) fn decode_x(
+        b: &[u8; HEADER_LEN],
+        payload_len: usize,
+        nfds: usize,
+    ) -> Result<(Header, u16)> {
         let u16_at = |i: usize| u16::from_le_bytes([b[i], b[i + 1]]);
         let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let kind = FrameKind::from_wire(u16_at(0))?;
-        let reserved = u16_at(6);
-        if reserved != 0 {
-            return Err(Error::BadReserved(reserved));
+        let xflags = u16_at(6);
+        if xflags & !XFLAGS_KNOWN != 0 {
+            return Err(Error::BadReserved(xflags));
         }
         let declared = u32_at(8) as usize;
         if declared != payload_len {
@@ -139,12 +172,13 @@ impl Header {
         }
         let mut txn = [0u8; 8];
         txn.copy_from_slice(&b[16..24]);
-        Ok(Header {
+        let header = Header {
             kind,
             flags: u16_at(2),
             code: u32_at(12),
             txn: u64::from_le_bytes(txn),
-        })
+        };
+        Ok((header, xflags))
     }
 }
 
@@ -198,6 +232,19 @@ mod tests {
             Header::decode(&bad, 10, 1),
             Err(Error::UnknownKind(99))
         ));
+        let mut bad = b;
+        bad[7] = 1;
+        assert!(matches!(
+            Header::decode_x(&bad, 10, 1),
+            Err(Error::BadReserved(0x100))
+        ));
+        let mut bad = b;
+        bad[6] = XFLAG_SWITCH as u8;
+        assert!(matches!(
+            Header::decode(&bad, 10, 1),
+            Err(Error::BadReserved(2))
+        ));
+        assert_eq!(Header::decode_x(&bad, 10, 1).unwrap().1, XFLAG_SWITCH);
         let mut bad = b;
         bad[7] = 1;
         assert!(matches!(

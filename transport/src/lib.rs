@@ -37,6 +37,7 @@ mod frame;
 mod master;
 mod policy;
 mod proto;
+pub mod shm;
 mod sys;
 mod wire;
 

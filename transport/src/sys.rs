@@ -233,3 +233,52 @@ pub fn recv_msg(
     }
     Ok(out)
 }
+
+/// Sleeps while `*word == expected`, at most `timeout`; returns on a wake, a timeout, a signal
+/// or a changed word alike (the caller re-checks what it waits for).
+///
+/// Not `FUTEX_PRIVATE_FLAG`: the word lives in memory shared with another process.
+pub fn futex_wait(
+    word: &std::sync::atomic::AtomicU32,
+    expected: u32,
+    timeout: std::time::Duration,
+) {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i64::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(timeout.subsec_nanos() as i32),
+    };
+    // SAFETY: `word` is a live, aligned u32 for the duration of the call and `ts` a valid
+    // relative timeout; FUTEX_WAIT only reads them.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// Wakes every thread, in any process, sleeping in [`futex_wait`] on `word`.
+pub fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: `word` is a live, aligned u32; FUTEX_WAKE does not access the memory beyond its
+    // address, which keys the wait queue.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE, i32::MAX);
+    }
+}
+
+/// The CPU this thread runs on now (a vDSO call), or `u32::MAX` if unknown.
+pub fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu takes no arguments and touches no memory of ours.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).unwrap_or(u32::MAX)
+}
+
+/// CPUs online in the machine (not only those this thread may run on), at least 1.
+pub fn online_cpus() -> usize {
+    // SAFETY: sysconf reads a system value and touches no memory of ours.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    usize::try_from(n).unwrap_or(1).max(1)
+}
