@@ -17,6 +17,9 @@ use crate::status::{Error, Result, Status, StatusCode};
 
 /// Frame flag: this request belongs to a call the receiver is waiting on (`nested_in`).
 pub(crate) const FLAG_NESTED: u16 = 1;
+/// Frame flag: the parcel's data was too large for a frame and travels as a sealed memfd, the
+/// frame's last fd; the data in the payload is empty.
+pub(crate) const FLAG_SPILLED: u16 = 2;
 
 const OBJECT_LEN: usize = 16;
 const CALL_TRAILER_LEN: usize = 37;

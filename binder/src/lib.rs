@@ -55,5 +55,5 @@ pub use object::{
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES};
 pub use priority::{Priority, SchedPolicy};
-pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS};
+pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, SHM_LINGER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -19,7 +19,7 @@
 //! another process, so every read checks its bounds first and returns a [`ParcelError`] on bad
 //! data, leaving the cursor where that read started.
 
-mod blob;
+pub(crate) mod blob;
 mod error;
 mod parcelable;
 
@@ -350,6 +350,22 @@ impl Parcel {
         }
         let fd = blob::seal(data)?;
         self.write_u64(data.len() as u64);
+        self.write_fd(fd);
+        Ok(())
+    }
+
+    /// Appends a blob of `len` bytes that `fill` writes in place, in the memfd the receiver will
+    /// map: a large payload produced this way is never copied. Fails as
+    /// [`write_blob`](Self::write_blob) does.
+    pub fn write_blob_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> io::Result<()> {
+        if len > MAX_BLOB_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "blob over MAX_BLOB_BYTES",
+            ));
+        }
+        let fd = blob::build(len, fill)?;
+        self.write_u64(len as u64);
         self.write_fd(fd);
         Ok(())
     }

@@ -17,7 +17,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
-use crate::call::{self, CallInfo, WireObject, FLAG_NESTED};
+use crate::call::{self, CallInfo, WireObject, FLAG_NESTED, FLAG_SPILLED};
 use crate::conn::{Conn, ConnState, End, Read, Work};
 use crate::object::{
     dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
@@ -33,6 +33,11 @@ pub const DEFAULT_MAX_THREADS: usize = 15;
 /// How long a looper that answered a call on a shared-memory channel stays on it for the next
 /// call (spinning briefly, then asleep on the ring's futex) before it goes back to epoll.
 pub const SHM_LINGER: Duration = Duration::from_millis(20);
+
+/// Largest parcel (its data, without fds and objects) a call or reply carries. One that does
+/// not fit a frame travels as a sealed memfd, which the receiver maps and copies out; a peer
+/// sending a larger one has its call refused before anything is mapped.
+pub const MAX_PARCEL_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a client waits for the first frame of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
@@ -510,29 +515,58 @@ impl RuntimeInner {
         })
     }
 
-    fn encode_call(&self, data: Parcel, info: &CallInfo) -> Result<(Vec<u8>, Vec<OwnedFd>)> {
-        let (bytes, mut fds, objects) = data.into_wire()?;
+    /// Turns a parcel into a frame's payload (by `encode`), fds and flags: its objects become
+    /// reference channels, and data too large for a frame spills into a sealed memfd.
+    fn encode_parcel(
+        &self,
+        parcel: Parcel,
+        encode: impl FnOnce(Vec<u8>, usize, &[WireObject]) -> Vec<u8>,
+    ) -> Result<Outgoing> {
+        let (mut bytes, mut fds, objects) = parcel.into_wire()?;
         let (wire, obj_fds) = self.mint_all(&objects)?;
         let parcel_fds = fds.len();
         fds.extend(obj_fds);
+        let mut flags = 0;
+        if !fits_frame(bytes.len(), fds.len()) {
+            if bytes.len() > MAX_PARCEL_BYTES {
+                return Err(Error::new(
+                    StatusCode::BAD_VALUE,
+                    format!(
+                        "parcel of {} bytes exceeds MAX_PARCEL_BYTES ({MAX_PARCEL_BYTES})",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let spilled = crate::parcel::blob::seal(&bytes)
+                .map_err(|e| Error::new(StatusCode::NO_MEMORY, format!("memfd: {e}")))?;
+            fds.push(spilled);
+            bytes = Vec::new();
+            flags = FLAG_SPILLED;
+        }
         check_frame(bytes.len(), fds.len())?;
-        Ok((call::encode_call(bytes, parcel_fds, &wire, info), fds))
+        Ok(Outgoing {
+            payload: encode(bytes, parcel_fds, &wire),
+            fds,
+            flags,
+        })
     }
 
-    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>) -> (Vec<u8>, Vec<OwnedFd>) {
+    fn encode_call(&self, data: Parcel, info: &CallInfo) -> Result<Outgoing> {
+        self.encode_parcel(data, |bytes, parcel_fds, wire| {
+            call::encode_call(bytes, parcel_fds, wire, info)
+        })
+    }
+
+    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>) -> Outgoing {
         let encoded = reply.map_err(Error::Service).and_then(|parcel| {
-            let (bytes, mut fds, objects) = parcel.into_wire()?;
-            let (wire, obj_fds) = self.mint_all(&objects)?;
-            let parcel_fds = fds.len();
-            fds.extend(obj_fds);
-            check_frame(bytes.len(), fds.len())?;
-            Ok((call::encode_reply(bytes, parcel_fds, &wire, None), fds))
+            self.encode_parcel(parcel, |bytes, parcel_fds, wire| {
+                call::encode_reply(bytes, parcel_fds, wire, None)
+            })
         });
-        encoded.unwrap_or_else(|e| {
-            (
-                call::encode_reply(Vec::new(), 0, &[], Some(&Status::from(e))),
-                Vec::new(),
-            )
+        encoded.unwrap_or_else(|e| Outgoing {
+            payload: call::encode_reply(Vec::new(), 0, &[], Some(&Status::from(e))),
+            fds: Vec::new(),
+            flags: 0,
         })
     }
 
@@ -564,11 +598,10 @@ impl RuntimeInner {
         let frame = self
             .arc()
             .call_frame(proxy, TransactionCode::MINT, Parcel::new(), None)?;
-        let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
+        let (body, status, mut fds) = decode_reply(frame)?;
         if let Some(status) = status {
             return Err(Error::Service(status));
         }
-        let mut fds = frame.fds;
         match (body.objects.as_slice(), fds.len()) {
             ([wire], 1) if body.parcel_fds == 0 => Ok((*wire, fds.pop().expect("one fd"))),
             _ => Err(Error::new(
@@ -586,11 +619,11 @@ impl RuntimeInner {
         timeout: Option<Duration>,
     ) -> Result<Parcel> {
         let frame = self.call_frame(proxy, code, data, timeout)?;
-        let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
+        let (body, status, fds) = decode_reply(frame)?;
         if let Some(status) = status {
             return Err(status.into());
         }
-        self.to_parcel(body, frame.fds)
+        self.to_parcel(body, fds)
     }
 
     fn call_frame(
@@ -608,13 +641,17 @@ impl RuntimeInner {
             nested_in,
             priority: self.caller_priority(),
         };
-        let (payload, fds) = self.encode_call(data, &info)?;
+        let Outgoing {
+            payload,
+            fds,
+            flags,
+        } = self.encode_call(data, &info)?;
         let txn = self.next_txn.fetch_add(1, Ordering::Relaxed);
-        let flags = if nested_in != 0 { FLAG_NESTED } else { 0 };
+        let nested = if nested_in != 0 { FLAG_NESTED } else { 0 };
         let header = Header::new(FrameKind::Request)
             .with_code(code.0)
             .with_txn(txn)
-            .with_flags(flags);
+            .with_flags(flags | nested);
         conn.expect(txn)?;
         conn.chan.will_read();
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
@@ -648,8 +685,14 @@ impl RuntimeInner {
             nested_in: 0,
             priority: self.caller_priority(),
         };
-        let (payload, fds) = self.encode_call(data, &info)?;
-        let header = Header::new(FrameKind::OneWay).with_code(code.0);
+        let Outgoing {
+            payload,
+            fds,
+            flags,
+        } = self.encode_call(data, &info)?;
+        let header = Header::new(FrameKind::OneWay)
+            .with_code(code.0)
+            .with_flags(flags);
         let fds = borrow_all(&fds);
         let sent = match mode {
             OnewayMode::FailWhenFull => proxy.conn.chan.try_send(&header, &payload, &fds),
@@ -716,9 +759,16 @@ impl RuntimeInner {
         if !oneway {
             CURRENT.with(|c| c.borrow_mut().pop());
         }
-        if let Some((payload, fds)) = reply {
+        if let Some(Outgoing {
+            payload,
+            fds,
+            flags,
+        }) = reply
+        {
             // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
-            let header = Header::new(FrameKind::Reply).with_txn(txn);
+            let header = Header::new(FrameKind::Reply)
+                .with_txn(txn)
+                .with_flags(flags);
             if stay {
                 conn.chan.will_read();
             }
@@ -729,7 +779,7 @@ impl RuntimeInner {
     fn run(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        frame: Frame,
+        mut frame: Frame,
         oneway: bool,
         route: Route,
     ) -> std::result::Result<Parcel, Status> {
@@ -739,8 +789,10 @@ impl RuntimeInner {
             uid: u32::MAX,
             gid: u32::MAX,
         });
-        let (body, info) =
+        let spilled = unspill(&mut frame).map_err(Status::from)?;
+        let (mut body, info) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
+        with_spilled(&mut body, spilled).map_err(Status::from)?;
         let object = match info.target {
             0 => conn.owner_object().cloned(),
             // Another object than the channel's own only for a call nested in one of ours:
@@ -912,6 +964,15 @@ impl RuntimeInner {
                 Read::Drain(obj) => {
                     self.maybe_spawn(false);
                     self.drain(&obj);
+                    // The next one-way call is likely near: read it off the ring instead of
+                    // making its sender ring the socket doorbell.
+                    if linger.is_none()
+                        && owner
+                        && self.idle.load(Ordering::SeqCst) > 0
+                        && conn.chan.is_shm()
+                    {
+                        linger = Some(Instant::now() + SHM_LINGER);
+                    }
                 }
                 Read::Nothing => {}
             }
@@ -928,6 +989,56 @@ impl RuntimeInner {
     }
 }
 
+/// A frame about to be sent.
+struct Outgoing {
+    payload: Vec<u8>,
+    fds: Vec<OwnedFd>,
+    flags: u16,
+}
+
+/// True if `data_len` bytes of parcel data and `fds` fds and objects fit one frame, the trailer
+/// and object entries included.
+fn fits_frame(data_len: usize, fds: usize) -> bool {
+    data_len + fds * 16 + 64 <= MAX_PAYLOAD_BYTES
+}
+
+/// Takes a spilled parcel's data (see [`FLAG_SPILLED`]) off a received frame.
+fn unspill(frame: &mut Frame) -> Result<Option<Vec<u8>>> {
+    if frame.header.flags & FLAG_SPILLED == 0 {
+        return Ok(None);
+    }
+    let memfd = frame.fds.pop().ok_or_else(|| {
+        Error::new(
+            StatusCode::BAD_VALUE,
+            "a spilled parcel came without its memfd",
+        )
+    })?;
+    let blob = crate::parcel::blob::map_whole(memfd, MAX_PARCEL_BYTES)?;
+    Ok(Some(blob.to_vec()))
+}
+
+/// Puts spilled data back where the frame's (empty) data was.
+fn with_spilled(body: &mut call::Body, spilled: Option<Vec<u8>>) -> Result<()> {
+    if let Some(data) = spilled {
+        if !body.data.is_empty() {
+            return Err(Error::new(
+                StatusCode::BAD_VALUE,
+                "a spilled parcel also carried data in its frame",
+            ));
+        }
+        body.data = data;
+    }
+    Ok(())
+}
+
+/// Decodes a reply frame, its spilled data restored: the body, the status, the fds.
+fn decode_reply(mut frame: Frame) -> Result<(call::Body, Option<Status>, Vec<OwnedFd>)> {
+    let spilled = unspill(&mut frame)?;
+    let (mut body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
+    with_spilled(&mut body, spilled)?;
+    Ok((body, status, frame.fds))
+}
+
 fn check_frame(data_len: usize, fds: usize) -> Result<()> {
     if fds > MAX_FDS_PER_FRAME {
         return Err(Error::new(
@@ -935,8 +1046,7 @@ fn check_frame(data_len: usize, fds: usize) -> Result<()> {
             format!("{fds} fds and objects exceed {MAX_FDS_PER_FRAME}"),
         ));
     }
-    // The trailer and object entries come on top of the data; leave them room.
-    if data_len + fds * 16 + 64 > MAX_PAYLOAD_BYTES {
+    if !fits_frame(data_len, fds) {
         return Err(Error::new(
             StatusCode::BAD_VALUE,
             format!("parcel of {data_len} bytes exceeds one frame"),

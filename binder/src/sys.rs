@@ -59,3 +59,11 @@ pub fn map_sealed(file: &std::fs::File) -> io::Result<memmap2::Mmap> {
     // unchanging.
     unsafe { memmap2::Mmap::map(file) }
 }
+
+/// Maps a memfd this process just made, and that nobody else holds yet, writable and with its
+/// pages faulted in at once (`MAP_POPULATE`: one batch instead of a fault per page).
+pub fn map_fresh_mut(file: &std::fs::File) -> io::Result<memmap2::MmapMut> {
+    // SAFETY: the memfd is ours alone until the caller sends it, which it does only after the
+    // mapping is dropped and the memfd sealed: nobody else can change or truncate it meanwhile.
+    unsafe { memmap2::MmapOptions::new().populate().map_mut(file) }
+}

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use afbus_binder::{
     Binder, CallContext, ExceptionCode, Parcel, RuntimeConfig, SpIBinder, Status, StatusCode,
-    TransactionCode,
+    TransactionCode, MAX_PARCEL_BYTES,
 };
 use afbus_transport::{FrameKind, Header, Target};
 use common::{child_role, with_timeout};
@@ -376,6 +376,32 @@ fn a_peer_cannot_reach_objects_it_holds_no_reference_to() {
             let exception = i32::from_le_bytes(reply.payload[n - 20..n - 16].try_into().unwrap());
             assert_eq!(exception == 0, target == 0, "target {target}");
         }
+    })
+}
+
+#[test]
+fn a_parcel_too_large_for_a_frame_spills_into_a_memfd_up_to_the_limit() {
+    with_timeout(120, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        // Both ways: the call and its reply are each larger than a frame.
+        let text = "spill".repeat(300_000);
+        assert_eq!(echo(&svc, &text).unwrap(), text);
+        // At the edge: data of exactly MAX_PARCEL_BYTES goes (4 bytes of it are the length).
+        let body: Vec<u8> = (0..MAX_PARCEL_BYTES - 4).map(|i| (i % 251) as u8).collect();
+        let mut p = Parcel::new();
+        p.write_bytes(&body);
+        let mut r = svc.transact(BYTES_SUM, p).unwrap();
+        assert_eq!(r.read_u64().unwrap(), body.len() as u64);
+        assert_eq!(
+            r.read_u64().unwrap(),
+            body.iter().map(|&b| u64::from(b)).sum::<u64>()
+        );
+        // One byte more is refused before anything is sent; the proxy goes on working.
+        let mut p = Parcel::new();
+        p.write_bytes(&vec![0u8; MAX_PARCEL_BYTES - 3]);
+        assert_eq!(code_of(svc.transact(BYTES_SUM, p)), StatusCode::BAD_VALUE);
+        assert_eq!(echo(&svc, "after").unwrap(), "after");
     })
 }
 

@@ -38,13 +38,16 @@ use crate::error::{Error, Result};
 use crate::frame::{Header, HEADER_LEN, MAX_PAYLOAD_BYTES};
 use crate::sys;
 
-/// Bytes of one ring (one direction). Only the pages a channel's traffic reaches are ever
-/// resident, and a ring's cursor sweeps all of them: 32 KiB per direction keeps a busy channel
-/// at 68 KiB of memory (control page included) while holding eight 4 KiB calls in flight.
-pub const SHM_RING_BYTES: usize = 32 * 1024;
+/// Bytes of one ring (one direction): room for two records of the largest size.
+///
+/// Only the pages a channel's traffic reaches become resident: a producer that finds its ring
+/// empty starts again at its beginning, so calls one at a time keep to its first pages, and
+/// only bursts of one-way calls or large frames reach further.
+pub const SHM_RING_BYTES: usize = 256 * 1024;
 
-/// Largest record (8-byte record header, frame header and payload) that travels in a ring;
-/// larger frames go on the socket behind a marker.
+/// Largest record (8-byte record header, frame header and payload) that travels in a ring:
+/// frames up to 128 KiB less 32 bytes; larger ones (and any with fds) go on the socket behind a
+/// marker.
 pub const SHM_MAX_RECORD: usize = SHM_RING_BYTES / 2;
 
 /// Size of a channel's memfd: a page of control words, then the two rings.
@@ -413,6 +416,14 @@ impl Ring<'_> {
         Ok(self.free(head)? >= Ring::needed(head, rec))
     }
 
+    /// True if the record should go to the ring's start, behind padding: the ring is empty (the
+    /// consumer took everything), so nothing is lost by skipping the rest of it, and calls one
+    /// at a time keep touching the same few pages.
+    fn rewinds(&self, head: u64, rec: usize) -> bool {
+        let off = (head % SHM_RING_BYTES as u64) as usize;
+        off != 0 && rec <= off && self.index(TAIL).load(Ordering::Acquire) == head
+    }
+
     /// Sleeps until the consumer frees room or `timeout` passes (the caller re-checks).
     pub(crate) fn wait_room(&self, head: u64, rec: usize, timeout: Duration) -> Result<()> {
         let space = self.word(SPACE);
@@ -429,7 +440,7 @@ impl Ring<'_> {
         let frame_len = hdr.map_or(0, |_| HEADER_LEN + payload.len());
         let rec = record_len(frame_len);
         let mut off = (*head % SHM_RING_BYTES as u64) as usize;
-        if off + rec > SHM_RING_BYTES {
+        if off + rec > SHM_RING_BYTES || self.rewinds(*head, rec) {
             let pad = SHM_RING_BYTES - off;
             self.copy_in(off, &rec_header(TAG_PAD, pad - REC_HDR));
             *head = head.wrapping_add(pad as u64);

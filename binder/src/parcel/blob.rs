@@ -2,7 +2,6 @@
 //! receiver.
 
 use std::fmt;
-use std::io::Write;
 use std::ops::Deref;
 use std::os::fd::OwnedFd;
 
@@ -60,13 +59,24 @@ impl Blob {
 
 /// Copies `data` into a new memfd and seals it.
 pub(crate) fn seal(data: &[u8]) -> std::io::Result<OwnedFd> {
+    build(data.len(), |map| map.copy_from_slice(data))
+}
+
+/// Makes a memfd of `len` bytes, lets `fill` write them in place (no copy), and seals it.
+pub(crate) fn build(len: usize, fill: impl FnOnce(&mut [u8])) -> std::io::Result<OwnedFd> {
     let other = |e: memfd::Error| std::io::Error::other(e.to_string());
     let mfd = MemfdOptions::default()
         .allow_sealing(true)
         .close_on_exec(true)
         .create("afbus-blob")
         .map_err(other)?;
-    mfd.as_file().write_all(data)?;
+    mfd.as_file().set_len(len as u64)?;
+    if len > 0 {
+        let mut map = crate::sys::map_fresh_mut(mfd.as_file())?;
+        fill(&mut map);
+        // Sealing against writes needs every writable mapping gone.
+        drop(map);
+    }
     mfd.add_seals(&[
         FileSeal::SealWrite,
         FileSeal::SealShrink,
@@ -75,6 +85,20 @@ pub(crate) fn seal(data: &[u8]) -> std::io::Result<OwnedFd> {
     ])
     .map_err(other)?;
     Ok(OwnedFd::from(mfd.into_file()))
+}
+
+/// Maps a sealed memfd of whatever size it has, up to `max` bytes.
+pub(crate) fn map_whole(fd: OwnedFd, max: usize) -> Result<Blob, ParcelError> {
+    let bad = |reason: &'static str| ParcelError::BadBlob { offset: 0, reason };
+    let size = std::fs::File::from(fd.try_clone().map_err(|_| bad("cannot be duplicated"))?)
+        .metadata()
+        .map_err(|_| bad("size unreadable"))?
+        .len();
+    let len = usize::try_from(size)
+        .ok()
+        .filter(|&l| l <= max)
+        .ok_or(bad("larger than allowed"))?;
+    map(fd, len, 0)
 }
 
 /// Checks that `fd` is a sealed memfd of exactly `len` bytes and maps it.

@@ -36,6 +36,7 @@ pub const FAIL: TransactionCode = TransactionCode(16);
 pub const PANIC: TransactionCode = TransactionCode(17);
 pub const ONEWAY_CALL_BACK: TransactionCode = TransactionCode(18);
 pub const BLOB_SUM: TransactionCode = TransactionCode(19);
+pub const BYTES_SUM: TransactionCode = TransactionCode(20);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -171,6 +172,11 @@ impl Binder for Service {
             }
             FAIL => return Err(Status::new_service_specific(42, "asked to fail")),
             PANIC => panic!("asked to panic"),
+            BYTES_SUM => {
+                let bytes = data.read_bytes_ref()?;
+                reply.write_u64(bytes.len() as u64);
+                reply.write_u64(bytes.iter().map(|&b| u64::from(b)).sum());
+            }
             BLOB_SUM => {
                 let blob = data.read_blob()?;
                 reply.write_u64(blob.len() as u64);
