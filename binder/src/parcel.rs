@@ -38,6 +38,10 @@ use crate::object::SpIBinder;
 /// a parcel's fds in a single `SCM_RIGHTS` message.
 pub const MAX_PARCEL_FDS: usize = 253;
 
+/// Bytes kept free after large appends for what a call adds behind the data (its object
+/// entries and trailer).
+const TRAILER_ROOM: usize = 64;
+
 /// What a parcel sends: its data, its fds, and its object references.
 pub(crate) type WireParts = (Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>);
 
@@ -250,7 +254,7 @@ impl Parcel {
     /// If the array is longer than `u32::MAX` bytes.
     pub fn write_bytes(&mut self, value: &[u8]) {
         self.write_len(value.len());
-        self.data.extend_from_slice(value);
+        self.append(value);
     }
 
     /// Reads a byte array written by [`write_bytes`](Self::write_bytes).
@@ -289,7 +293,7 @@ impl Parcel {
             Some(bytes) => {
                 let len = i32::try_from(bytes.len()).expect("nullable byte array over i32::MAX");
                 self.write_i32(len);
-                self.data.extend_from_slice(bytes);
+                self.append(bytes);
             }
             None => self.write_i32(-1),
         }
@@ -506,6 +510,15 @@ impl Parcel {
     }
 
     /// Appends a length or count as a `u32`.
+    /// Appends raw bytes, growing the buffer with room to spare for the call's trailer, which
+    /// is appended in place when the parcel is sent: a large array is then never moved.
+    fn append(&mut self, bytes: &[u8]) {
+        if self.data.capacity() - self.data.len() < bytes.len() {
+            self.data.reserve(bytes.len() + TRAILER_ROOM);
+        }
+        self.data.extend_from_slice(bytes);
+    }
+
     fn write_len(&mut self, len: usize) {
         self.write_u32(u32::try_from(len).expect("length over u32::MAX"));
     }

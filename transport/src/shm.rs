@@ -61,11 +61,12 @@ pub const SHM_SPIN: Duration = Duration::from_micros(20);
 pub const SHM_PARK_SLICE: Duration = Duration::from_millis(50);
 
 const CONTROL_BYTES: usize = 4096;
-/// Each ring's control words, a cache line apart: written by the producer (head, its CPU), by
-/// the consumer (tail, waiter) and by a producer waiting for room (space).
+/// Each ring's control words, each on its own cache line (a spinning consumer reads `HEAD`
+/// alone): written by the producer (head, its CPU), by the consumer (tail, waiter) and by a
+/// producer waiting for room (space).
 const CONTROL_STRIDE: usize = 512;
 const HEAD: usize = 0;
-const PRODUCER_CPU: usize = 8;
+const PRODUCER_CPU: usize = 64;
 const TAIL: usize = 128;
 const WAITER: usize = 256;
 const SPACE: usize = 384;
