@@ -16,7 +16,7 @@ use crate::frame::{
     Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
     XFLAG_DOORBELL, XFLAG_OFFER, XFLAG_SWITCH,
 };
-use crate::shm::{self, Link, Record, SHM_MAX_RECORD, SHM_PARK_SLICE};
+use crate::shm::{self, Link, Record, SHM_MAX_RECORD, SHM_MAX_STASHED_FRAMES, SHM_PARK_SLICE};
 use crate::sys::{self, Credentials};
 
 /// A connection carrying frames with fds, one `SOCK_SEQPACKET` message per frame, or, once both
@@ -77,10 +77,6 @@ struct Rx {
     /// The peer's credentials as the kernel gave them with its switch: ring frames carry them.
     peer_creds: Option<Credentials>,
 }
-
-/// Most socket frames a reader holds ahead of their ring markers before it calls the peer
-/// broken (a well-behaved peer has at most a few in flight).
-const MAX_STASHED_FRAMES: usize = 64;
 
 /// How a receive waits.
 #[derive(Clone, Copy)]
@@ -436,7 +432,7 @@ impl Channel {
             match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
                 Ok((_, x)) if x & (XFLAG_DOORBELL | XFLAG_OFFER) != 0 => {}
                 Ok(frame) => {
-                    if rx.stash.len() >= MAX_STASHED_FRAMES {
+                    if rx.stash.len() >= SHM_MAX_STASHED_FRAMES {
                         if let Some(shm) = self.shm.get() {
                             self.break_link(shm);
                         }

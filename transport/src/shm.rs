@@ -60,6 +60,10 @@ pub const SHM_SPIN: Duration = Duration::from_micros(20);
 /// not touch the futex; a runtime's poller wakes the reader sooner when it sees one).
 pub const SHM_PARK_SLICE: Duration = Duration::from_millis(50);
 
+/// Most socket frames a reader holds ahead of their ring markers before it calls the peer
+/// broken and hangs up (a well-behaved peer has a few in flight at most).
+pub const SHM_MAX_STASHED_FRAMES: usize = 64;
+
 const CONTROL_BYTES: usize = 4096;
 /// Each ring's control words, each on its own cache line (a spinning consumer reads `HEAD`
 /// alone): written by the producer (head, its CPU), by the consumer (tail, waiter) and by a

@@ -7,8 +7,8 @@ use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::Duration;
 
-use afbus_transport::shm::{SHM_BYTES, SHM_RING_BYTES};
-use afbus_transport::{Channel, Error, FrameKind, Header, MAX_PAYLOAD_BYTES};
+use afbus_transport::shm::{SHM_BYTES, SHM_MAX_RECORD, SHM_MAX_STASHED_FRAMES, SHM_RING_BYTES};
+use afbus_transport::{Channel, Error, FrameKind, Header, HEADER_LEN, MAX_PAYLOAD_BYTES};
 use common::with_timeout;
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
@@ -66,6 +66,25 @@ fn frames_keep_their_order_across_ring_and_socket() {
         }
         sender.join().unwrap();
     })
+}
+
+#[test]
+fn frames_around_the_largest_ring_record_arrive_whole() {
+    let (a, b) = shm_pair();
+    // A record is 8 bytes, the 24-byte frame header, then the payload padded to 8.
+    let largest = SHM_MAX_RECORD - 8 - HEADER_LEN;
+    for len in [
+        largest - 1,
+        largest,
+        largest + 1,
+        largest + 8,
+        MAX_PAYLOAD_BYTES,
+    ] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+        a.send(&req(len as u64), &payload, &[]).unwrap();
+        let f = b.recv().unwrap();
+        assert_eq!((f.header.txn, f.payload), (len as u64, payload));
+    }
 }
 
 #[test]
@@ -225,6 +244,20 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
+}
+
+#[test]
+fn socket_frames_without_markers_are_held_only_up_to_the_bound() {
+    let h = hostile();
+    // Frames on the socket that no ring marker asks for: held for their markers, up to a bound.
+    for _ in 0..SHM_MAX_STASHED_FRAMES {
+        raw_send(&h.peer, &raw_header(3, 0, 0, 0), &[]);
+    }
+    assert!(matches!(h.chan.try_recv(), Ok(None)));
+    raw_send(&h.peer, &raw_header(3, 0, 0, 0), &[]);
+    assert!(matches!(h.chan.try_recv(), Err(Error::Ring(_))));
+    // The peer is hung up on.
+    assert!(matches!(h.chan.try_recv(), Err(Error::HungUp)));
 }
 
 #[test]
