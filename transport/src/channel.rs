@@ -46,6 +46,8 @@ struct Shm {
     /// must not wait for a reader.
     rx_ring: AtomicBool,
     rx_tail: AtomicU64,
+    /// A poller saw the socket readable or hung up while a reader held the channel.
+    kicked: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -240,7 +242,7 @@ impl Channel {
     /// (a poller saw it readable or hung up while that thread held the channel).
     pub fn kick(&self) {
         if let Some(shm) = self.shm.get() {
-            shm.link.rx().kick();
+            shm.link.rx().kick(&shm.kicked);
         }
     }
 
@@ -363,8 +365,8 @@ impl Channel {
                     let tail = rx.tail;
                     // Sleep without the lock: a sender never needs it, and a caller asking
                     // whether frames wait (`park_poll`) must not wait for us.
-                    MutexGuard::unlocked(&mut rx, || ring.park(tail, slice));
-                    if !ring.has_data(rx.tail) {
+                    MutexGuard::unlocked(&mut rx, || ring.park(tail, slice, &shm.kicked));
+                    if shm.kicked.swap(false, Ordering::SeqCst) || !ring.has_data(rx.tail) {
                         self.drain_socket(&mut rx)?;
                     }
                 }
@@ -475,6 +477,7 @@ impl Shm {
             broken: AtomicBool::new(false),
             rx_ring: AtomicBool::new(false),
             rx_tail: AtomicU64::new(0),
+            kicked: AtomicBool::new(false),
         }
     }
 }

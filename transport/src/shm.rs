@@ -27,7 +27,7 @@
 
 use std::fs::File;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -336,12 +336,12 @@ impl Ring<'_> {
     }
 
     /// Sleeps on the waiter futex for at most `timeout` unless something is published past
-    /// `tail` meanwhile.
-    pub(crate) fn park(&self, tail: u64, timeout: Duration) {
+    /// `tail`, or `kicked` is set ([`kick`](Self::kick)), meanwhile.
+    pub(crate) fn park(&self, tail: u64, timeout: Duration, kicked: &AtomicBool) {
         let waiter = self.word(WAITER);
         waiter.store(WAIT_FUTEX, Ordering::SeqCst);
         fence(Ordering::SeqCst);
-        if !self.has_data(tail) {
+        if !self.has_data(tail) && !kicked.load(Ordering::SeqCst) {
             sys::futex_wait(waiter, WAIT_FUTEX, timeout);
         }
         waiter.store(WAIT_RUNNING, Ordering::SeqCst);
@@ -389,8 +389,11 @@ impl Ring<'_> {
         );
     }
 
-    /// Wakes this process's reader parked on the futex, so that it looks at the socket.
-    pub(crate) fn kick(&self) {
+    /// Makes this process's reader look at the socket: sets `kicked` (seen before it sleeps)
+    /// and wakes it if it sleeps (the word changes too, in case it is about to).
+    pub(crate) fn kick(&self, kicked: &AtomicBool) {
+        kicked.store(true, Ordering::SeqCst);
+        self.word(WAITER).store(WAIT_RUNNING, Ordering::SeqCst);
         sys::futex_wake(self.word(WAITER));
     }
 
