@@ -301,8 +301,16 @@ fn main() -> Result {
             shm: false,
             ..RuntimeConfig::default()
         })?;
+        // Priority inheritance costs the caller one sched_getattr per call: a row without it.
+        let rt_plain = Runtime::new(RuntimeConfig {
+            shm: true,
+            inherit_priority: false,
+            ..RuntimeConfig::default()
+        })?;
         let shm = retry(|| rt_shm.get_service(&me, NAME))?;
         let sock = rt_sock.get_service(&me, NAME)?;
+        let plain = rt_plain.get_service(&me, NAME)?;
+        plain.ping()?;
         shm.ping()?;
         sock.ping()?;
         if !shm.uses_shared_memory() {
@@ -340,9 +348,10 @@ fn main() -> Result {
                 names.push("raw-spin");
                 rows.push(Box::new(|| spin_floor.round_trip(&mut s2, &msg, true)));
             }
-            names.extend(["afbus-socket", "afbus-shm"]);
+            names.extend(["afbus-socket", "afbus-shm", "afbus-shm, no inheritance"]);
             rows.push(Box::new(|| null_call(&sock, &body)));
             rows.push(Box::new(|| null_call(&shm, &body)));
+            rows.push(Box::new(|| null_call(&plain, &body)));
             let mut refs: Vec<&mut dyn FnMut() -> Result<u64>> =
                 rows.iter_mut().map(|r| &mut **r as _).collect();
             let samples = interleave(opts.iters, &mut refs)?;
@@ -436,7 +445,7 @@ fn main() -> Result {
                 percentile(&costs, 99.0) as f64 / 1000.0,
             ));
         }
-        drop((shm, sock));
+        drop((shm, sock, plain));
         drop(child);
     }
     println!();
