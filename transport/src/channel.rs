@@ -185,13 +185,24 @@ impl Channel {
 
     /// Sends one frame, blocking while the socket buffer (or ring) is full.
     pub fn send(&self, header: &Header, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        self.send_inner(header, payload, fds, false)
+        self.send_inner(header, payload, fds, Wait::Until(None))
     }
 
     /// Sends one frame or fails with [`Error::WouldBlock`] if the socket buffer (or ring) is
     /// full.
     pub fn try_send(&self, header: &Header, payload: &[u8], fds: &[BorrowedFd<'_>]) -> Result<()> {
-        self.send_inner(header, payload, fds, true)
+        self.send_inner(header, payload, fds, Wait::NonBlocking)
+    }
+
+    /// Sends one frame, waiting for room until `deadline` at most ([`Error::TimedOut`]).
+    pub fn send_until(
+        &self,
+        header: &Header,
+        payload: &[u8],
+        fds: &[BorrowedFd<'_>],
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        self.send_inner(header, payload, fds, Wait::Until(deadline))
     }
 
     /// Receives one frame, blocking until one arrives.
@@ -251,11 +262,11 @@ impl Channel {
         header: &Header,
         payload: &[u8],
         fds: &[BorrowedFd<'_>],
-        nonblocking: bool,
+        wait: Wait,
     ) -> Result<()> {
         let sock = self.fd.as_fd();
         let Some(shm) = self.shm.get() else {
-            return send_frame(sock, header, payload, fds, nonblocking);
+            return send_socket(sock, header, payload, fds, wait, 0);
         };
         check_outgoing(payload.len(), fds.len())?;
         if shm.broken.load(Ordering::Relaxed) {
@@ -263,9 +274,9 @@ impl Channel {
         }
         let mut tx = shm.tx.lock();
         match tx.mode {
-            TxMode::Socket => return send_frame(sock, header, payload, fds, nonblocking),
+            TxMode::Socket => return send_socket(sock, header, payload, fds, wait, 0),
             TxMode::SwitchNext => {
-                send_frame_x(sock, header, payload, fds, nonblocking, XFLAG_SWITCH)?;
+                send_socket(sock, header, payload, fds, wait, XFLAG_SWITCH)?;
                 tx.mode = TxMode::Ring;
                 return Ok(());
             }
@@ -282,20 +293,24 @@ impl Channel {
             e
         };
         while !ring.fits(tx.head, room).map_err(broken)? {
-            if nonblocking {
-                return Err(Error::WouldBlock);
-            }
+            let slice = match wait {
+                Wait::NonBlocking => return Err(Error::WouldBlock),
+                Wait::Until(None) => SHM_PARK_SLICE,
+                Wait::Until(Some(d)) => match d.saturating_duration_since(Instant::now()) {
+                    left if left.is_zero() => return Err(Error::TimedOut),
+                    left => left.min(SHM_PARK_SLICE),
+                },
+            };
             if hung_up(sock) {
                 return Err(Error::HungUp);
             }
-            ring.wait_room(tx.head, room, SHM_PARK_SLICE)
-                .map_err(broken)?;
+            ring.wait_room(tx.head, room, slice).map_err(broken)?;
         }
         if inline {
             let hdr = header.encode(payload.len(), 0);
             ring.push(&mut tx.head, Some(&hdr), payload);
         } else {
-            send_frame(sock, header, payload, fds, nonblocking)?;
+            send_socket(sock, header, payload, fds, wait, 0)?;
             ring.push(&mut tx.head, None, &[]);
         }
         if ring.notify() {
@@ -521,6 +536,27 @@ pub(crate) fn send_frame(
     send_frame_x(sock, header, payload, fds, nonblocking, 0)
 }
 
+/// Sends one frame on `sock`, waiting for room as `wait` says.
+fn send_socket(
+    sock: BorrowedFd<'_>,
+    header: &Header,
+    payload: &[u8],
+    fds: &[BorrowedFd<'_>],
+    wait: Wait,
+    xflags: u16,
+) -> Result<()> {
+    match wait {
+        Wait::NonBlocking => send_frame_x(sock, header, payload, fds, true, xflags),
+        Wait::Until(None) => send_frame_x(sock, header, payload, fds, false, xflags),
+        Wait::Until(Some(d)) => loop {
+            match send_frame_x(sock, header, payload, fds, true, xflags) {
+                Err(Error::WouldBlock) => wait_for(sock, PollFlags::POLLOUT, Some(d))?,
+                other => return other,
+            }
+        },
+    }
+}
+
 /// Sends one frame with transport flags on `sock`.
 fn send_frame_x(
     sock: BorrowedFd<'_>,
@@ -673,6 +709,11 @@ fn hung_up(fd: BorrowedFd<'_>) -> bool {
 
 /// Waits until `fd` is readable (or hung up), or fails with `TimedOut` at `deadline`.
 pub(crate) fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Result<()> {
+    wait_for(fd, PollFlags::POLLIN, deadline)
+}
+
+/// Waits until `fd` is ready for `events` (or hung up), or fails with `TimedOut` at `deadline`.
+fn wait_for(fd: BorrowedFd<'_>, events: PollFlags, deadline: Option<Instant>) -> Result<()> {
     loop {
         let timeout = match deadline {
             None => PollTimeout::NONE,
@@ -686,7 +727,7 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>, deadline: Option<Instant>) -> Re
                 PollTimeout::try_from(ms.min(i32::MAX as u128) as u32).unwrap_or(PollTimeout::MAX)
             }
         };
-        let mut pfd = [PollFd::new(fd, PollFlags::POLLIN)];
+        let mut pfd = [PollFd::new(fd, events)];
         match nix::poll::poll(&mut pfd, timeout) {
             Ok(0) => continue,
             Ok(_) => return Ok(()),

@@ -108,6 +108,30 @@ fn a_full_ring_is_would_block_for_try_send() {
 }
 
 #[test]
+fn a_send_with_a_deadline_times_out_on_a_full_ring_or_socket() {
+    let socket_only = Channel::pair().unwrap();
+    for (a, b) in [shm_pair(), socket_only] {
+        let payload = vec![1u8; 1000];
+        let mut sent = 0;
+        while a.try_send(&req(sent), &payload, &[]).is_ok() {
+            sent += 1;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_millis(50);
+        assert!(matches!(
+            a.send_until(&req(sent), &payload, &[], Some(deadline)),
+            Err(Error::TimedOut)
+        ));
+        for i in 0..sent {
+            assert_eq!(b.recv().unwrap().header.txn, i);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        a.send_until(&req(sent), &payload, &[], Some(deadline))
+            .unwrap();
+        assert_eq!(b.recv().unwrap().header.txn, sent);
+    }
+}
+
+#[test]
 fn a_declined_offer_keeps_both_directions_on_the_socket() {
     let (a, b) = Channel::pair().unwrap();
     b.set_shm(false);
