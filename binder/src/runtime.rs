@@ -448,7 +448,9 @@ impl RuntimeInner {
         if st.dead {
             return false;
         }
-        let pending = conn.chan.park_poll();
+        // Only an owner end waits in epoll for what comes: a client end gets frames only while
+        // a thread of ours waits on it, and that thread reads them.
+        let pending = matches!(conn.end, End::Owner(_)) && conn.chan.park_poll();
         let events = match conn.end {
             End::Owner(_) if st.paused => return false,
             End::Owner(_) => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
