@@ -26,7 +26,12 @@ fn write_typical(p: &mut Parcel) {
 }
 
 fn read_typical(p: &mut Parcel) -> Result<(i32, i32, u64, String), afbus::binder::ParcelError> {
-    Ok((p.read_i32()?, p.read_i32()?, p.read_u64()?, p.read_string()?))
+    Ok((
+        p.read_i32()?,
+        p.read_i32()?,
+        p.read_u64()?,
+        p.read_string()?,
+    ))
 }
 
 fn parcels(c: &mut Criterion) {
@@ -36,7 +41,10 @@ fn parcels(c: &mut Criterion) {
     let blob = vec![0xa5u8; 4096];
     let mut big = Parcel::new();
     big.write_bytes(&blob);
-    for (name, bytes) in [("typical", typical.as_bytes()), ("4 KiB bytes", big.as_bytes())] {
+    for (name, bytes) in [
+        ("typical", typical.as_bytes()),
+        ("4 KiB bytes", big.as_bytes()),
+    ] {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         let mut dst = Vec::with_capacity(bytes.len());
         g.bench_function(BenchmarkId::new("memcpy baseline", name), |b| {
