@@ -17,12 +17,16 @@
 //! chunk by chunk, so host noise falls on all rows alike, and divides each row's p50 by the p50 of
 //! `raw-seqpacket` (and of `binder-kernel`, where there is a device) measured beside it.
 
+#![deny(unsafe_code)]
+
 mod common;
 
 #[path = "latency/afbus_rows.rs"]
 mod afbus_rows;
+#[allow(unsafe_code)]
 #[path = "common/binder_uapi.rs"]
 mod binder_uapi;
+#[allow(unsafe_code)]
 #[path = "latency/futex.rs"]
 mod futex;
 #[path = "latency/kernel.rs"]

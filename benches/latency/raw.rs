@@ -143,7 +143,9 @@ fn recv_with_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(usize, Option<O
     Ok((msg.bytes, fd))
 }
 
-/// Takes ownership of an fd that `SCM_RIGHTS` installed in this process.
+/// Takes ownership of an fd that `SCM_RIGHTS` installed in this process (`nix` hands received
+/// fds over as raw numbers).
+#[allow(unsafe_code)]
 fn take_received_fd(raw: std::os::fd::RawFd) -> OwnedFd {
     use std::os::fd::FromRawFd;
     // SAFETY: `raw` was installed by the kernel in this process by the recvmsg above and is
