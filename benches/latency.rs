@@ -277,7 +277,7 @@ fn main() -> Result {
             }
         }
         for &work in &works {
-            measure(&mut workers, work, pin, opts.iters, &mut rows)?;
+            measure(&mut workers, work, pin, opts.iters, &mut rows, &mut notes)?;
         }
     }
     println!();
@@ -298,43 +298,82 @@ fn main() -> Result {
     Ok(())
 }
 
-/// Measures `work` on every worker that can do it, alternating chunk by chunk.
+/// Measures `work` on every worker that can do it, alternating chunk by chunk. A transport whose
+/// call fails gets no row for this workload but a note saying after how many calls and why, and
+/// its processes are started afresh for the next workload.
 fn measure(
     workers: &mut [Worker],
     work: Work,
     pin: &'static str,
     iters: usize,
     rows: &mut Vec<Row>,
+    notes: &mut Vec<String>,
 ) -> Result {
-    let mut active: Vec<&mut Worker> = workers
+    struct State {
+        samples: Vec<u64>,
+        priority_failures: u64,
+        calls: usize,
+        failed: bool,
+    }
+    let mut active: Vec<(&mut Worker, State)> = workers
         .iter_mut()
         .filter(|w| !(w.transport == "raw-futex" && work.op == Op::Object))
+        .map(|w| {
+            let st = State {
+                samples: Vec::with_capacity(iters),
+                priority_failures: 0,
+                calls: 0,
+                failed: false,
+            };
+            (w, st)
+        })
         .collect();
-    for w in active.iter_mut() {
-        w.run(work, (iters / 10).max(1))?;
+    let warm_up = (iters / 10).max(1);
+    let mut step = |w: &mut Worker, st: &mut State, n: usize, keep: bool| -> Result {
+        if st.failed {
+            return Ok(());
+        }
+        match w.run(work, n)? {
+            Ok((s, f)) => {
+                st.calls += s.len();
+                if keep {
+                    st.samples.extend(s);
+                    st.priority_failures += f;
+                }
+            }
+            Err((done, e)) => {
+                notes.push(format!(
+                    "{} {} {} ({pin}): failed after {} calls: {e}",
+                    w.transport,
+                    work.op.name(),
+                    work.payload_label(),
+                    st.calls + done
+                ));
+                st.failed = true;
+                w.restart()?;
+            }
+        }
+        Ok(())
+    };
+    for (w, st) in active.iter_mut() {
+        step(w, st, warm_up, false)?;
     }
-    let mut got: Vec<(Vec<u64>, u64)> = active
-        .iter()
-        .map(|_| (Vec::with_capacity(iters), 0))
-        .collect();
     let mut done = 0;
     while done < iters {
         let n = CHUNK.min(iters - done);
-        for (w, (samples, failures)) in active.iter_mut().zip(got.iter_mut()) {
-            let (s, f) = w.run(work, n)?;
-            samples.extend(s);
-            *failures += f;
+        for (w, st) in active.iter_mut() {
+            step(w, st, n, true)?;
         }
         done += n;
     }
-    for (w, (mut samples, priority_failures)) in active.iter().zip(got) {
-        samples.sort_unstable();
+    for (w, mut st) in active.into_iter().filter(|(_, st)| !st.failed) {
+        st.samples.sort_unstable();
         rows.push(Row {
             transport: w.transport,
             work,
             pin,
-            samples,
-            priority_failures,
+            samples: st.samples,
+            priority_failures: st.priority_failures,
         });
     }
     Ok(())

@@ -3,7 +3,7 @@
 //!
 //! Conductor to client: `run OP PAYLOAD N` lines. Client to conductor: first `ready` or
 //! `skip REASON`; then for each run `ok N FAILURES` followed by N round-trip times (u64
-//! little-endian nanoseconds), or `err MESSAGE`. A server prints `ready` once it serves.
+//! little-endian nanoseconds), or `err CALLS_DONE MESSAGE`. A server prints `ready` once it serves.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{ChildStdin, ChildStdout, Command, Stdio};
@@ -27,10 +27,16 @@ const SHM_VAR: &str = "AFBUS_SHM";
 pub struct Worker {
     /// The transport it measures.
     pub transport: &'static str,
+    client_cpu: Option<usize>,
+    server_cpu: Option<usize>,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
     _guard: ChildGuard,
 }
+
+/// What a run of calls gave: (round-trip times in ns, calls that missed the caller's priority),
+/// or (calls that succeeded, why the next one failed).
+pub type RunResult = std::result::Result<(Vec<u64>, u64), (usize, String)>;
 
 impl Worker {
     /// Starts the client process of `transport` (which starts its server). `Ok(Err(reason))`
@@ -73,6 +79,8 @@ impl Worker {
         {
             ("ready", _) => Ok(Ok(Worker {
                 transport,
+                client_cpu,
+                server_cpu,
                 stdin,
                 stdout,
                 _guard: guard,
@@ -82,9 +90,20 @@ impl Worker {
         }
     }
 
-    /// Runs `n` calls of `work`: (round-trip times in ns, calls that missed the caller's
-    /// priority).
-    pub fn run(&mut self, work: Work, n: usize) -> Result<(Vec<u64>, u64)> {
+    /// Replaces the client and server processes with new ones (after a failed call).
+    pub fn restart(&mut self) -> Result {
+        match Worker::start(self.transport, self.client_cpu, self.server_cpu)? {
+            Ok(fresh) => {
+                *self = fresh;
+                Ok(())
+            }
+            Err(reason) => Err(format!("{} cannot restart: {reason}", self.transport).into()),
+        }
+    }
+
+    /// Runs `n` calls of `work`. The outer error is a broken client process; the inner one a
+    /// call that failed.
+    pub fn run(&mut self, work: Work, n: usize) -> Result<RunResult> {
         writeln!(self.stdin, "run {} {} {n}", work.op as u32, work.payload)?;
         self.stdin.flush()?;
         let mut line = String::new();
@@ -92,16 +111,11 @@ impl Worker {
         let fields: Vec<&str> = line.split_whitespace().collect();
         let (count, failures): (usize, u64) = match fields.as_slice() {
             ["ok", count, failures] => (count.parse()?, failures.parse()?),
-            _ => {
-                return Err(format!(
-                    "{} client, {} {}: {}",
-                    self.transport,
-                    work.op.name(),
-                    work.payload,
-                    line.trim_end()
-                )
-                .into())
+            ["err", done, ..] => {
+                let why = line.splitn(3, ' ').nth(2).unwrap_or("").trim_end();
+                return Ok(Err((done.parse()?, why.to_owned())));
             }
+            _ => return Err(format!("{} client died: {line:?}", self.transport).into()),
         };
         let mut raw = vec![0u8; count * 8];
         self.stdout.read_exact(&mut raw)?;
@@ -109,7 +123,7 @@ impl Worker {
             .chunks_exact(8)
             .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
             .collect();
-        Ok((samples, failures))
+        Ok(Ok((samples, failures)))
     }
 }
 
@@ -224,7 +238,12 @@ pub fn client_main() -> Result {
                     out.write_all(&s.to_le_bytes())?;
                 }
             }
-            Err(e) => writeln!(out, "err {}", e.to_string().replace('\n', " "))?,
+            Err(e) => writeln!(
+                out,
+                "err {} {}",
+                samples.len(),
+                e.to_string().replace('\n', " ")
+            )?,
         }
         out.flush()?;
     }
