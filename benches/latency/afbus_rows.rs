@@ -88,6 +88,9 @@ impl AfbusClient {
             .to_owned();
         let server = spawn(&bus)?;
         let rt = Runtime::new(RuntimeConfig::default())?;
+        // The client exports an object (the `object` workload's token): like any owner it needs
+        // a looper, which serves calls on it and closes its reference channels when they hang up.
+        rt.start_thread_pool();
         let me = BusSocket::connect(master.path())?;
         let svc = retry(|| rt.get_service(&me, NAME))?;
         let token = rt.local(Token);
