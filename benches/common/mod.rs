@@ -39,6 +39,18 @@ pub fn pin_modes() -> Vec<(&'static str, usize)> {
 /// A child process, killed and reaped when dropped (also when the bench fails).
 pub struct ChildGuard(Child);
 
+impl ChildGuard {
+    /// Guards a child spawned elsewhere.
+    pub fn new(child: Child) -> ChildGuard {
+        ChildGuard(child)
+    }
+
+    /// The guarded child (to take its pipes).
+    pub fn child_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         let _ = self.0.kill();

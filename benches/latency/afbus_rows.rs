@@ -1,0 +1,143 @@
+//! The `afbus-socket` and `afbus-shm` rows: binder calls through the runtime, between a client
+//! and a service on a private bus. Which path a channel takes is the runtime's choice, steered
+//! by `AFBUS_SHM` in both processes' environments (set by the parent before either starts).
+
+use std::sync::Arc;
+
+use afbus::binder::{
+    Binder, CallContext, Parcel, Runtime, RuntimeConfig, SpIBinder, Status, StatusCode,
+    TransactionCode,
+};
+use afbus::transport::{AllowAll, BusMaster, BusSocket, MasterHandle};
+
+use super::common::{retry, ChildGuard, Result};
+use super::{runs_at_caller_priority, Client, Op};
+
+const NAME: &str = "org.afbus.bench.Latency";
+
+fn code(op: Op) -> TransactionCode {
+    TransactionCode(op as u32)
+}
+
+/// The service: the same answers as the raw servers.
+struct Service;
+
+impl Binder for Service {
+    fn descriptor(&self) -> &str {
+        "org.afbus.bench.ILatency"
+    }
+
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+        _: &CallContext,
+    ) -> std::result::Result<(), Status> {
+        match Op::from_wire(code.0) {
+            Some(Op::Null) => {}
+            Some(Op::Echo) => reply.write_bytes(data.read_bytes_ref()?),
+            Some(Op::Object) => reply.write_binder(&data.read_binder()?),
+            Some(Op::Schd) => reply.write_bool(runs_at_caller_priority()),
+            // Pings are answered by the runtime.
+            Some(Op::Ping) | None => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
+        }
+        Ok(())
+    }
+}
+
+/// A token object that travels in the `object` workload.
+struct Token;
+
+impl Binder for Token {
+    fn descriptor(&self) -> &str {
+        "org.afbus.bench.IToken"
+    }
+
+    fn on_transact(
+        &self,
+        _: TransactionCode,
+        _: &mut Parcel,
+        _: &mut Parcel,
+        _: &CallContext,
+    ) -> std::result::Result<(), Status> {
+        Err(StatusCode::UNKNOWN_TRANSACTION.into())
+    }
+}
+
+/// The client side, with the bus and the server process it started.
+pub struct AfbusClient {
+    svc: SpIBinder,
+    token: SpIBinder,
+    _rt: Runtime,
+    _server: ChildGuard,
+    _master: MasterHandle,
+    _dir: tempfile::TempDir,
+}
+
+impl AfbusClient {
+    /// Starts a private bus; `spawn` starts the server on the bus path given and returns once
+    /// it has published the service.
+    pub fn new(spawn: impl FnOnce(&str) -> Result<ChildGuard>) -> Result<AfbusClient> {
+        let dir = tempfile::tempdir()?;
+        let master = BusMaster::bind(dir.path().join("bus"), AllowAll)?.spawn()?;
+        let bus = master
+            .path()
+            .to_str()
+            .ok_or("bus path not UTF-8")?
+            .to_owned();
+        let server = spawn(&bus)?;
+        let rt = Runtime::new(RuntimeConfig::default())?;
+        // The client exports an object (the `object` workload's token): like any owner it needs
+        // a looper, which serves calls on it and closes its reference channels when they hang up.
+        rt.start_thread_pool();
+        let me = BusSocket::connect(master.path())?;
+        let svc = retry(|| rt.get_service(&me, NAME))?;
+        let token = rt.local(Token);
+        Ok(AfbusClient {
+            svc,
+            token,
+            _rt: rt,
+            _server: server,
+            _master: master,
+            _dir: dir,
+        })
+    }
+}
+
+impl Client for AfbusClient {
+    fn call(&mut self, op: Op, payload: &[u8]) -> Result<bool> {
+        let mut p = Parcel::new();
+        match op {
+            Op::Ping => {
+                self.svc.ping()?;
+                return Ok(true);
+            }
+            Op::Null if payload.is_empty() => {}
+            Op::Null | Op::Echo => p.write_bytes(payload),
+            Op::Object => p.write_binder(&self.token),
+            Op::Schd => {}
+        }
+        let mut reply = self.svc.transact(code(op), p)?;
+        match op {
+            Op::Echo if reply.read_bytes()?.len() != payload.len() => {
+                Err("echo came back with another length".into())
+            }
+            Op::Object if !reply.read_binder()?.is_local() => {
+                Err("the object came back as someone else's".into())
+            }
+            Op::Schd => Ok(reply.read_bool()?),
+            _ => Ok(true),
+        }
+    }
+}
+
+/// The server process: publishes the service on `bus`, says it is ready, and serves.
+pub fn server(bus: &str) -> Result {
+    let rt = Runtime::new(RuntimeConfig::default())?;
+    let endpoint = Arc::new(BusSocket::connect(bus)?);
+    rt.publish(&endpoint, NAME, &rt.local(Service))?;
+    super::say_ready()?;
+    rt.join_thread_pool();
+    Ok(())
+}
