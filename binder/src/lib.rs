@@ -53,7 +53,7 @@ pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
 };
-pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES};
+pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
 pub use priority::{Priority, SchedPolicy};
 pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -77,8 +77,24 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// Runs `target` as `config` says; the first panic ends the run.
-pub fn run(target: &Target, config: &Config) -> Result<Report, Failure> {
+/// Stack of the thread the inputs run on: a spawned thread's default, as the runtime's loopers
+/// have, so that unbounded recursion on hostile input shows here as it would there.
+pub const STACK_BYTES: usize = 2 * 1024 * 1024;
+
+/// Runs `target` as `config` says, on a thread with [`STACK_BYTES`] of stack; the first panic
+/// ends the run.
+pub fn run(target: &'static Target, config: &Config) -> Result<Report, Failure> {
+    let config = config.clone();
+    std::thread::Builder::new()
+        .name(format!("fuzz-{}", target.name))
+        .stack_size(STACK_BYTES)
+        .spawn(move || run_here(target, &config))
+        .expect("spawn the fuzzing thread")
+        .join()
+        .expect("panics are caught per input")
+}
+
+fn run_here(target: &Target, config: &Config) -> Result<Report, Failure> {
     let seeds = (target.seeds)();
     let watchdog = Watchdog::start(target.name, config.time_bound);
     let mut rng = Rng::new(config.seed);

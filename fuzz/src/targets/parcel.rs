@@ -144,6 +144,17 @@ pub fn seeds() -> Vec<Vec<u8>> {
     let mut p = Parcel::new();
     p.write(&e);
     add(&[13, 0], p);
+    // Deeper than a reader may nest: refused, not a stack overflow.
+    let mut deep = Everything::default();
+    for _ in 0..afbus_binder::MAX_PARCEL_NESTING {
+        deep = Everything {
+            next: Some(Box::new(deep)),
+            ..Everything::default()
+        };
+    }
+    let mut p = Parcel::new();
+    p.write(&deep);
+    add(&[13], p);
     let mut p = Parcel::new();
     p.write_option(Some(&e));
     p.write(&Shape::label("x".into()));
