@@ -4,6 +4,7 @@
 //! afbus-fuzz list
 //! afbus-fuzz run [TARGET...] [--inputs N] [--seconds S] [--seed X]   (default: every target)
 //! afbus-fuzz repro TARGET FILE...
+//! afbus-fuzz seeds TARGET DIR        (writes the seeds, as a libFuzzer corpus)
 //! ```
 //! Exit status: 0 no failure, 1 a target panicked, 2 bad usage.
 
@@ -13,7 +14,7 @@ use std::time::Duration;
 use afbus_fuzz::driver::{self, Config};
 use afbus_fuzz::TARGETS;
 
-const USAGE: &str = "usage: afbus-fuzz list | run [TARGET...] [--inputs N] [--seconds S] [--seed X] | repro TARGET FILE...";
+const USAGE: &str = "usage: afbus-fuzz list | run [TARGET...] [--inputs N] [--seconds S] [--seed X] | repro TARGET FILE... | seeds TARGET DIR";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         }
         Some("run") => run(&args[1..]),
         Some("repro") if args.len() >= 3 => repro(&args[1], &args[2..]),
+        Some("seeds") if args.len() == 3 => seeds(&args[1], &args[2]),
         _ => usage(),
     }
 }
@@ -110,6 +112,21 @@ fn repro(name: &str, files: &[String]) -> ExitCode {
                 eprintln!("{f}: {e}");
                 return ExitCode::from(2);
             }
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn seeds(name: &str, dir: &str) -> ExitCode {
+    let Some(t) = afbus_fuzz::target(name) else {
+        eprintln!("no target {name:?}");
+        return ExitCode::from(2);
+    };
+    for (i, seed) in (t.seeds)().iter().enumerate() {
+        let path = std::path::Path::new(dir).join(format!("seed-{i}"));
+        if let Err(e) = std::fs::write(&path, seed) {
+            eprintln!("{}: {e}", path.display());
+            return ExitCode::from(2);
         }
     }
     ExitCode::SUCCESS
