@@ -36,6 +36,8 @@ pub(crate) struct Conn {
     pub end: End,
     st: Mutex<ConnState>,
     filed: Condvar,
+    /// The runtime's one-way accounting per sending process.
+    senders: Arc<Senders>,
 }
 
 #[derive(Default)]
@@ -47,6 +49,8 @@ pub(crate) struct ConnState {
     pub oneway_pending: usize,
     /// Reading is paused until the one-way backlog drains.
     pub paused: bool,
+    /// Reading is paused (also) because this sending process holds too much one-way backlog.
+    paused_for: Option<i32>,
 }
 
 #[derive(Default)]
@@ -84,6 +88,103 @@ pub(crate) enum Work {
 /// Binder's 1 MiB transaction buffer goes to one-way calls; a quarter of that per channel.
 pub const MAX_PENDING_ONEWAY_BYTES: usize = 128 * 1024;
 
+/// Bytes of one-way calls one sending process (by the kernel's pid) may have read and not yet
+/// run, across all its channels into a runtime. Past it the sender is a suspected spammer: every
+/// channel it sends one-way calls on stops being read until its backlog halves (so it gets
+/// [`StatusCode::WOULD_BLOCK`] once the socket buffers fill), and a warning is logged once per
+/// episode. A quarter of Binder's 1 MiB buffer, where Binder flags a pid as spamming one-way.
+pub const MAX_ONEWAY_BYTES_PER_SENDER: usize = 256 * 1024;
+
+/// One sending process's one-way backlog in a runtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderBacklog {
+    /// The sender's pid, as the kernel attached it to its calls.
+    pub pid: i32,
+    /// Bytes of its one-way calls read and not yet run.
+    pub bytes: usize,
+    /// Whether its channels are paused for going past [`MAX_ONEWAY_BYTES_PER_SENDER`].
+    pub refused: bool,
+}
+
+/// One-way bytes read and not yet run, per sending process, across a runtime's channels.
+#[derive(Default)]
+pub(crate) struct Senders {
+    by_pid: Mutex<HashMap<i32, Sender>>,
+}
+
+#[derive(Default)]
+struct Sender {
+    bytes: usize,
+    /// Over the limit, and not yet back under half of it.
+    refused: bool,
+    /// Channels paused for this sender, to resume when it is under half again.
+    paused: Vec<Weak<Conn>>,
+}
+
+impl Senders {
+    /// Counts `bytes` read from `pid` on `conn`; true if `conn` must pause for this sender.
+    fn charge(&self, pid: i32, uid: u32, bytes: usize, conn: &Arc<Conn>) -> bool {
+        let mut by_pid = self.by_pid.lock();
+        let s = by_pid.entry(pid).or_default();
+        s.bytes += bytes;
+        if !s.refused && s.bytes < MAX_ONEWAY_BYTES_PER_SENDER {
+            return false;
+        }
+        if !s.refused {
+            s.refused = true;
+            tracing::warn!(
+                pid,
+                uid,
+                bytes = s.bytes,
+                limit = MAX_ONEWAY_BYTES_PER_SENDER,
+                "one-way spam suspected: the sender's channels are not read until its backlog halves"
+            );
+        }
+        s.paused.retain(|c| c.strong_count() > 0);
+        s.paused.push(Arc::downgrade(conn));
+        true
+    }
+
+    /// Takes back `bytes` of `pid`'s once run; the channels to resume if it is under half again.
+    fn refund(&self, pid: i32, bytes: usize) -> Vec<Arc<Conn>> {
+        let mut by_pid = self.by_pid.lock();
+        let Some(s) = by_pid.get_mut(&pid) else {
+            return Vec::new();
+        };
+        s.bytes = s.bytes.saturating_sub(bytes);
+        let mut resume = Vec::new();
+        if s.refused && s.bytes < MAX_ONEWAY_BYTES_PER_SENDER / 2 {
+            s.refused = false;
+            tracing::info!(pid, bytes = s.bytes, "one-way sender back under its limit");
+            resume = s.paused.drain(..).filter_map(|c| c.upgrade()).collect();
+        }
+        if s.bytes == 0 && !s.refused {
+            by_pid.remove(&pid);
+        }
+        resume
+    }
+
+    fn refused(&self, pid: i32) -> bool {
+        self.by_pid.lock().get(&pid).is_some_and(|s| s.refused)
+    }
+
+    /// Every sender with a backlog, by pid.
+    pub(crate) fn backlogs(&self) -> Vec<SenderBacklog> {
+        let mut out: Vec<SenderBacklog> = self
+            .by_pid
+            .lock()
+            .iter()
+            .map(|(&pid, s)| SenderBacklog {
+                pid,
+                bytes: s.bytes,
+                refused: s.refused,
+            })
+            .collect();
+        out.sort_by_key(|b| b.pid);
+        out
+    }
+}
+
 /// How long a reader may block.
 #[derive(Clone, Copy)]
 pub(crate) enum Wait {
@@ -92,13 +193,14 @@ pub(crate) enum Wait {
 }
 
 impl Conn {
-    pub(crate) fn new(token: u64, chan: Channel, end: End) -> Conn {
+    pub(crate) fn new(token: u64, chan: Channel, end: End, senders: Arc<Senders>) -> Conn {
         Conn {
             token,
             chan,
             end,
             st: Mutex::new(ConnState::default()),
             filed: Condvar::new(),
+            senders,
         }
     }
 
@@ -282,9 +384,15 @@ impl Conn {
             }
             FrameKind::OneWay => match &self.end {
                 End::Owner(obj) => {
-                    st.oneway_pending += frame.payload.len();
+                    let bytes = frame.payload.len();
+                    st.oneway_pending += bytes;
                     if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
                         st.paused = true;
+                    }
+                    let (pid, uid) = frame.creds.map_or((0, u32::MAX), |c| (c.pid, c.uid));
+                    if self.senders.charge(pid, uid, bytes, self) {
+                        st.paused = true;
+                        st.paused_for = Some(pid);
                     }
                     let mut q = obj.oneway.lock();
                     q.calls.push_back((self.clone(), frame));
@@ -326,16 +434,35 @@ impl Conn {
         }
     }
 
-    /// Accounts for a one-way call that has run; true when reading should resume.
-    pub(crate) fn oneway_done(&self, bytes: usize) -> bool {
-        let mut st = self.st.lock();
-        st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
-        if st.paused && st.oneway_pending < MAX_PENDING_ONEWAY_BYTES / 2 {
-            st.paused = false;
-            self.filed.notify_all();
-            return !st.dead && !st.reading;
+    /// Accounts for a one-way call of `bytes` from `pid` that has run; returns the channels
+    /// whose reading should resume (this one, or every one paused for that sender).
+    pub(crate) fn oneway_done(self: &Arc<Self>, bytes: usize, pid: i32) -> Vec<Arc<Conn>> {
+        {
+            let mut st = self.st.lock();
+            st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
         }
-        false
+        let mut resume = self.senders.refund(pid, bytes);
+        if !resume.iter().any(|c| Arc::ptr_eq(c, self)) {
+            resume.push(self.clone());
+        }
+        resume.retain(|c| c.try_resume());
+        resume
+    }
+
+    /// Unpauses reading if neither this channel's backlog nor its sender's holds it; true if
+    /// it was paused and should be re-armed now.
+    fn try_resume(&self) -> bool {
+        let mut st = self.st.lock();
+        if !st.paused || st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES / 2 {
+            return false;
+        }
+        if st.paused_for.is_some_and(|pid| self.senders.refused(pid)) {
+            return false;
+        }
+        st.paused = false;
+        st.paused_for = None;
+        self.filed.notify_all();
+        !st.dead && !st.reading
     }
 
     /// Marks the channel dead (once) and wakes every waiter; true if this call did it.

@@ -49,7 +49,7 @@ mod runtime;
 mod status;
 mod sys;
 
-pub use conn::MAX_PENDING_ONEWAY_BYTES;
+pub use conn::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER, MAX_PENDING_ONEWAY_BYTES};
 pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
 };

@@ -18,7 +18,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
 use crate::call::{self, CallInfo, WireObject, FLAG_NESTED};
-use crate::conn::{Conn, ConnState, End, Read, Work};
+use crate::conn::{Conn, ConnState, End, Read, SenderBacklog, Senders, Work};
 use crate::object::{
     dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
     SpIBinder, TransactionCode,
@@ -82,6 +82,8 @@ pub(crate) struct RuntimeInner {
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
+    /// One-way backlog per sending process.
+    senders: Arc<Senders>,
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
     spawned: Mutex<usize>,
@@ -152,6 +154,7 @@ impl Runtime {
             objects: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
+            senders: Arc::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
             idle: AtomicUsize::new(0),
@@ -160,6 +163,12 @@ impl Runtime {
             next_txn: AtomicU64::new(1),
         });
         Ok(Runtime { inner })
+    }
+
+    /// Every process with one-way calls read and not yet run here, and whether it is refused
+    /// for holding more than [`MAX_ONEWAY_BYTES_PER_SENDER`](crate::MAX_ONEWAY_BYTES_PER_SENDER).
+    pub fn oneway_senders(&self) -> Vec<SenderBacklog> {
+        self.inner.senders.backlogs()
     }
 
     /// This runtime's id: half of the identity of every object it exports.
@@ -322,7 +331,12 @@ impl RuntimeInner {
     fn add_owner_end(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::new(token, channel, End::Owner(obj.clone())));
+        let conn = Arc::new(Conn::new(
+            token,
+            channel,
+            End::Owner(obj.clone()),
+            self.senders.clone(),
+        ));
         let refs = {
             let mut objects = self.objects.lock();
             let e = objects.entry(obj.number).or_insert_with(|| Exported {
@@ -388,7 +402,12 @@ impl RuntimeInner {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
-            conn: Arc::new(Conn::new(token, channel, End::Client(me.clone()))),
+            conn: Arc::new(Conn::new(
+                token,
+                channel,
+                End::Client(me.clone()),
+                self.senders.clone(),
+            )),
             owner: wire.owner,
             number: wire.number,
             owner_pid,
@@ -763,10 +782,11 @@ impl RuntimeInner {
             };
             let Some((conn, frame)) = next else { return };
             let bytes = frame.payload.len();
+            let pid = frame.creds.map_or(0, |c| c.pid);
             self.serve(&conn, frame, Route::Fresh);
-            if conn.oneway_done(bytes) {
-                let st = conn.lock();
-                self.rearm(&conn, &st);
+            for c in conn.oneway_done(bytes, pid) {
+                let st = c.lock();
+                self.rearm(&c, &st);
             }
         }
     }

@@ -36,6 +36,7 @@ pub const FAIL: TransactionCode = TransactionCode(16);
 pub const PANIC: TransactionCode = TransactionCode(17);
 pub const ONEWAY_CALL_BACK: TransactionCode = TransactionCode(18);
 pub const BLOB_SUM: TransactionCode = TransactionCode(19);
+pub const ONEWAY_BACKLOG: TransactionCode = TransactionCode(20);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -175,6 +176,14 @@ impl Binder for Service {
                 let blob = data.read_blob()?;
                 reply.write_u64(blob.len() as u64);
                 reply.write_u64(blob.iter().map(|&b| u64::from(b)).sum());
+            }
+            ONEWAY_BACKLOG => {
+                // The runtime's one-way backlog of the process `pid`: bytes, refused.
+                let pid = data.read_i32()?;
+                let rt = self.runtime.upgrade().ok_or(StatusCode::DEAD_OBJECT)?;
+                let b = rt.oneway_senders().into_iter().find(|b| b.pid == pid);
+                reply.write_u64(b.map_or(0, |b| b.bytes as u64));
+                reply.write_bool(b.is_some_and(|b| b.refused));
             }
             ONEWAY_CALL_BACK => {
                 // A one-way handler calling its caller back: the ordinary route, not nested.
