@@ -34,6 +34,8 @@ pub struct Target {
 pub const TARGETS: &[Target] = &[
     targets::frame::TARGET,
     targets::parcel::TARGET,
+    targets::call::TARGET,
+    targets::master::TARGET,
     targets::idl::TARGET,
     targets::policy::TARGET,
     targets::activation::TARGET,

@@ -3,10 +3,12 @@
 
 use afbus_fuzz::driver::{self, Config};
 
-/// Inputs per target, seeds included; the IDL compiler is slower per input than the others.
+/// Inputs per target, seeds included: fewer where one input costs more (the IDL compiler; the
+/// targets that make a round trip through a runtime or the bus master).
 fn inputs_for(name: &str) -> u64 {
     match name {
         "idl" => 4_000,
+        "call" | "master" => 10_000,
         _ => 20_000,
     }
 }
