@@ -46,14 +46,16 @@ mod object;
 pub mod parcel;
 mod priority;
 mod runtime;
+mod senders;
 mod status;
 mod sys;
 
-pub use conn::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER, MAX_PENDING_ONEWAY_BYTES};
+pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
 pub use priority::{Priority, SchedPolicy};
 pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS};
+pub use senders::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -18,13 +18,14 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
 use crate::call::{self, CallInfo, WireObject, FLAG_NESTED};
-use crate::conn::{Conn, ConnState, End, Read, SenderBacklog, Senders, Work};
+use crate::conn::{Conn, ConnState, End, Read, Work};
 use crate::object::{
     dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
     SpIBinder, TransactionCode,
 };
 use crate::parcel::Parcel;
 use crate::priority::{Priority, PriorityGuard};
+use crate::senders::{SenderBacklog, Senders};
 use crate::status::{Error, Result, Status, StatusCode};
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
