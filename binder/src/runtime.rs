@@ -34,6 +34,11 @@ pub const DEFAULT_MAX_THREADS: usize = 15;
 /// How long a client waits for the first frame of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long passing on a proxy waits for its owner to mint the new reference: an owner that
+/// does not answer (no thread serves its objects, or it is hostile) fails that call rather than
+/// holding the passing thread for ever. As long as a client waits for a service's introduction.
+const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
+
 /// Code of the one-way frame a service sends first on a channel brokered by the bus: the
 /// object's identity.
 const INTRO_CODE: u32 = u32::from_be_bytes(*b"_INT");
@@ -558,9 +563,12 @@ impl RuntimeInner {
 
     /// Asks a proxy's owner for a new reference to pass on.
     fn mint_remote(&self, proxy: &Proxy) -> Result<(WireObject, OwnedFd)> {
-        let frame = self
-            .arc()
-            .call_frame(proxy, TransactionCode::MINT, Parcel::new(), None)?;
+        let frame = self.arc().call_frame(
+            proxy,
+            TransactionCode::MINT,
+            Parcel::new(),
+            Some(MINT_TIMEOUT),
+        )?;
         let (body, status) = call::decode_reply(frame.payload, frame.fds.len())?;
         if let Some(status) = status {
             return Err(Error::Service(status));
