@@ -45,6 +45,7 @@ mod conn;
 mod object;
 pub mod parcel;
 mod priority;
+mod reply;
 mod runtime;
 mod senders;
 mod status;

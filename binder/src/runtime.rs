@@ -720,9 +720,8 @@ impl RuntimeInner {
             CURRENT.with(|c| c.borrow_mut().pop());
         }
         if let Some((payload, fds)) = reply {
-            // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
             let header = Header::new(FrameKind::Reply).with_txn(txn);
-            let _ = conn.chan.send(&header, &payload, &borrow_all(&fds));
+            crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds));
         }
     }
 
