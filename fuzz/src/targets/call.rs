@@ -4,9 +4,10 @@
 //! peer pings the object: the runtime must still answer.
 //!
 //! Input: byte 0 chooses the frame kind (bits 0-1: request, one-way, nested request, reply), the
-//! number of fds sent (bits 2-3, `/dev/null`s) and whether a well-formed trailer is appended to
-//! the payload (bit 4, with the fields from bytes 5-8); bytes 1-4 are the code; the rest is the
-//! payload.
+//! number of fds sent (bits 2-3), whether a well-formed trailer is appended to the payload (bit 4,
+//! with the fields from bytes 5-8), and whether the fds are object references (bit 5: socket ends
+//! whose peers are closed, each named by a 16-byte entry before the trailer) or parcel fds
+//! (`/dev/null`s); bytes 1-4 are the code; the rest is the payload.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -172,22 +173,39 @@ pub fn target(data: &[u8]) {
         _ => (FrameKind::Reply, 0),
     };
     let nfds = usize::from((control >> 2) & 3);
+    let objects = control & 0x20 != 0;
     let mut payload = rest.to_vec();
     if control & 0x10 != 0 {
         let (fields, data) = rest.split_at(rest.len().min(4));
         payload = data.to_vec();
         let field = |i: usize| fields.get(i).copied().unwrap_or(0);
-        append_trailer(
-            &mut payload,
-            nfds,
-            field(0),
-            field(1),
-            field(2) & 3,
-            field(3),
-        );
+        let nobj = if objects { nfds } else { 0 };
+        let data_len = payload.len();
+        for i in 0..nobj {
+            // An owner runtime and object number no process has.
+            payload.extend_from_slice(&(0xf0f0 + u64::from(field(3))).to_le_bytes());
+            payload.extend_from_slice(&(i as u64 + 1).to_le_bytes());
+        }
+        let trailer = Trailer {
+            data_len,
+            parcel_fds: nfds - nobj,
+            objects: nobj,
+            target: field(0),
+            policy: field(1),
+            nested: field(2) & 3,
+            level: field(3),
+        };
+        trailer.append(&mut payload);
     }
     let fds: Vec<OwnedFd> = (0..nfds)
-        .filter_map(|_| std::fs::File::open("/dev/null").ok().map(OwnedFd::from))
+        .filter_map(|_| {
+            if objects {
+                // The peer end closes at once: a reference to an object that is already gone.
+                Channel::pair().ok().map(|(ours, _gone)| ours.into_fd())
+            } else {
+                std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
+            }
+        })
         .collect();
     let borrowed: Vec<BorrowedFd<'_>> = fds.iter().map(|f| f.as_fd()).collect();
     let txn = u64::from(code) | 1 << 40;
@@ -203,7 +221,7 @@ pub fn target(data: &[u8]) {
     // The runtime must still serve this channel: ping it and wait for that reply.
     let ping_txn = NEXT_PING.fetch_add(1, Ordering::Relaxed);
     let mut ping = Vec::new();
-    append_trailer(&mut ping, 0, 0, 0, 0, 0);
+    Trailer::default().append(&mut ping);
     let header = Header::new(FrameKind::Request)
         .with_code(PING)
         .with_txn(ping_txn);
@@ -222,19 +240,32 @@ pub fn target(data: &[u8]) {
     );
 }
 
-/// Appends a call trailer for `data` (already in `out`): target object `target` (small numbers
-/// name no object or the channel's own), a priority, `nfds` parcel fds and no objects.
-fn append_trailer(out: &mut Vec<u8>, nfds: usize, target: u8, policy: u8, nested: u8, level: u8) {
-    let data_len = out.len() as u32;
-    out.extend_from_slice(&u64::from(target).to_le_bytes());
-    out.extend_from_slice(&0u64.to_le_bytes());
-    out.extend_from_slice(&u64::from(nested).to_le_bytes());
-    out.push(policy);
-    out.extend_from_slice(&i32::from(level as i8).to_le_bytes());
-    out.extend_from_slice(&(nfds as u16).to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&data_len.to_le_bytes());
-    debug_assert_eq!(out.len(), data_len as usize + CALL_TRAILER_LEN);
+/// A call trailer (the binder layer's wire format: see `binder/src/call.rs`).
+#[derive(Default)]
+struct Trailer {
+    data_len: usize,
+    parcel_fds: usize,
+    objects: usize,
+    /// The target object: small numbers name no object, or (0) the channel's own.
+    target: u8,
+    policy: u8,
+    nested: u8,
+    level: u8,
+}
+
+impl Trailer {
+    fn append(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(&u64::from(self.target).to_le_bytes());
+        out.extend_from_slice(&0u64.to_le_bytes());
+        out.extend_from_slice(&u64::from(self.nested).to_le_bytes());
+        out.push(self.policy);
+        out.extend_from_slice(&i32::from(self.level as i8).to_le_bytes());
+        out.extend_from_slice(&(self.parcel_fds as u16).to_le_bytes());
+        out.extend_from_slice(&(self.objects as u16).to_le_bytes());
+        out.extend_from_slice(&(self.data_len as u32).to_le_bytes());
+        debug_assert_eq!(out.len() - start, CALL_TRAILER_LEN);
+    }
 }
 
 /// Well-formed calls of each handler code.
@@ -267,5 +298,10 @@ pub fn seeds() -> Vec<Vec<u8>> {
     p.write_u32(0);
     add(1 << 2, 6, p);
     add(2, PING, Parcel::new());
+    // Object references: code 3 reads one and passes it back on.
+    let mut p = Parcel::new();
+    p.write_u8(1);
+    p.write_u32(0);
+    add(0x20 | 1 << 2, 3, p);
     out
 }
