@@ -7,11 +7,12 @@
 //!
 //! - [`driver`]: deterministic mutation of the seeds plus random inputs, each input under a time
 //!   bound, on any toolchain. The test `tests/smoke.rs` and the `afbus-fuzz` binary use it.
-//! - libFuzzer, coverage-guided: `fuzz/libfuzzer/` holds one `fuzz_targets/NAME.rs` per target
-//!   and `fuzz/libfuzzer/run` builds and runs one (see the README's Reliability section).
+//! - libFuzzer, coverage-guided: `fuzz/libfuzzer/` is one entry point for every target, and
+//!   `fuzz/libfuzzer/run TARGET` builds and runs it (see the README's Reliability section).
 //!
-//! Adding a target: a module under `targets/` with `target`, `seeds` and `DICTIONARY`, a line in
-//! [`TARGETS`], and a three-line file in `fuzz/libfuzzer/fuzz_targets/` with its `[[bin]]`.
+//! Adding a target: a module under `targets/` with `target`, `seeds`, `DICTIONARY` and `TARGET`,
+//! its `pub mod` line in `targets/mod.rs`, and its line in [`TARGETS`]. Nothing else: the smoke
+//! test, the `afbus-fuzz` binary and the libFuzzer entry point all go through [`TARGETS`].
 #![deny(unsafe_code)]
 
 pub mod driver;
