@@ -110,7 +110,7 @@ fn world() -> &'static World {
             default_hook(info);
         }));
         // The bus lives as long as the process.
-        let dir = Box::leak(Box::new(tempfile_dir()));
+        let dir = super::bus_dir("call");
         let master = BusMaster::bind(dir.join("bus"), AllowAll)
             .and_then(BusMaster::spawn)
             .expect("start a private bus");
@@ -132,14 +132,6 @@ fn world() -> &'static World {
             channel: Mutex::new(None),
         }
     })
-}
-
-/// A fresh directory for the bus socket.
-fn tempfile_dir() -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("afbus-fuzz-call-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
 }
 
 /// A new channel to the object, its introduction frame read.

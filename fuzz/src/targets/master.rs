@@ -49,9 +49,7 @@ static WORLD: OnceLock<Mutex<World>> = OnceLock::new();
 
 fn world() -> &'static Mutex<World> {
     WORLD.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("afbus-fuzz-master-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("temp dir");
+        let dir = super::bus_dir("master");
         let master = BusMaster::bind(dir.join("bus"), AllowAll)
             .and_then(BusMaster::spawn)
             .expect("start a private bus");
