@@ -62,7 +62,9 @@ impl Senders {
             );
         }
         s.paused.retain(|c| c.strong_count() > 0);
-        s.paused.push(Arc::downgrade(conn));
+        if !s.paused.iter().any(|c| c.as_ptr() == Arc::as_ptr(conn)) {
+            s.paused.push(Arc::downgrade(conn));
+        }
         true
     }
 
