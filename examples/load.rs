@@ -393,7 +393,8 @@ fn drive(o: &Options) -> Result<bool> {
         ),
         (
             "no fd leak",
-            after.fds_now == before.fds_now,
+            // Before may count an fd of the driver's own get still being dropped: at most, then.
+            after.fds_now <= before.fds_now,
             format!(
                 "{} before, {} after (at start {})",
                 before.fds_now, after.fds_now, after.fds_before
