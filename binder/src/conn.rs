@@ -19,6 +19,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::call::{encode_reply, peek_nested_in, FLAG_NESTED};
 use crate::object::{LocalObject, Proxy};
+use crate::senders::Senders;
 use crate::status::{Error, Result, Status, StatusCode};
 
 /// Which end of a reference channel this is.
@@ -36,6 +37,8 @@ pub(crate) struct Conn {
     pub end: End,
     st: Mutex<ConnState>,
     filed: Condvar,
+    /// The runtime's one-way accounting per sending process.
+    senders: Arc<Senders>,
 }
 
 #[derive(Default)]
@@ -52,6 +55,8 @@ pub(crate) struct ConnState {
     /// Frames wait in the channel's ring that no poller will hear of: the last reader reads on
     /// or hands the channel to a looper.
     more: bool,
+    /// Reading is paused (also) because this sending process holds too much one-way backlog.
+    paused_for: Option<i32>,
 }
 
 #[derive(Default)]
@@ -99,7 +104,7 @@ pub(crate) enum Wait {
 }
 
 impl Conn {
-    pub(crate) fn new(token: u64, chan: Channel, end: End) -> Conn {
+    pub(crate) fn new(token: u64, chan: Channel, end: End, senders: Arc<Senders>) -> Conn {
         Conn {
             token,
             chan,
@@ -109,6 +114,7 @@ impl Conn {
                 ..ConnState::default()
             }),
             filed: Condvar::new(),
+            senders,
         }
     }
 
@@ -318,9 +324,15 @@ impl Conn {
             }
             FrameKind::OneWay => match &self.end {
                 End::Owner(obj) => {
-                    st.oneway_pending += frame.payload.len();
+                    let bytes = frame.payload.len();
+                    st.oneway_pending += bytes;
                     if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
                         st.paused = true;
+                    }
+                    let (pid, uid) = frame.creds.map_or((0, u32::MAX), |c| (c.pid, c.uid));
+                    if self.senders.charge(pid, uid, bytes, self) {
+                        st.paused = true;
+                        st.paused_for = Some(pid);
                     }
                     let mut q = obj.oneway.lock();
                     q.calls.push_back((self.clone(), frame));
@@ -367,16 +379,40 @@ impl Conn {
         std::mem::take(&mut self.st.lock().more)
     }
 
-    /// Accounts for a one-way call that has run; true when reading should resume.
-    pub(crate) fn oneway_done(&self, bytes: usize) -> bool {
-        let mut st = self.st.lock();
-        st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
-        if st.paused && st.oneway_pending < MAX_PENDING_ONEWAY_BYTES / 2 {
-            st.paused = false;
-            self.filed.notify_all();
-            return !st.dead && !st.reading;
+    /// Accounts for a one-way call of `bytes` from `pid` that has run; returns the channels
+    /// whose reading should resume (this one, or every one paused for that sender).
+    pub(crate) fn oneway_done(self: &Arc<Self>, bytes: usize, pid: i32) -> Vec<Arc<Conn>> {
+        {
+            let mut st = self.st.lock();
+            st.oneway_pending = st.oneway_pending.saturating_sub(bytes);
         }
-        false
+        let mut resume = self.senders.refund(pid, bytes);
+        if !resume.iter().any(|c| Arc::ptr_eq(c, self)) {
+            resume.push(self.clone());
+        }
+        resume.retain(|c| c.try_resume());
+        resume
+    }
+
+    /// Unpauses reading if neither this channel's backlog nor its sender's holds it; true if
+    /// it was paused and should be re-armed now.
+    fn try_resume(self: &Arc<Self>) -> bool {
+        let mut st = self.st.lock();
+        if !st.paused || st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES / 2 {
+            return false;
+        }
+        // Still held for its sender: be on the list its next resumption goes through (an
+        // earlier one may have taken this channel off it while its own backlog held it).
+        if st
+            .paused_for
+            .is_some_and(|pid| self.senders.hold(pid, self))
+        {
+            return false;
+        }
+        st.paused = false;
+        st.paused_for = None;
+        self.filed.notify_all();
+        !st.dead && !st.reading
     }
 
     /// Marks the channel dead (once) and wakes every waiter; true if this call did it.

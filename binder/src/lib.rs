@@ -45,7 +45,9 @@ mod conn;
 mod object;
 pub mod parcel;
 mod priority;
+mod reply;
 mod runtime;
+mod senders;
 mod status;
 mod sys;
 
@@ -53,7 +55,8 @@ pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
 };
-pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES};
+pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
 pub use priority::{Priority, SchedPolicy};
 pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, SHM_LINGER};
+pub use senders::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -42,6 +42,12 @@ pub const MAX_PARCEL_FDS: usize = 253;
 /// entries and trailer).
 const TRAILER_ROOM: usize = 64;
 
+/// How deep [`Parcelable`] values may nest (a parcelable in a parcelable, an array of arrays) when
+/// read: each level is a recursive call, and a frame's 128 KiB could otherwise describe a
+/// thousand levels of a recursive parcelable, enough to overflow a looper's stack. The number is
+/// serde_json's recursion limit.
+pub const MAX_PARCEL_NESTING: usize = 128;
+
 /// What a parcel sends: its data, its fds, and its object references.
 pub(crate) type WireParts = (Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>);
 
@@ -55,6 +61,8 @@ pub struct Parcel {
     objects: Vec<SpIBinder>,
     /// The read cursor; never past `data.len()`.
     pos: usize,
+    /// How many [`Parcelable`] reads are in progress, one inside the other.
+    depth: usize,
 }
 
 /// Defines a little-endian write/read pair for each fixed-size number type.
@@ -86,6 +94,7 @@ impl Parcel {
             fds,
             objects: Vec::new(),
             pos: 0,
+            depth: 0,
         }
     }
 
@@ -456,7 +465,7 @@ impl Parcel {
     /// On failure the cursor goes back to where the value started; fds already taken out by the
     /// failed read stay taken.
     pub fn read<T: Parcelable>(&mut self) -> Result<T, ParcelError> {
-        self.restoring(T::read_from)
+        self.nested(T::read_from)
     }
 
     /// Appends an array: its `u32` element count, then the elements.
@@ -475,7 +484,7 @@ impl Parcel {
     /// A count that the remaining bytes cannot hold at [`Parcelable::MIN_WIRE_SIZE`] bytes per
     /// element is [`ParcelError::Truncated`], found before anything is allocated.
     pub fn read_vec<T: Parcelable>(&mut self) -> Result<Vec<T>, ParcelError> {
-        self.restoring(|p| {
+        self.nested(|p| {
             let count = p.read_count(T::MIN_WIRE_SIZE)?;
             let mut values = Vec::with_capacity(count);
             for _ in 0..count {
@@ -499,7 +508,7 @@ impl Parcel {
     /// Reads an optional value written by [`write_option`](Self::write_option); a tag other
     /// than 0 or 1 is [`ParcelError::InvalidTag`].
     pub fn read_option<T: Parcelable>(&mut self) -> Result<Option<T>, ParcelError> {
-        self.restoring(|p| {
+        self.nested(|p| {
             let offset = p.pos;
             match p.read_u8()? {
                 0 => Ok(None),
@@ -521,6 +530,24 @@ impl Parcel {
 
     fn write_len(&mut self, len: usize) {
         self.write_u32(u32::try_from(len).expect("length over u32::MAX"));
+    }
+
+    /// Runs `read` one nesting level down, as [`restoring`](Self::restoring) does; past
+    /// [`MAX_PARCEL_NESTING`] levels it fails instead.
+    fn nested<T>(
+        &mut self,
+        read: impl FnOnce(&mut Self) -> Result<T, ParcelError>,
+    ) -> Result<T, ParcelError> {
+        if self.depth >= MAX_PARCEL_NESTING {
+            return Err(ParcelError::TooDeep {
+                offset: self.pos,
+                max: MAX_PARCEL_NESTING,
+            });
+        }
+        self.depth += 1;
+        let result = self.restoring(read);
+        self.depth -= 1;
+        result
     }
 
     /// Runs `read`, moving the cursor back to where it was if `read` fails.

@@ -25,6 +25,7 @@ use crate::object::{
 };
 use crate::parcel::Parcel;
 use crate::priority::{Priority, PriorityGuard};
+use crate::senders::{SenderBacklog, Senders};
 use crate::status::{Error, Result, Status, StatusCode};
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
@@ -41,6 +42,11 @@ pub const MAX_PARCEL_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long a client waits for the first frame of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long passing on a proxy waits for its owner to mint the new reference: an owner that
+/// does not answer (no thread serves its objects, or it is hostile) fails that call rather than
+/// holding the passing thread for ever. As long as a client waits for a service's introduction.
+const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
 
 /// Code of the one-way frame a service sends first on a channel brokered by the bus: the
 /// object's identity.
@@ -95,6 +101,8 @@ pub(crate) struct RuntimeInner {
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
+    /// One-way backlog per sending process.
+    senders: Arc<Senders>,
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
     spawned: Mutex<usize>,
@@ -165,6 +173,7 @@ impl Runtime {
             objects: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
+            senders: Arc::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
             idle: AtomicUsize::new(0),
@@ -173,6 +182,12 @@ impl Runtime {
             next_txn: AtomicU64::new(1),
         });
         Ok(Runtime { inner })
+    }
+
+    /// Every process with one-way calls read and not yet run here, and whether it is refused
+    /// for holding more than [`MAX_ONEWAY_BYTES_PER_SENDER`](crate::MAX_ONEWAY_BYTES_PER_SENDER).
+    pub fn oneway_senders(&self) -> Vec<SenderBacklog> {
+        self.inner.senders.backlogs()
     }
 
     /// This runtime's id: half of the identity of every object it exports.
@@ -339,7 +354,12 @@ impl RuntimeInner {
     fn add_owner_end(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::new(token, channel, End::Owner(obj.clone())));
+        let conn = Arc::new(Conn::new(
+            token,
+            channel,
+            End::Owner(obj.clone()),
+            self.senders.clone(),
+        ));
         let refs = {
             let mut objects = self.objects.lock();
             let e = objects.entry(obj.number).or_insert_with(|| Exported {
@@ -410,7 +430,12 @@ impl RuntimeInner {
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
-            conn: Arc::new(Conn::new(token, channel, End::Client(me.clone()))),
+            conn: Arc::new(Conn::new(
+                token,
+                channel,
+                End::Client(me.clone()),
+                self.senders.clone(),
+            )),
             owner: wire.owner,
             number: wire.number,
             owner_pid,
@@ -597,9 +622,12 @@ impl RuntimeInner {
 
     /// Asks a proxy's owner for a new reference to pass on.
     fn mint_remote(&self, proxy: &Proxy) -> Result<(WireObject, OwnedFd)> {
-        let frame = self
-            .arc()
-            .call_frame(proxy, TransactionCode::MINT, Parcel::new(), None)?;
+        let frame = self.arc().call_frame(
+            proxy,
+            TransactionCode::MINT,
+            Parcel::new(),
+            Some(MINT_TIMEOUT),
+        )?;
         let (body, status, mut fds) = decode_reply(frame)?;
         if let Some(status) = status {
             return Err(Error::Service(status));
@@ -767,14 +795,13 @@ impl RuntimeInner {
             flags,
         }) = reply
         {
-            // A caller that is gone gets no reply; its channel's hang-up is handled elsewhere.
             let header = Header::new(FrameKind::Reply)
                 .with_txn(txn)
                 .with_flags(flags);
             if stay {
                 conn.chan.will_read();
             }
-            let _ = conn.chan.send(&header, &payload, &borrow_all(&fds));
+            crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds));
         }
     }
 
@@ -845,13 +872,20 @@ impl RuntimeInner {
             };
             let Some((conn, frame)) = next else { return };
             let bytes = frame.payload.len();
+            let pid = frame.creds.map_or(0, |c| c.pid);
             self.serve(&conn, frame, Route::Fresh, false);
-            if conn.oneway_done(bytes) {
-                let pending = self.rearm(&conn, &mut conn.lock());
-                if pending {
-                    self.queue_work(&conn, Work::Poll);
+            for c in conn.oneway_done(bytes, pid) {
+                if self.rearm(&c, &mut c.lock()) {
+                    self.queue_work(&c, Work::Poll);
                 }
             }
+        }
+    }
+
+    /// Before work that may take long: frames the last read left in the ring go to a looper.
+    fn hand_on(&self, conn: &Arc<Conn>) {
+        if conn.take_more() {
+            self.queue_work(conn, Work::Poll);
         }
     }
 
@@ -950,20 +984,19 @@ impl RuntimeInner {
                     return;
                 }
                 Read::Fresh(frame) => {
+                    self.hand_on(conn);
                     self.maybe_spawn(false);
                     // Stay only while another looper waits in epoll for every other channel.
                     let stay = owner && self.idle.load(Ordering::SeqCst) > 0 && conn.chan.is_shm();
                     self.serve(conn, frame, Route::Fresh, stay);
                     if !stay {
-                        if owner && conn.take_more() {
-                            continue;
-                        }
                         return;
                     }
                     linger = Some(Instant::now() + SHM_LINGER);
                     continue;
                 }
                 Read::Drain(obj) => {
+                    self.hand_on(conn);
                     self.maybe_spawn(false);
                     self.drain(&obj);
                     // The next one-way call is likely near: read it off the ring instead of

@@ -596,14 +596,23 @@ impl Parser<'_> {
             end = self.expect_punct(">")?;
         }
         let mut dims = Vec::new();
-        while self.eat_punct("[") {
-            if self.peek().is_punct("]") {
-                dims.push(None);
-            } else {
-                dims.push(Some(self.expr()?));
+        // Each dimension nests the type one level deeper (later passes recurse per level).
+        let mut entered = 0;
+        let dims_read = (|| {
+            while self.eat_punct("[") {
+                self.enter()?;
+                entered += 1;
+                if self.peek().is_punct("]") {
+                    dims.push(None);
+                } else {
+                    dims.push(Some(self.expr()?));
+                }
+                end = self.expect_punct("]")?;
             }
-            end = self.expect_punct("]")?;
-        }
+            Ok(())
+        })();
+        self.depth -= entered;
+        dims_read?;
         Ok(TypeRef {
             span: join(name.span, end),
             name,

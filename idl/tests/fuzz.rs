@@ -240,3 +240,27 @@ fn pathological_shapes_are_diagnosed_not_crashed() {
         compile(input);
     }
 }
+
+/// Found by the `idl` fuzz target: each array dimension nested the type one level deeper, past
+/// the parser's nesting limit, and a few hundred dimensions took the compiler minutes
+/// (superlinear in the count). Dimensions now count towards `MAX_NESTING`.
+#[test]
+fn array_dimensions_count_towards_the_nesting_limit() {
+    let dims = afbus_idl::parser::MAX_NESTING + 1;
+    let text = format!(
+        "package a; parcelable IFoo {{ int{} m; }}",
+        "[2]".repeat(dims)
+    );
+    let mut fs = MemoryFs::new();
+    fs.add("a/IFoo.aidl", text);
+    let out = afbus_idl::compile_to_rust(&fs, &[PathBuf::from("a/IFoo.aidl")], &[]).unwrap();
+    let diags = out.render_diagnostics();
+    assert!(diags.contains("nesting deeper than"), "{diags}");
+
+    // Well within the limit, a many-dimensional array still compiles.
+    let text = "package a; parcelable IFoo { int[2][2][2][2][2][2][2][2] m; }";
+    let mut fs = MemoryFs::new();
+    fs.add("a/IFoo.aidl", text);
+    let out = afbus_idl::compile_to_rust(&fs, &[PathBuf::from("a/IFoo.aidl")], &[]).unwrap();
+    assert_eq!(out.render_diagnostics(), "");
+}

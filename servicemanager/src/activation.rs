@@ -71,46 +71,60 @@ pub fn load_dir(dir: &Path) -> Result<BTreeMap<String, Declaration>, ConfigError
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| ConfigError::io(&file, e))?;
         let origin = file.display().to_string();
-        let raw: RawDeclaration = parse_toml(&text, &origin)?;
-        let at = |offset: usize, message: String| ConfigError::at(&text, &origin, offset, message);
-        if !valid_name(raw.name.get_ref()) {
-            return Err(at(
-                raw.name.span().start,
-                format!("invalid service name {:?}", raw.name.get_ref()),
-            ));
-        }
-        if raw.exec.get_ref().is_empty() {
-            return Err(at(
-                raw.exec.span().start,
-                "exec needs at least the program".into(),
-            ));
-        }
-        let user = raw
-            .user
-            .as_ref()
-            .map(|u| lookup_user(u, &text, &origin))
-            .transpose()?;
-        let name = raw.name.get_ref().clone();
+        let (decl, name_at) = parse_declaration(&text, &origin, file.clone())?;
         if let Some(other) = out
-            .get(&name)
+            .get(&decl.name)
             .map(|d: &Declaration| d.file.display().to_string())
         {
-            return Err(at(
-                raw.name.span().start,
-                format!("{name} is already declared in {other}"),
+            return Err(ConfigError::at(
+                &text,
+                &origin,
+                name_at,
+                format!("{} is already declared in {other}", decl.name),
             ));
         }
-        let decl = Declaration {
-            name: name.clone(),
-            exec: raw.exec.into_inner(),
-            user,
-            lazy: raw.lazy,
-            env: raw.env,
-            file,
-        };
-        out.insert(name, decl);
+        out.insert(decl.name.clone(), decl);
     }
     Ok(out)
+}
+
+/// Parses one declaration file's `text` (`origin` names it in errors, `file` is recorded).
+///
+/// Also returns the offset of the name in `text`, for errors about the name.
+pub fn parse_declaration(
+    text: &str,
+    origin: &str,
+    file: PathBuf,
+) -> Result<(Declaration, usize), ConfigError> {
+    let raw: RawDeclaration = parse_toml(text, origin)?;
+    let at = |offset: usize, message: String| ConfigError::at(text, origin, offset, message);
+    if !valid_name(raw.name.get_ref()) {
+        return Err(at(
+            raw.name.span().start,
+            format!("invalid service name {:?}", raw.name.get_ref()),
+        ));
+    }
+    if raw.exec.get_ref().is_empty() {
+        return Err(at(
+            raw.exec.span().start,
+            "exec needs at least the program".into(),
+        ));
+    }
+    let user = raw
+        .user
+        .as_ref()
+        .map(|u| lookup_user(u, text, origin))
+        .transpose()?;
+    let name_at = raw.name.span().start;
+    let decl = Declaration {
+        name: raw.name.into_inner(),
+        exec: raw.exec.into_inner(),
+        user,
+        lazy: raw.lazy,
+        env: raw.env,
+        file,
+    };
+    Ok((decl, name_at))
 }
 
 /// What the daemon knows of one declared service's processes.

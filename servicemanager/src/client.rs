@@ -35,7 +35,12 @@ pub struct ServiceManager {
 impl ServiceManager {
     /// Joins the bus at `bus` and reaches its service manager through `rt`.
     pub fn connect(rt: &Runtime, bus: impl AsRef<Path>) -> Result<ServiceManager> {
-        let endpoint = Arc::new(BusSocket::connect(bus)?);
+        ServiceManager::with_endpoint(rt, Arc::new(BusSocket::connect(bus)?))
+    }
+
+    /// Reaches the service manager through `rt` over an endpoint already joined to its bus, so
+    /// that several runtimes of a process can share one bus connection.
+    pub fn with_endpoint(rt: &Runtime, endpoint: Arc<BusSocket>) -> Result<ServiceManager> {
         let sm =
             IServiceManagerProxy::from_binder(rt.get_service(&endpoint, SERVICE_MANAGER_NAME)?);
         Ok(ServiceManager { endpoint, sm })

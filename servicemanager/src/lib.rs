@@ -38,6 +38,7 @@ mod lazy;
 mod paths;
 pub mod policy;
 pub mod protocol;
+mod registration;
 pub mod registry;
 mod service;
 
@@ -49,3 +50,4 @@ pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
 pub use paths::{bus_path, BUS_ENV};
 pub use policy::{ConfigError, Op, Policy};
 pub use protocol::{IServiceCallback, IServiceCallbackProxy, ServiceDebugInfo};
+pub use registration::{Registration, FIRST_BACKOFF, MAX_BACKOFF};

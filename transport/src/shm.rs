@@ -424,12 +424,17 @@ impl Ring<'_> {
         Ok(self.free(head)? >= Ring::needed(head, rec))
     }
 
-    /// True if the record should go to the ring's start, behind padding: the ring is empty (the
-    /// consumer took everything), so nothing is lost by skipping the rest of it, and calls one
-    /// at a time keep touching the same few pages.
+    /// True if the record should go to the ring's start, behind padding, so that calls one at a
+    /// time keep touching the same few pages: the ring is empty (the consumer took everything),
+    /// and the consumer is reading or about to (not asleep in `poll`). The padding counts as
+    /// used until the consumer skips it, which a reader does at once; a consumer asleep in
+    /// `poll` could take long, and a burst of one-way calls would find the ring smaller.
     fn rewinds(&self, head: u64, rec: usize) -> bool {
         let off = (head % SHM_RING_BYTES as u64) as usize;
-        off != 0 && rec <= off && self.index(TAIL).load(Ordering::Acquire) == head
+        off != 0
+            && rec <= off
+            && self.index(TAIL).load(Ordering::Acquire) == head
+            && self.word(WAITER).load(Ordering::Relaxed) != WAIT_POLL
     }
 
     /// Sleeps until the consumer frees room or `timeout` passes (the caller re-checks).

@@ -126,13 +126,25 @@ pub fn send_msg(
             ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>(), uc);
         }
     }
-    // SAFETY: `msg` describes live buffers (iov slices, control buffer) for the duration of the
-    // call; `sock` is an open descriptor.
-    let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+    retry_interrupted(|| {
+        // SAFETY: `msg` describes live buffers (iov slices, control buffer) for the duration of
+        // the call; `sock` is an open descriptor.
+        unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) }
+    })
+}
+
+/// Runs a system call again while a signal interrupts it (`EINTR`): a handler installed without
+/// `SA_RESTART` anywhere in the process must not fail a send or a receive.
+fn retry_interrupted(mut call: impl FnMut() -> isize) -> io::Result<usize> {
+    loop {
+        let n = call();
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
@@ -144,28 +156,27 @@ const GATHER_MAX: usize = 1024;
 /// Sends a datagram without control data.
 fn send_plain(sock: BorrowedFd<'_>, iov: &[IoSlice<'_>], flags: libc::c_int) -> io::Result<usize> {
     let total: usize = iov.iter().map(|s| s.len()).sum();
-    let n = if total <= GATHER_MAX {
+    if total <= GATHER_MAX {
         let mut buf = [0u8; GATHER_MAX];
         let mut at = 0;
         for s in iov {
             buf[at..at + s.len()].copy_from_slice(s);
             at += s.len();
         }
-        // SAFETY: `buf[..total]` is initialized and lives across the call; `sock` is open.
-        unsafe { libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), total, flags) }
+        retry_interrupted(|| {
+            // SAFETY: `buf[..total]` is initialized and lives across the call; `sock` is open.
+            unsafe { libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), total, flags) }
+        })
     } else {
         // SAFETY: msghdr is a plain C struct for which all-zero is a valid (empty) value.
         let mut msg: libc::msghdr = unsafe { mem::zeroed() };
         msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
         msg.msg_iovlen = iov.len();
-        // SAFETY: `msg` points at the caller's live iov slices (IoSlice is ABI-compatible with
-        // iovec) and carries no control data.
-        unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) }
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
+        retry_interrupted(|| {
+            // SAFETY: `msg` points at the caller's live iov slices (IoSlice is ABI-compatible
+            // with iovec) and carries no control data.
+            unsafe { libc::sendmsg(sock.as_raw_fd(), &msg, flags) }
+        })
     }
 }
 
@@ -188,12 +199,14 @@ pub fn recv_msg(
     if nonblocking {
         flags |= libc::MSG_DONTWAIT;
     }
-    // SAFETY: `msg` points at live, writable buffers of the stated lengths for the whole call.
-    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let full_len = n as usize;
+    let full_len = retry_interrupted(|| {
+        // An interrupted call received nothing; start each attempt from the same state.
+        msg.msg_controllen = CMSG_BUF_LEN;
+        msg.msg_flags = 0;
+        // SAFETY: `msg` points at live, writable buffers of the stated lengths for the whole
+        // call.
+        unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, flags) }
+    })?;
     let capacity: usize = iov.iter().map(|s| s.len()).sum();
     let mut out = Received {
         len: full_len.min(capacity),

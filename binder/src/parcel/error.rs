@@ -112,6 +112,15 @@ pub enum ParcelError {
         /// The parcel's length.
         len: usize,
     },
+    /// Values nested deeper than [`MAX_PARCEL_NESTING`](super::MAX_PARCEL_NESTING): a reader
+    /// would otherwise recurse once per level and a forged parcel could overflow its stack.
+    #[error("values nested more than {max} deep at offset {offset}")]
+    TooDeep {
+        /// Where the value that went too deep starts.
+        offset: usize,
+        /// The limit.
+        max: usize,
+    },
     /// Well-formed bytes that are not a valid value of the type being read, such as an unknown
     /// enum tag; for [`Parcelable`](super::Parcelable) implementations to return.
     #[error("invalid {what} at offset {offset}")]

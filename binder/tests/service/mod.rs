@@ -36,7 +36,10 @@ pub const FAIL: TransactionCode = TransactionCode(16);
 pub const PANIC: TransactionCode = TransactionCode(17);
 pub const ONEWAY_CALL_BACK: TransactionCode = TransactionCode(18);
 pub const BLOB_SUM: TransactionCode = TransactionCode(19);
-pub const BYTES_SUM: TransactionCode = TransactionCode(20);
+pub const ONEWAY_BACKLOG: TransactionCode = TransactionCode(20);
+pub const STORE_BINDER: TransactionCode = TransactionCode(21);
+pub const LOAD_BINDER: TransactionCode = TransactionCode(22);
+pub const BYTES_SUM: TransactionCode = TransactionCode(23);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -46,6 +49,7 @@ pub struct Shared {
     gate_open: Mutex<bool>,
     gate: Condvar,
     child: Mutex<Option<SpIBinder>>,
+    stored: Mutex<Option<SpIBinder>>,
     pub last_caller: Mutex<Option<CallContext>>,
     pub last_refs_gone: Mutex<usize>,
     pub last_ref_cv: Condvar,
@@ -181,6 +185,20 @@ impl Binder for Service {
                 let blob = data.read_blob()?;
                 reply.write_u64(blob.len() as u64);
                 reply.write_u64(blob.iter().map(|&b| u64::from(b)).sum());
+            }
+            // Keeps a reference for LOAD_BINDER to hand to whoever asks.
+            STORE_BINDER => *shared.stored.lock() = Some(data.read_binder()?),
+            LOAD_BINDER => {
+                let stored = shared.stored.lock().clone();
+                reply.write_binder(&stored.ok_or(StatusCode::NAME_NOT_FOUND)?);
+            }
+            ONEWAY_BACKLOG => {
+                // The runtime's one-way backlog of the process `pid`: bytes, refused.
+                let pid = data.read_i32()?;
+                let rt = self.runtime.upgrade().ok_or(StatusCode::DEAD_OBJECT)?;
+                let b = rt.oneway_senders().into_iter().find(|b| b.pid == pid);
+                reply.write_u64(b.map_or(0, |b| b.bytes as u64));
+                reply.write_bool(b.is_some_and(|b| b.refused));
             }
             ONEWAY_CALL_BACK => {
                 // A one-way handler calling its caller back: the ordinary route, not nested.
