@@ -34,6 +34,7 @@ pub struct Target {
 /// Every target.
 pub const TARGETS: &[Target] = &[
     targets::frame::TARGET,
+    targets::ring::TARGET,
     targets::parcel::TARGET,
     targets::call::TARGET,
     targets::master::TARGET,

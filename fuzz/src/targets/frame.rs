@@ -99,7 +99,11 @@ fn check(
             let declared = u32::from_le_bytes(datagram[8..12].try_into().expect("4 bytes"));
             assert_eq!(declared as usize, frame.payload.len(), "length unchecked");
         }
-        Ok(None) => panic!("a sent datagram was not received"),
+        // The channel's own signalling (a shared-memory offer, a doorbell) is taken, not given.
+        Ok(None) => assert!(
+            well_formed(datagram, nfds) && signalling(datagram),
+            "a sent datagram was not received"
+        ),
         Err(e) => {
             // A refusal is fine; it must be a typed one, and a frame that passes every check
             // must not be refused.
@@ -112,6 +116,14 @@ fn check(
     }
 }
 
+/// The transport flags a channel knows (header bytes 6..8): offer, switch, doorbell.
+const TRANSPORT_FLAGS: u16 = 1 | 2 | 4;
+
+/// True when a frame carries the channel's own signalling: an offer or a doorbell.
+fn signalling(datagram: &[u8]) -> bool {
+    u16::from_le_bytes([datagram[6], datagram[7]]) & (1 | 4) != 0
+}
+
 /// True when `datagram` with `nfds` fds is a valid frame.
 fn well_formed(datagram: &[u8], nfds: usize) -> bool {
     if datagram.len() < HEADER_LEN || datagram.len() > MAX_FRAME_BYTES {
@@ -120,7 +132,7 @@ fn well_formed(datagram: &[u8], nfds: usize) -> bool {
     let u16_at = |i: usize| u16::from_le_bytes([datagram[i], datagram[i + 1]]);
     let declared = u32::from_le_bytes(datagram[8..12].try_into().expect("4 bytes")) as usize;
     (1..=5).contains(&u16_at(0))
-        && u16_at(6) == 0
+        && u16_at(6) & !TRANSPORT_FLAGS == 0
         && usize::from(u16_at(4)) == nfds
         && declared == datagram.len() - HEADER_LEN
 }

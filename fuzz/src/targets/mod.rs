@@ -7,6 +7,7 @@ pub mod idl;
 pub mod master;
 pub mod parcel;
 pub mod policy;
+pub mod ring;
 
 use std::path::PathBuf;
 
