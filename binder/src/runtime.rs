@@ -338,9 +338,6 @@ impl RuntimeInner {
 
     /// Registers `channel` as a new reference to `obj` and introduces the object on it.
     fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
-        if self.config.shm {
-            channel.offer_shm()?;
-        }
         let mut intro = obj.runtime_id.to_le_bytes().to_vec();
         intro.extend_from_slice(&obj.number.to_le_bytes());
         channel.send(
@@ -382,9 +379,6 @@ impl RuntimeInner {
     /// Mints a new reference channel to a local object of this runtime.
     fn export(&self, obj: &Arc<LocalObject>) -> Result<(WireObject, OwnedFd)> {
         let (mine, theirs) = Channel::pair()?;
-        if self.config.shm {
-            mine.offer_shm()?;
-        }
         self.add_owner_end(obj, mine)?;
         Ok((
             WireObject {
@@ -426,7 +420,6 @@ impl RuntimeInner {
         }
         channel.set_pass_credentials(true)?;
         channel.set_shm(self.config.shm);
-        channel.accept_pending_offer()?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
@@ -800,6 +793,11 @@ impl RuntimeInner {
                 .with_flags(flags);
             if stay {
                 conn.chan.will_read();
+            }
+            // A channel that carries calls moves to shared memory: offered with its first reply,
+            // not when it is made, so a reference only passed along never pays for a mapping.
+            if self.config.shm && matches!(conn.end, End::Owner(_)) {
+                let _ = conn.chan.offer_shm();
             }
             crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds));
         }

@@ -34,6 +34,8 @@ pub struct Channel {
     shm: OnceLock<Shm>,
     /// Whether an offer from the peer is accepted.
     accept_shm: AtomicBool,
+    /// Held while making an offer, so that two threads never offer two memfds.
+    offering: Mutex<()>,
 }
 
 #[derive(Debug)]
@@ -109,6 +111,7 @@ impl Channel {
             }),
             shm: OnceLock::new(),
             accept_shm: AtomicBool::new(shm::shm_default()),
+            offering: Mutex::new(()),
         }
     }
 
@@ -135,9 +138,14 @@ impl Channel {
         self.accept_shm.store(accept, Ordering::Relaxed);
     }
 
-    /// Offers the peer shared-memory rings: a sealed memfd sent on the socket. Frames move to
-    /// the rings once the peer accepted (its first frame after the offer says so).
+    /// Offers the peer shared-memory rings: a sealed memfd sent on the socket (once; later
+    /// calls do nothing). Frames move to the rings once the peer accepted: its first frame after
+    /// taking the offer says so. The offer may come at any point in the channel's life.
     pub fn offer_shm(&self) -> Result<()> {
+        if self.shm.get().is_some() {
+            return Ok(());
+        }
+        let _offering = self.offering.lock();
         if self.shm.get().is_some() {
             return Ok(());
         }
@@ -155,8 +163,9 @@ impl Channel {
         Ok(())
     }
 
-    /// Takes an offer already waiting on the socket (the creator sends it first), so that the
-    /// first frame we send can switch to the rings. Any other frame waits for its receive.
+    /// Takes an offer already waiting first on the socket, so that the next frame we send can
+    /// switch to the rings. Any other frame waits for its receive. (An offer is otherwise taken
+    /// whenever a receive comes to it.)
     pub fn accept_pending_offer(&self) -> Result<()> {
         let mut rx = self.rx.lock();
         if self.shm.get().is_some() || !rx.stash.is_empty() {
