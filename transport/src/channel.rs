@@ -369,7 +369,7 @@ impl Channel {
             }
             match wait {
                 Wait::NonBlocking => {
-                    self.drain_socket(&mut rx)?;
+                    self.drain_socket_behind(&mut rx, &ring)?;
                     if !ring.park_poll(rx.tail) {
                         return Err(Error::WouldBlock);
                     }
@@ -391,7 +391,7 @@ impl Channel {
                     // whether frames wait (`park_poll`) must not wait for us.
                     MutexGuard::unlocked(&mut rx, || ring.park(tail, slice, &shm.kicked));
                     if shm.kicked.swap(false, Ordering::SeqCst) || !ring.has_data(rx.tail) {
-                        self.drain_socket(&mut rx)?;
+                        self.drain_socket_behind(&mut rx, &ring)?;
                     }
                 }
             }
@@ -448,6 +448,15 @@ impl Channel {
                 Err(Error::WouldBlock) => return Ok(None),
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    /// [`drain_socket`](Self::drain_socket), but a hang-up waits behind the frames still in the
+    /// ring: a peer that wrote and then closed has all it wrote read first.
+    fn drain_socket_behind(&self, rx: &mut Rx, ring: &shm::Ring<'_>) -> Result<()> {
+        match self.drain_socket(rx) {
+            Err(Error::HungUp) if ring.has_data(rx.tail) => Ok(()),
+            other => other,
         }
     }
 
