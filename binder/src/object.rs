@@ -49,7 +49,9 @@ pub struct CallContext {
     pub caller: Credentials,
     /// The caller's scheduling priority at the time of the call.
     pub priority: Priority,
-    /// Whether this thread runs at `priority` for the call (the kernel may refuse the change).
+    /// Whether this thread runs at `priority` for the call: the kernel may refuse the change,
+    /// and a caller that is neither root nor of this process's uid may lower the priority but
+    /// not raise it (the priority is the caller's claim, not the kernel's word).
     pub priority_applied: bool,
     /// Whether the caller gets no reply.
     pub oneway: bool,

@@ -63,6 +63,12 @@ impl Priority {
         level: 0,
     };
 
+    /// True if running at this priority is above the default: a real-time policy, or a nice
+    /// value below zero.
+    pub fn raises(self) -> bool {
+        self.policy.is_realtime() || self.level < 0
+    }
+
     /// The calling thread's priority.
     pub fn current() -> io::Result<Priority> {
         sys::current_priority()

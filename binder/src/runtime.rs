@@ -829,9 +829,12 @@ impl RuntimeInner {
         };
         let object = object.ok_or_else(|| Status::from(StatusCode::NAME_NOT_FOUND))?;
         let mut data = self.to_parcel(body, frame.fds).map_err(Status::from)?;
-        let guard = self
-            .config
-            .inherit_priority
+        // The priority is the caller's word: it may raise ours only if the caller could act as
+        // this process anyway (root, or our own uid); anyone may lower it.
+        let allowed = !info.priority.raises()
+            || caller.uid == 0
+            || caller.uid == nix::unistd::geteuid().as_raw();
+        let guard = (self.config.inherit_priority && allowed)
             .then(|| PriorityGuard::inherit(info.priority));
         let ctx = CallContext {
             caller,

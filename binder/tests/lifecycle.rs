@@ -89,6 +89,51 @@ fn child_entry() {
                 .transact(WHOAMI, Parcel::new())
                 .unwrap();
         }
+        // Keeps SCHED_FIFO 10 from its root days, drops to uid 65534, and calls: the service
+        // (root) must not take a real-time priority from a caller of another uid, but a lower
+        // one is fine.
+        "fifo-nobody" => {
+            let fifo10 = Priority {
+                policy: SchedPolicy::Fifo,
+                level: 10,
+            };
+            if fifo10.apply().is_err() {
+                return; // this machine refuses SCHED_FIFO: nothing to check
+            }
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+            let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            let svc = rt.get_service(&endpoint, SVC).unwrap();
+            let mut r = svc.transact(PRIORITY, Parcel::new()).unwrap();
+            let (_, rt_seen, _, applied) = (
+                r.read_i32().unwrap(),
+                r.read_bool().unwrap(),
+                r.read_i32().unwrap(),
+                r.read_bool().unwrap(),
+            );
+            assert!(
+                !rt_seen && !applied,
+                "a foreign caller raised the service's priority"
+            );
+            Priority {
+                policy: SchedPolicy::Other,
+                level: 5,
+            }
+            .apply()
+            .unwrap();
+            let mut r = svc.transact(PRIORITY, Parcel::new()).unwrap();
+            let (_, rt_seen, level, applied) = (
+                r.read_i32().unwrap(),
+                r.read_bool().unwrap(),
+                r.read_i32().unwrap(),
+                r.read_bool().unwrap(),
+            );
+            assert!(
+                !rt_seen && applied && level == 5,
+                "a lower priority is taken"
+            );
+        }
         other => panic!("unknown role {other}"),
     }
 }
@@ -135,6 +180,18 @@ fn the_callee_sees_the_callers_kernel_identity() {
             (ctx.caller.uid, ctx.caller.gid, ctx.caller.pid),
             (65534, 65534, pid)
         );
+    })
+}
+
+#[test]
+fn a_caller_of_another_uid_may_lower_the_callees_priority_but_not_raise_it() {
+    with_timeout(60, || {
+        if !is_root() {
+            eprintln!("skipped: setuid needs root");
+            return;
+        }
+        let here = serve_here();
+        here.bus.spawn("fifo-nobody").wait_success();
     })
 }
 
