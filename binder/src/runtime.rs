@@ -108,6 +108,8 @@ pub(crate) struct RuntimeInner {
     spawned: Mutex<usize>,
     /// Loopers waiting in `epoll_wait`.
     idle: AtomicUsize,
+    /// Loopers running (spawned, or threads in `join_thread_pool`).
+    loopers: AtomicUsize,
     next_token: AtomicU64,
     next_number: AtomicU64,
     next_txn: AtomicU64,
@@ -177,6 +179,7 @@ impl Runtime {
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
             idle: AtomicUsize::new(0),
+            loopers: AtomicUsize::new(0),
             next_token: AtomicU64::new(1),
             next_number: AtomicU64::new(1),
             next_txn: AtomicU64::new(1),
@@ -378,6 +381,7 @@ impl RuntimeInner {
 
     /// Mints a new reference channel to a local object of this runtime.
     fn export(&self, obj: &Arc<LocalObject>) -> Result<(WireObject, OwnedFd)> {
+        self.reap_without_loopers();
         let (mine, theirs) = Channel::pair()?;
         self.add_owner_end(obj, mine)?;
         Ok((
@@ -928,6 +932,42 @@ impl RuntimeInner {
     }
 
     fn looper(self: &Arc<Self>) {
+        self.loopers.fetch_add(1, Ordering::SeqCst);
+        self.serve_epoll();
+        self.loopers.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Without a looper nobody hears a reference's holder hang up: before minting more, a
+    /// runtime with none reaps the owner ends that did (their fds and references), and re-arms
+    /// whatever else the poll took.
+    fn reap_without_loopers(&self) {
+        if self.loopers.load(Ordering::SeqCst) > 0 {
+            return;
+        }
+        let mut events = [EpollEvent::empty(); 64];
+        let Ok(n) = self.epoll.wait(&mut events, EpollTimeout::ZERO) else {
+            return;
+        };
+        for ev in &events[..n] {
+            let Some(conn) = self.conns.lock().get(&ev.data()).cloned() else {
+                continue;
+            };
+            // An owner end's holder is gone: the reference is dropped. (A client end keeps what
+            // came before its hang-up for the thread that will read it.)
+            let hung_up = ev
+                .events()
+                .intersects(EpollFlags::EPOLLHUP | EpollFlags::EPOLLERR);
+            if hung_up && matches!(conn.end, End::Owner(_)) {
+                self.conn_died(&conn);
+            } else {
+                let mut st = conn.lock();
+                st.armed = false;
+                self.rearm(&conn, &mut st);
+            }
+        }
+    }
+
+    fn serve_epoll(self: &Arc<Self>) {
         let mut events = [EpollEvent::empty(); 1];
         loop {
             self.idle.fetch_add(1, Ordering::SeqCst);

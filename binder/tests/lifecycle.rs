@@ -195,6 +195,53 @@ fn a_caller_of_another_uid_may_lower_the_callees_priority_but_not_raise_it() {
     })
 }
 
+/// An object with nothing to do.
+struct Sink;
+
+impl afbus_binder::Binder for Sink {
+    fn descriptor(&self) -> &str {
+        "org.test.ISink"
+    }
+
+    fn on_transact(
+        &self,
+        _: afbus_binder::TransactionCode,
+        _: &mut Parcel,
+        _: &mut Parcel,
+        _: &afbus_binder::CallContext,
+    ) -> Result<(), afbus_binder::Status> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_runtime_without_loopers_does_not_keep_the_references_it_handed_out() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig {
+            max_threads: 0,
+            ..RuntimeConfig::default()
+        });
+        let svc = w.svc();
+        let round = || {
+            // The service gets a reference to a local object and hands it back; then it drops
+            // its proxy, and the channel behind it hangs up.
+            let mut p = Parcel::new();
+            p.write_binder(&w.rt.local(Sink));
+            let mut r = svc.transact(ECHO_BINDER, p).unwrap();
+            assert!(r.read_binder().unwrap().is_local());
+        };
+        for _ in 0..20 {
+            round();
+        }
+        let before = common::open_fds();
+        for _ in 0..200 {
+            round();
+        }
+        let grown = common::open_fds().saturating_sub(before);
+        assert!(grown < 20, "{grown} fds kept for references long gone");
+    })
+}
+
 #[test]
 fn killing_a_client_drops_its_reference_and_the_owner_is_told() {
     with_timeout(60, || {
