@@ -22,6 +22,12 @@ use common::{child_role, spawn_role, with_timeout, BUS_VAR};
 const DAEMON: &str = env!("CARGO_BIN_EXE_afbus-servicemanager");
 const NAME: &str = "test.reregister.Echo";
 const ECHO: TransactionCode = TransactionCode(1);
+/// Whether the service's first registration has returned (the service manager may have the
+/// name, and answer lookups, before its reply to the registration reaches the service).
+const REGISTERED: TransactionCode = TransactionCode(2);
+
+/// Set in the service process once `Registration::keep` returned.
+static KEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 /// Generous bound for a wait that should end at once; a hang guard, not a timing check.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -75,6 +81,10 @@ impl Binder for Echo {
         reply: &mut Parcel,
         _: &CallContext,
     ) -> Result<(), Status> {
+        if code == REGISTERED {
+            reply.write_bool(KEPT.load(std::sync::atomic::Ordering::SeqCst));
+            return Ok(());
+        }
         if code != ECHO {
             return Err(StatusCode::UNKNOWN_TRANSACTION.into());
         }
@@ -94,6 +104,7 @@ fn child_entry() {
     rt.start_thread_pool();
     let echo = rt.local(Echo);
     let _registration = Registration::keep(&rt, &bus, vec![(NAME.into(), echo)]).unwrap();
+    KEPT.store(true, std::sync::atomic::Ordering::SeqCst);
     rt.join_thread_pool();
 }
 
@@ -117,6 +128,15 @@ fn a_kept_service_registers_again_with_a_new_service_manager_and_old_channels_ke
         let sm = ServiceManager::connect(&rt, &bus).unwrap();
         let held = sm.wait_for_service(NAME, WAIT).unwrap();
         assert_eq!(echo(&held, "before"), ("before".into(), service.pid()));
+        // Killed only once the service has the first registration's answer.
+        while !held
+            .transact(REGISTERED, Parcel::new())
+            .unwrap()
+            .read_bool()
+            .unwrap()
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
 
         first.kill9();
         // The bus is gone; the channel held to the service is not.
