@@ -76,8 +76,8 @@ struct Rx {
     ring: bool,
     /// Our private copy of the ring's tail.
     tail: u64,
-    /// Socket frames read before their turn (ahead of their ring marker, or before an offer).
-    stash: VecDeque<(Frame, u16)>,
+    /// Socket frames read ahead of their ring markers.
+    stash: VecDeque<Frame>,
     /// The peer's credentials as the kernel gave them with its switch: ring frames carry them.
     peer_creds: Option<Credentials>,
 }
@@ -161,28 +161,6 @@ impl Channel {
         .map_err(|e| Error::io("sendmsg", e))?;
         let _ = self.shm.set(Shm::new(link, TxMode::Socket));
         Ok(())
-    }
-
-    /// Takes an offer already waiting first on the socket, so that the next frame we send can
-    /// switch to the rings. Any other frame waits for its receive. (An offer is otherwise taken
-    /// whenever a receive comes to it.)
-    pub fn accept_pending_offer(&self) -> Result<()> {
-        let mut rx = self.rx.lock();
-        if self.shm.get().is_some() || !rx.stash.is_empty() {
-            return Ok(());
-        }
-        match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
-            Ok((frame, x)) if x & XFLAG_OFFER != 0 => {
-                self.take_offer(frame);
-                Ok(())
-            }
-            Ok(other) => {
-                rx.stash.push_back(other);
-                Ok(())
-            }
-            Err(Error::WouldBlock) => Ok(()),
-            Err(e) => Err(e),
-        }
     }
 
     /// True once frames travel through shared memory in both directions.
@@ -369,7 +347,7 @@ impl Channel {
             }
             match wait {
                 Wait::NonBlocking => {
-                    self.drain_socket_behind(&mut rx, &ring)?;
+                    self.drain_socket(&mut rx, &ring)?;
                     if !ring.park_poll(rx.tail) {
                         return Err(Error::WouldBlock);
                     }
@@ -391,7 +369,7 @@ impl Channel {
                     // whether frames wait (`park_poll`) must not wait for us.
                     MutexGuard::unlocked(&mut rx, || ring.park(tail, slice, &shm.kicked));
                     if shm.kicked.swap(false, Ordering::SeqCst) || !ring.has_data(rx.tail) {
-                        self.drain_socket_behind(&mut rx, &ring)?;
+                        self.drain_socket(&mut rx, &ring)?;
                     }
                 }
             }
@@ -401,18 +379,15 @@ impl Channel {
     /// One socket read while the peer has not switched to its ring: `Ok(None)` when the frame
     /// was the channel's own signalling (or nothing came in time).
     fn recv_socket(&self, rx: &mut Rx, wait: Wait) -> Result<Option<Frame>> {
-        let (frame, x) = match rx.stash.pop_front() {
-            Some(stashed) => stashed,
-            None => match wait {
-                Wait::NonBlocking => recv_frame_x(self.fd.as_fd(), &mut rx.buf, true)?,
-                Wait::Until(None) => recv_frame_x(self.fd.as_fd(), &mut rx.buf, false)?,
-                Wait::Until(Some(d)) => match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
-                    Err(Error::WouldBlock) => {
-                        wait_readable(self.fd.as_fd(), Some(d))?;
-                        return Ok(None);
-                    }
-                    other => other?,
-                },
+        let (frame, x) = match wait {
+            Wait::NonBlocking => recv_frame_x(self.fd.as_fd(), &mut rx.buf, true)?,
+            Wait::Until(None) => recv_frame_x(self.fd.as_fd(), &mut rx.buf, false)?,
+            Wait::Until(Some(d)) => match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
+                Err(Error::WouldBlock) => {
+                    wait_readable(self.fd.as_fd(), Some(d))?;
+                    return Ok(None);
+                }
+                other => other?,
             },
         };
         if x & XFLAG_OFFER != 0 {
@@ -438,7 +413,7 @@ impl Channel {
 
     /// The socket frame a ring marker stands for; `None` if the peer marked nothing.
     fn marked_frame(&self, rx: &mut Rx) -> Result<Option<Frame>> {
-        if let Some((frame, _)) = rx.stash.pop_front() {
+        if let Some(frame) = rx.stash.pop_front() {
             return Ok(Some(frame));
         }
         loop {
@@ -451,22 +426,14 @@ impl Channel {
         }
     }
 
-    /// [`drain_socket`](Self::drain_socket), but a hang-up waits behind the frames still in the
-    /// ring: a peer that wrote and then closed has all it wrote read first.
-    fn drain_socket_behind(&self, rx: &mut Rx, ring: &shm::Ring<'_>) -> Result<()> {
-        match self.drain_socket(rx) {
-            Err(Error::HungUp) if ring.has_data(rx.tail) => Ok(()),
-            other => other,
-        }
-    }
-
     /// Reads what waits on the socket of a ring channel: doorbells are dropped, frames kept for
-    /// their markers; a hang-up is reported.
-    fn drain_socket(&self, rx: &mut Rx) -> Result<()> {
+    /// their markers. A hang-up is reported only once the ring is empty: a peer that wrote and
+    /// then closed has all it wrote read first.
+    fn drain_socket(&self, rx: &mut Rx, ring: &shm::Ring<'_>) -> Result<()> {
         loop {
             match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
                 Ok((_, x)) if x & (XFLAG_DOORBELL | XFLAG_OFFER) != 0 => {}
-                Ok(frame) => {
+                Ok((frame, _)) => {
                     if rx.stash.len() >= SHM_MAX_STASHED_FRAMES {
                         if let Some(shm) = self.shm.get() {
                             self.break_link(shm);
@@ -476,6 +443,7 @@ impl Channel {
                     rx.stash.push_back(frame);
                 }
                 Err(Error::WouldBlock) => return Ok(()),
+                Err(Error::HungUp) if ring.has_data(rx.tail) => return Ok(()),
                 Err(e) => return Err(e),
             }
         }
