@@ -48,6 +48,9 @@ struct Shm {
     /// must not wait for a reader.
     rx_ring: AtomicBool,
     rx_tail: AtomicU64,
+    /// Our frames go through the ring (`Tx::mode` is `Ring`), for [`Channel::is_shm`], which a
+    /// looper asks after every call and which must not take the sender's lock.
+    tx_ring: AtomicBool,
     /// A poller saw the socket readable or hung up while a reader held the channel.
     kicked: AtomicBool,
 }
@@ -167,7 +170,7 @@ impl Channel {
     pub fn is_shm(&self) -> bool {
         self.shm
             .get()
-            .is_some_and(|s| s.rx_ring.load(Ordering::Relaxed) && s.tx.lock().mode == TxMode::Ring)
+            .is_some_and(|s| s.rx_ring.load(Ordering::Relaxed) && s.tx_ring.load(Ordering::Relaxed))
     }
 
     /// Sends one frame, blocking while the socket buffer (or ring) is full.
@@ -265,6 +268,7 @@ impl Channel {
             TxMode::SwitchNext => {
                 send_socket(sock, header, payload, fds, wait, XFLAG_SWITCH)?;
                 tx.mode = TxMode::Ring;
+                shm.tx_ring.store(true, Ordering::Relaxed);
                 return Ok(());
             }
             TxMode::Ring => {}
@@ -478,6 +482,7 @@ impl Shm {
             broken: AtomicBool::new(false),
             rx_ring: AtomicBool::new(false),
             rx_tail: AtomicU64::new(0),
+            tx_ring: AtomicBool::new(false),
             kicked: AtomicBool::new(false),
         }
     }
