@@ -1,16 +1,18 @@
 //! The binder layer's framing inside a transport frame.
 //!
-//! A call's payload is the parcel's data, then one 16-byte entry per object reference (owner
-//! runtime id u64, object number u64), then a fixed trailer. Putting the trailer last lets the
-//! receiver hand the data to the parcel without moving it. The frame's fds are the parcel's fds,
-//! then one channel per object reference, in order.
+//! A call's payload is the parcel's data, then a fixed trailer. Putting the trailer last lets
+//! the receiver hand the data to the parcel without moving it. The frame's fds are the parcel's
+//! fds, then one reference channel per object, in order. An object's identity does not travel
+//! here: the sender's word would be worth nothing. Each reference channel opens with its
+//! owner's introduction (see [`crate::intro`]), which the receiver reads.
 //!
-//! Call trailer (37 bytes, little-endian): target object u64 (0: the channel's own object),
-//! caller runtime id u64, nested-in transaction u64 (0: none), scheduling policy u8, priority
-//! level i32, parcel fd count u16, object count u16, data length u32.
+//! Call trailer (37 bytes, little-endian): target u64 (0: the channel's own object; otherwise,
+//! in a nested call only, the key of a reference the caller holds), caller runtime id u64,
+//! nested-in transaction u64 (0: none), scheduling policy u8, priority level i32, parcel fd count
+//! u16, object count u16, data length u32.
 //!
-//! Reply trailer (20 bytes), after the objects and a UTF-8 message: exception i32 (0: success),
-//! code i32, message length u32, parcel fd count u16, object count u16, data length u32.
+//! Reply trailer (20 bytes), after a UTF-8 message: exception i32 (0: success), code i32,
+//! message length u32, parcel fd count u16, object count u16, data length u32.
 
 use crate::priority::Priority;
 use crate::status::{Error, Result, Status, StatusCode};
@@ -21,16 +23,8 @@ pub(crate) const FLAG_NESTED: u16 = 1;
 /// frame's last fd; the data in the payload is empty.
 pub(crate) const FLAG_SPILLED: u16 = 2;
 
-const OBJECT_LEN: usize = 16;
 const CALL_TRAILER_LEN: usize = 37;
 const REPLY_TRAILER_LEN: usize = 20;
-
-/// An object reference as it travels: its identity. Its channel is the matching frame fd.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct WireObject {
-    pub owner: u64,
-    pub number: u64,
-}
 
 /// The fixed part of a call.
 #[derive(Clone, Copy, Debug)]
@@ -41,29 +35,20 @@ pub(crate) struct CallInfo {
     pub priority: Priority,
 }
 
-/// A decoded call or reply body: the parcel's data, how many of the frame's fds are the
-/// parcel's, and the object references that own the rest.
+/// A decoded call or reply body: the parcel's data, and how many of the frame's fds are the
+/// parcel's (the rest are object references).
 pub(crate) struct Body {
     pub data: Vec<u8>,
     pub parcel_fds: usize,
-    pub objects: Vec<WireObject>,
-}
-
-fn push_objects(out: &mut Vec<u8>, objects: &[WireObject]) {
-    for o in objects {
-        out.extend_from_slice(&o.owner.to_le_bytes());
-        out.extend_from_slice(&o.number.to_le_bytes());
-    }
 }
 
 pub(crate) fn encode_call(
     mut data: Vec<u8>,
     parcel_fds: usize,
-    objects: &[WireObject],
+    objects: usize,
     info: &CallInfo,
 ) -> Vec<u8> {
     let data_len = data.len();
-    push_objects(&mut data, objects);
     let (policy, level) = info.priority.encode();
     data.extend_from_slice(&info.target.to_le_bytes());
     data.extend_from_slice(&info.caller_runtime.to_le_bytes());
@@ -71,7 +56,7 @@ pub(crate) fn encode_call(
     data.push(policy);
     data.extend_from_slice(&level.to_le_bytes());
     data.extend_from_slice(&(parcel_fds as u16).to_le_bytes());
-    data.extend_from_slice(&(objects.len() as u16).to_le_bytes());
+    data.extend_from_slice(&(objects as u16).to_le_bytes());
     data.extend_from_slice(&(data_len as u32).to_le_bytes());
     data
 }
@@ -79,18 +64,17 @@ pub(crate) fn encode_call(
 pub(crate) fn encode_reply(
     mut data: Vec<u8>,
     parcel_fds: usize,
-    objects: &[WireObject],
+    objects: usize,
     status: Option<&Status>,
 ) -> Vec<u8> {
     let data_len = data.len();
-    push_objects(&mut data, objects);
     let (exception, code, message) = status.map_or((0, 0, ""), Status::raw_parts);
     data.extend_from_slice(message.as_bytes());
     data.extend_from_slice(&exception.to_le_bytes());
     data.extend_from_slice(&code.to_le_bytes());
     data.extend_from_slice(&(message.len() as u32).to_le_bytes());
     data.extend_from_slice(&(parcel_fds as u16).to_le_bytes());
-    data.extend_from_slice(&(objects.len() as u16).to_le_bytes());
+    data.extend_from_slice(&(objects as u16).to_le_bytes());
     data.extend_from_slice(&(data_len as u32).to_le_bytes());
     data
 }
@@ -129,8 +113,8 @@ fn malformed(what: &'static str) -> Error {
     Error::new(StatusCode::BAD_VALUE, what)
 }
 
-/// Splits `payload` into the body and the objects that precede `tail_start`, checking that the
-/// lengths add up and match the fds that arrived.
+/// Cuts `payload` to the body that precedes `tail_start`, checking that the lengths add up and
+/// match the fds that arrived.
 fn split(
     mut payload: Vec<u8>,
     tail_start: usize,
@@ -139,7 +123,7 @@ fn split(
     parcel_fds: usize,
     frame_fds: usize,
 ) -> Result<Body> {
-    if data_len.checked_add(nobj * OBJECT_LEN) != Some(tail_start) {
+    if data_len != tail_start {
         return Err(malformed("lengths in the trailer do not add up"));
     }
     if parcel_fds + nobj != frame_fds {
@@ -147,22 +131,10 @@ fn split(
             "fd count does not match the objects and parcel fds",
         ));
     }
-    let mut objects = Vec::with_capacity(nobj);
-    let mut f = Fields {
-        buf: &payload,
-        at: data_len,
-    };
-    for _ in 0..nobj {
-        objects.push(WireObject {
-            owner: f.u64(),
-            number: f.u64(),
-        });
-    }
     payload.truncate(data_len);
     Ok(Body {
         data: payload,
         parcel_fds,
-        objects,
     })
 }
 
@@ -239,21 +211,14 @@ mod tests {
             nested_in: 7,
             priority: Priority::DEFAULT,
         };
-        let objs = [WireObject {
-            owner: 1,
-            number: 2,
-        }];
-        let wire = encode_call(b"abc".to_vec(), 2, &objs, &info);
+        let wire = encode_call(b"abc".to_vec(), 2, 1, &info);
         assert_eq!(peek_nested_in(&wire), Some(7));
-        let (body, back) = decode_call(wire, 3).unwrap();
-        assert_eq!(
-            (
-                body.data.as_slice(),
-                body.parcel_fds,
-                body.objects.as_slice()
-            ),
-            (&b"abc"[..], 2, &objs[..])
+        assert!(
+            decode_call(wire.clone(), 2).is_err(),
+            "an object without its fd"
         );
+        let (body, back) = decode_call(wire, 3).unwrap();
+        assert_eq!((body.data.as_slice(), body.parcel_fds), (&b"abc"[..], 2));
         assert_eq!(
             (back.target, back.caller_runtime, back.nested_in),
             (3, 9, 7)
@@ -263,7 +228,7 @@ mod tests {
     #[test]
     fn reply_round_trip_and_hostile_lengths() {
         let st = Status::new_service_specific(42, "nope");
-        let wire = encode_reply(b"xy".to_vec(), 0, &[], Some(&st));
+        let wire = encode_reply(b"xy".to_vec(), 0, 0, Some(&st));
         let (body, back) = decode_reply(wire.clone(), 0).unwrap();
         assert_eq!((body.data.as_slice(), back), (&b"xy"[..], Some(st)));
         assert!(decode_reply(wire.clone(), 1).is_err(), "fd count mismatch");

@@ -33,6 +33,9 @@ pub(crate) enum End {
 pub(crate) struct Conn {
     /// Its key in the runtime's table and its epoll token.
     pub token: u64,
+    /// The reference's key (see [`crate::intro`]): ours for an owner end, the owner's for a
+    /// client end.
+    pub key: u64,
     pub chan: Channel,
     pub end: End,
     st: Mutex<ConnState>,
@@ -104,9 +107,16 @@ pub(crate) enum Wait {
 }
 
 impl Conn {
-    pub(crate) fn new(token: u64, chan: Channel, end: End, senders: Arc<Senders>) -> Conn {
+    pub(crate) fn new(
+        token: u64,
+        key: u64,
+        chan: Channel,
+        end: End,
+        senders: Arc<Senders>,
+    ) -> Conn {
         Conn {
             token,
+            key,
             chan,
             end,
             st: Mutex::new(ConnState {
@@ -365,7 +375,7 @@ impl Conn {
                     StatusCode::FAILED_TRANSACTION.0,
                     "the callee could not receive the call's fds".into(),
                 );
-                let payload = encode_reply(Vec::new(), 0, &[], Some(&failed));
+                let payload = encode_reply(Vec::new(), 0, 0, Some(&failed));
                 let _ =
                     self.chan
                         .try_send(&Header::new(FrameKind::Reply).with_txn(txn), &payload, &[]);

@@ -42,6 +42,7 @@
 
 mod call;
 mod conn;
+mod intro;
 mod object;
 pub mod parcel;
 mod priority;

@@ -17,7 +17,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
-use crate::call::{self, CallInfo, WireObject, FLAG_NESTED, FLAG_SPILLED};
+use crate::call::{self, CallInfo, FLAG_NESTED, FLAG_SPILLED};
 use crate::conn::{Conn, ConnState, End, Read, Work};
 use crate::object::{
     dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
@@ -40,17 +40,13 @@ pub const SHM_LINGER: Duration = Duration::from_millis(20);
 /// sending a larger one has its call refused before anything is mapped.
 pub const MAX_PARCEL_BYTES: usize = 16 * 1024 * 1024;
 
-/// How long a client waits for the first frame of a service it connected to by name.
+/// How long a client waits for the introduction of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long passing on a proxy waits for its owner to mint the new reference: an owner that
 /// does not answer (no thread serves its objects, or it is hostile) fails that call rather than
 /// holding the passing thread for ever. As long as a client waits for a service's introduction.
 const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
-
-/// Code of the one-way frame a service sends first on a channel brokered by the bus: the
-/// object's identity.
-const INTRO_CODE: u32 = u32::from_be_bytes(*b"_INT");
 
 const STOP: u64 = u64::MAX;
 const WORK: u64 = u64::MAX - 1;
@@ -97,7 +93,11 @@ pub(crate) struct RuntimeInner {
     work_fd: EventFd,
     work: Mutex<VecDeque<(Arc<Conn>, Work)>>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
-    objects: Mutex<HashMap<u64, Exported>>,
+    /// How many live references each exported object has, by its number.
+    refs: Mutex<HashMap<u64, usize>>,
+    /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
+    /// peer may name in a call nested in one of ours, and how a reference coming home is known.
+    keys: Mutex<HashMap<u64, Arc<LocalObject>>>,
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
@@ -113,12 +113,6 @@ pub(crate) struct RuntimeInner {
     next_token: AtomicU64,
     next_number: AtomicU64,
     next_txn: AtomicU64,
-}
-
-/// An exported object and how many reference channels it has.
-struct Exported {
-    object: Arc<LocalObject>,
-    refs: usize,
 }
 
 /// How a call reached the thread serving it.
@@ -172,7 +166,8 @@ impl Runtime {
             work_fd,
             work: Mutex::new(VecDeque::new()),
             conns: Mutex::new(HashMap::new()),
-            objects: Mutex::new(HashMap::new()),
+            refs: Mutex::new(HashMap::new()),
+            keys: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
@@ -272,25 +267,9 @@ impl Runtime {
     pub fn get_service(&self, bus: &BusSocket, name: &str) -> Result<SpIBinder> {
         let name: WellKnownName = name.parse()?;
         let (channel, peer) = bus.connect_to(&Target::Name(name))?;
-        channel.set_pass_credentials(true)?;
-        channel.set_shm(self.inner.config.shm);
-        let intro = channel.recv_timeout(INTRO_TIMEOUT)?;
-        if intro.header.kind != FrameKind::OneWay
-            || intro.header.code != INTRO_CODE
-            || intro.payload.len() != 16
-        {
-            return Err(Error::new(
-                StatusCode::BAD_VALUE,
-                "the service did not introduce its object",
-            ));
-        }
-        let word =
-            |i: usize| u64::from_le_bytes(intro.payload[i..i + 8].try_into().expect("8 bytes"));
-        let wire = WireObject {
-            owner: word(0),
-            number: word(8),
-        };
-        self.inner.import(wire, channel, peer.creds.pid)
+        // The master's word for who serves the name; the introduction must come from there.
+        self.inner
+            .import(channel, peer.creds.pid, Some(INTRO_TIMEOUT))
     }
 }
 
@@ -339,35 +318,26 @@ impl RuntimeInner {
             .expect("the runtime is alive while it runs")
     }
 
-    /// Registers `channel` as a new reference to `obj` and introduces the object on it.
+    /// Makes `channel` a new reference to `obj`: introduces the object on it (a fresh key),
+    /// counts the reference and watches the channel for calls.
     fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
-        let mut intro = obj.runtime_id.to_le_bytes().to_vec();
-        intro.extend_from_slice(&obj.number.to_le_bytes());
-        channel.send(
-            &Header::new(FrameKind::OneWay).with_code(INTRO_CODE),
-            &intro,
-            &[],
-        )?;
-        self.add_owner_end(obj, channel)
-    }
-
-    fn add_owner_end(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
         channel.set_pass_credentials(true)?;
+        let key = crate::intro::new_key()?;
+        crate::intro::send(&channel, obj.runtime_id, obj.number, key)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let conn = Arc::new(Conn::new(
             token,
+            key,
             channel,
             End::Owner(obj.clone()),
             self.senders.clone(),
         ));
+        self.keys.lock().insert(key, obj.clone());
         let refs = {
-            let mut objects = self.objects.lock();
-            let e = objects.entry(obj.number).or_insert_with(|| Exported {
-                object: obj.clone(),
-                refs: 0,
-            });
-            e.refs += 1;
-            e.refs
+            let mut refs = self.refs.lock();
+            let n = refs.entry(obj.number).or_insert(0);
+            *n += 1;
+            *n
         };
         obj.binder.on_refs_changed(refs);
         self.conns.lock().insert(token, conn.clone());
@@ -380,36 +350,25 @@ impl RuntimeInner {
     }
 
     /// Mints a new reference channel to a local object of this runtime.
-    fn export(&self, obj: &Arc<LocalObject>) -> Result<(WireObject, OwnedFd)> {
+    fn export(&self, obj: &Arc<LocalObject>) -> Result<OwnedFd> {
         self.reap_without_loopers();
         let (mine, theirs) = Channel::pair()?;
-        self.add_owner_end(obj, mine)?;
-        Ok((
-            WireObject {
-                owner: self.id,
-                number: obj.number,
-            },
-            theirs.into_fd(),
-        ))
+        self.serve_channel(obj, mine)?;
+        Ok(theirs.into_fd())
     }
 
-    /// Turns a received reference into an object: ours again, a proxy we already have, or a new
-    /// proxy on this channel. `owner_pid` is the owner's pid as the kernel reported it (the
-    /// creator of a minted channel, or the master's word for a brokered one): a claimed identity
-    /// only aliases a proxy of the same process.
-    fn import(&self, wire: WireObject, channel: Channel, owner_pid: i32) -> Result<SpIBinder> {
-        if wire.owner == self.id {
-            // Only a channel this process created can be a reference to one of our objects.
-            let ours = channel
-                .socket_peer_credentials()
-                .is_ok_and(|c| c.pid == std::process::id() as i32);
-            let object = self
-                .objects
-                .lock()
-                .get(&wire.number)
-                .map(|e| e.object.clone());
-            return match object {
-                Some(obj) if ours => Ok(SpIBinder(Kind::Local(obj))),
+    /// Turns a received reference channel into an object: ours again, a proxy we already have,
+    /// or a new proxy on this channel. What it is comes from its owner's introduction, read here
+    /// (see [`crate::intro`]); `maker` is the owner's pid as the kernel reported it (the maker
+    /// of a minted channel, or the master's word for a brokered one), and `wait` how long the
+    /// introduction may take (`None`: it must be there).
+    fn import(&self, channel: Channel, maker: i32, wait: Option<Duration>) -> Result<SpIBinder> {
+        channel.set_shm(self.config.shm);
+        let intro = crate::intro::recv(&channel, maker, wait)?;
+        if intro.owner == self.id && intro.pid == std::process::id() as i32 {
+            // Ours, come home: the key names the reference, and so the object.
+            return match self.keys.lock().get(&intro.key) {
+                Some(obj) if obj.number == intro.number => Ok(SpIBinder(Kind::Local(obj.clone()))),
                 _ => Err(Error::new(
                     StatusCode::BAD_VALUE,
                     "a reference to an object we do not export",
@@ -417,25 +376,24 @@ impl RuntimeInner {
             };
         }
         let mut proxies = self.proxies.lock();
-        let key = (wire.owner, wire.number, owner_pid);
+        let key = (intro.owner, intro.number, intro.pid);
         if let Some(existing) = proxies.get(&key).and_then(Weak::upgrade) {
             // One channel per remote object: closing this one drops the extra reference.
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
-        channel.set_pass_credentials(true)?;
-        channel.set_shm(self.config.shm);
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
             conn: Arc::new(Conn::new(
                 token,
+                intro.key,
                 channel,
                 End::Client(me.clone()),
                 self.senders.clone(),
             )),
-            owner: wire.owner,
-            number: wire.number,
-            owner_pid,
+            owner: intro.owner,
+            number: intro.number,
+            owner_pid: intro.pid,
             death: Mutex::new(DeathState::default()),
         });
         proxies.insert(key, Arc::downgrade(&proxy));
@@ -495,13 +453,14 @@ impl RuntimeInner {
         let _ = self.epoll.delete(conn.chan.as_fd());
         match &conn.end {
             End::Owner(obj) => {
+                self.keys.lock().remove(&conn.key);
                 let left = {
-                    let mut objects = self.objects.lock();
-                    match objects.get_mut(&obj.number) {
-                        Some(e) if e.refs <= 1 => objects.remove(&obj.number).map(|_| 0),
-                        Some(e) => {
-                            e.refs -= 1;
-                            Some(e.refs)
+                    let mut refs = self.refs.lock();
+                    match refs.get_mut(&obj.number) {
+                        Some(n) if *n <= 1 => refs.remove(&obj.number).map(|_| 0),
+                        Some(n) => {
+                            *n -= 1;
+                            Some(*n)
                         }
                         None => None,
                     }
@@ -533,7 +492,7 @@ impl RuntimeInner {
                     && cc.caller == proxy.owner
                     && cc.caller_pid == proxy.owner_pid =>
             {
-                (cc.conn.clone(), proxy.number, cc.txn)
+                (cc.conn.clone(), proxy.conn.key, cc.txn)
             }
             _ => (proxy.conn.clone(), 0, 0),
         })
@@ -544,10 +503,10 @@ impl RuntimeInner {
     fn encode_parcel(
         &self,
         parcel: Parcel,
-        encode: impl FnOnce(Vec<u8>, usize, &[WireObject]) -> Vec<u8>,
+        encode: impl FnOnce(Vec<u8>, usize, usize) -> Vec<u8>,
     ) -> Result<Outgoing> {
         let (mut bytes, mut fds, objects) = parcel.into_wire()?;
-        let (wire, obj_fds) = self.mint_all(&objects)?;
+        let obj_fds = self.mint_all(&objects)?;
         let parcel_fds = fds.len();
         fds.extend(obj_fds);
         let mut flags = 0;
@@ -569,37 +528,36 @@ impl RuntimeInner {
         }
         check_frame(bytes.len(), fds.len())?;
         Ok(Outgoing {
-            payload: encode(bytes, parcel_fds, &wire),
+            payload: encode(bytes, parcel_fds, objects.len()),
             fds,
             flags,
         })
     }
 
     fn encode_call(&self, data: Parcel, info: &CallInfo) -> Result<Outgoing> {
-        self.encode_parcel(data, |bytes, parcel_fds, wire| {
-            call::encode_call(bytes, parcel_fds, wire, info)
+        self.encode_parcel(data, |bytes, parcel_fds, objects| {
+            call::encode_call(bytes, parcel_fds, objects, info)
         })
     }
 
     fn encode_reply(&self, reply: std::result::Result<Parcel, Status>) -> Outgoing {
         let encoded = reply.map_err(Error::Service).and_then(|parcel| {
-            self.encode_parcel(parcel, |bytes, parcel_fds, wire| {
-                call::encode_reply(bytes, parcel_fds, wire, None)
+            self.encode_parcel(parcel, |bytes, parcel_fds, objects| {
+                call::encode_reply(bytes, parcel_fds, objects, None)
             })
         });
         encoded.unwrap_or_else(|e| Outgoing {
-            payload: call::encode_reply(Vec::new(), 0, &[], Some(&Status::from(e))),
+            payload: call::encode_reply(Vec::new(), 0, 0, Some(&Status::from(e))),
             fds: Vec::new(),
             flags: 0,
         })
     }
 
     /// A reference channel for each object of an outgoing parcel.
-    fn mint_all(&self, objects: &[SpIBinder]) -> Result<(Vec<WireObject>, Vec<OwnedFd>)> {
-        let mut wire = Vec::with_capacity(objects.len());
+    fn mint_all(&self, objects: &[SpIBinder]) -> Result<Vec<OwnedFd>> {
         let mut fds = Vec::with_capacity(objects.len());
         for o in objects {
-            let (w, fd) = match &o.0 {
+            let fd = match &o.0 {
                 Kind::Local(obj) => match obj.runtime.upgrade() {
                     Some(rt) => rt.export(obj)?,
                     None => {
@@ -611,14 +569,13 @@ impl RuntimeInner {
                 },
                 Kind::Remote(proxy) => self.mint_remote(proxy)?,
             };
-            wire.push(w);
             fds.push(fd);
         }
-        Ok((wire, fds))
+        Ok(fds)
     }
 
     /// Asks a proxy's owner for a new reference to pass on.
-    fn mint_remote(&self, proxy: &Proxy) -> Result<(WireObject, OwnedFd)> {
+    fn mint_remote(&self, proxy: &Proxy) -> Result<OwnedFd> {
         let frame = self.arc().call_frame(
             proxy,
             TransactionCode::MINT,
@@ -629,8 +586,8 @@ impl RuntimeInner {
         if let Some(status) = status {
             return Err(Error::Service(status));
         }
-        match (body.objects.as_slice(), fds.len()) {
-            ([wire], 1) if body.parcel_fds == 0 => Ok((*wire, fds.pop().expect("one fd"))),
+        match fds.len() {
+            1 if body.parcel_fds == 0 => Ok(fds.pop().expect("one fd")),
             _ => Err(Error::new(
                 StatusCode::BAD_VALUE,
                 "mint reply must carry one reference",
@@ -748,12 +705,12 @@ impl RuntimeInner {
 
     fn to_parcel(&self, body: call::Body, mut fds: Vec<OwnedFd>) -> Result<Parcel> {
         let object_fds = fds.split_off(body.parcel_fds);
-        let mut objects = Vec::with_capacity(body.objects.len());
-        for (wire, fd) in body.objects.into_iter().zip(object_fds) {
+        let mut objects = Vec::with_capacity(object_fds.len());
+        for fd in object_fds {
             let channel = Channel::from_fd(fd);
             // A minted channel was made by the object's owner: its SO_PEERCRED is the owner's.
-            let owner_pid = channel.socket_peer_credentials().map_or(0, |c| c.pid);
-            objects.push(self.import(wire, channel, owner_pid)?);
+            let maker = channel.socket_peer_credentials().map_or(0, |c| c.pid);
+            objects.push(self.import(channel, maker, None)?);
         }
         Ok(Parcel::from_wire(body.data, fds, objects))
     }
@@ -826,9 +783,9 @@ impl RuntimeInner {
         with_spilled(&mut body, spilled).map_err(Status::from)?;
         let object = match info.target {
             0 => conn.owner_object().cloned(),
-            // Another object than the channel's own only for a call nested in one of ours:
-            // a peer may not reach objects of ours it holds no reference to.
-            n if route == Route::Nested => self.objects.lock().get(&n).map(|e| e.object.clone()),
+            // Another object than the channel's own only for a call nested in one of ours, and
+            // named by the key of a live reference: a peer reaches only what it was given.
+            key if route == Route::Nested => self.keys.lock().get(&key).cloned(),
             _ => None,
         };
         let object = object.ok_or_else(|| Status::from(StatusCode::NAME_NOT_FOUND))?;

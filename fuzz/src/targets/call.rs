@@ -6,7 +6,7 @@
 //! Input: byte 0 chooses the frame kind (bits 0-1: request, one-way, nested request, reply), the
 //! number of fds sent (bits 2-3), whether a well-formed trailer is appended to the payload (bit 4,
 //! with the fields from bytes 5-8), and whether the fds are object references (bit 5: socket ends
-//! whose peers are closed, each named by a 16-byte entry before the trailer) or parcel fds
+//! whose peers are closed, so with no introduction) or parcel fds
 //! (`/dev/null`s); bytes 1-4 are the code; the rest is the payload.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -173,11 +173,6 @@ pub fn target(data: &[u8]) {
         let field = |i: usize| fields.get(i).copied().unwrap_or(0);
         let nobj = if objects { nfds } else { 0 };
         let data_len = payload.len();
-        for i in 0..nobj {
-            // An owner runtime and object number no process has.
-            payload.extend_from_slice(&(0xf0f0 + u64::from(field(3))).to_le_bytes());
-            payload.extend_from_slice(&(i as u64 + 1).to_le_bytes());
-        }
         let trailer = Trailer {
             data_len,
             parcel_fds: nfds - nobj,

@@ -1,0 +1,272 @@
+//! Objects are capabilities: a peer speaking the wire protocol directly reaches only objects it
+//! was given, and cannot make a reference stand for another object.
+//!
+//! The attacker here writes raw frames on raw channels; the victims are real runtimes.
+
+#[path = "../../transport/tests/common/mod.rs"]
+mod common;
+mod service;
+
+use std::time::Duration;
+
+use afbus_binder::{Parcel, Runtime, RuntimeConfig, StatusCode};
+use afbus_transport::{BusSocket, Channel, Frame, FrameKind, Header, Target};
+use common::{child_role, with_timeout, TestBus};
+use service::*;
+
+const FLAG_NESTED: u16 = 1;
+const INTRO: u32 = u32::from_be_bytes(*b"_INT");
+const MINT: u32 = u32::from_be_bytes(*b"_MNT");
+const WAIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn child_entry() {
+    let Some((role, bus)) = child_role() else {
+        return;
+    };
+    match role.as_str() {
+        "server" => serve(&bus),
+        other => panic!("unknown role {other}"),
+    }
+}
+
+/// A call's payload as the wire format has it: data, then the 37-byte trailer.
+fn call_payload(data: &[u8], objects: u16, target: u64, nested_in: u64) -> Vec<u8> {
+    let mut p = data.to_vec();
+    p.extend_from_slice(&target.to_le_bytes());
+    p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes()); // the caller's runtime id: its word
+    p.extend_from_slice(&nested_in.to_le_bytes());
+    p.push(0); // SCHED_OTHER
+    p.extend_from_slice(&0i32.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&objects.to_le_bytes());
+    p.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    p
+}
+
+/// A successful reply's payload carrying `data`.
+fn reply_payload(data: &[u8]) -> Vec<u8> {
+    let mut p = data.to_vec();
+    p.extend_from_slice(&[0; 12]); // exception, code, message length
+    p.extend_from_slice(&[0; 4]); // parcel fds, objects
+    p.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    p
+}
+
+/// The exception and status code of a reply (0, 0 on success).
+fn reply_status(frame: &Frame) -> (i32, i32) {
+    let t = frame.payload.len() - 20;
+    let word = |i: usize| i32::from_le_bytes(frame.payload[t + i..t + i + 4].try_into().unwrap());
+    (word(0), word(4))
+}
+
+/// The (runtime, number, key) an introduction names.
+fn read_intro(chan: &Channel) -> (u64, u64, u64) {
+    let intro = chan.recv_timeout(WAIT).expect("introduction");
+    assert_eq!(
+        (intro.header.kind, intro.header.code),
+        (FrameKind::OneWay, INTRO)
+    );
+    let word = |i: usize| u64::from_le_bytes(intro.payload[i..i + 8].try_into().unwrap());
+    (word(0), word(8), word(16))
+}
+
+fn write_intro(chan: &Channel, owner: u64, number: u64, key: u64) {
+    let mut p = owner.to_le_bytes().to_vec();
+    p.extend_from_slice(&number.to_le_bytes());
+    p.extend_from_slice(&key.to_le_bytes());
+    chan.send(&Header::new(FrameKind::OneWay).with_code(INTRO), &p, &[])
+        .unwrap();
+}
+
+/// Parcel data holding one object reference (index 0) and a string.
+fn binder_and_text(text: &str) -> Vec<u8> {
+    let mut p = Parcel::new();
+    p.write_u8(1);
+    p.write_u32(0);
+    p.write_str(text);
+    p.as_bytes().to_vec()
+}
+
+/// Connects to `name` as a raw endpoint: the channel and the introduction's fields.
+fn raw_get(endpoint: &BusSocket, name: &str) -> (Channel, (u64, u64, u64)) {
+    let (chan, _) = endpoint
+        .connect_to(&Target::Name(name.parse().unwrap()))
+        .unwrap();
+    chan.set_pass_credentials(true).unwrap();
+    let intro = read_intro(&chan);
+    (chan, intro)
+}
+
+/// While the service waits in a synchronous call to the attacker's callback, the attacker sends
+/// nested calls naming objects of the service's: every object number it could guess is refused;
+/// only the key of a reference it was given reaches anything. The service's call then completes
+/// and a legitimate client is served.
+#[test]
+fn a_nested_call_reaches_only_objects_the_peer_holds() {
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let _server = bus.spawn("server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        wait_for_name(&endpoint, GATE);
+        let (svc, (_, _, svc_key)) = raw_get(&endpoint, SVC);
+
+        // A callback object of the attacker's: a socketpair with a well-formed introduction. It
+        // names another runtime than the call's, so the call back comes on its own channel.
+        let (callback, theirs) = Channel::pair().unwrap();
+        callback.set_pass_credentials(true).unwrap();
+        write_intro(&callback, 0xb0b, 1, 7);
+        let call = call_payload(&binder_and_text("hi"), 1, 0, 0);
+        let header = Header::new(FrameKind::Request)
+            .with_code(CALL_BACK.0)
+            .with_txn(1);
+        use std::os::fd::AsFd;
+        let fd = theirs.into_fd();
+        svc.send(&header, &call, &[fd.as_fd()]).unwrap();
+        drop(fd);
+
+        // The service calls back and waits.
+        let waiting = callback.recv_timeout(WAIT).expect("the service calls back");
+        assert_eq!(waiting.header.kind, FrameKind::Request);
+        let txn = waiting.header.txn;
+
+        // Object numbers and keys it was never given: refused, nothing minted.
+        let mut probe = 100;
+        for target in (1..=64).chain([u64::MAX, svc_key ^ 1]) {
+            probe += 1;
+            let nested = Header::new(FrameKind::Request)
+                .with_code(MINT)
+                .with_txn(probe)
+                .with_flags(FLAG_NESTED);
+            callback
+                .send(&nested, &call_payload(&[], 0, target, txn), &[])
+                .unwrap();
+            let reply = callback.recv_timeout(WAIT).expect("an answer");
+            assert_eq!(reply.header.kind, FrameKind::Reply);
+            assert_eq!(reply.header.txn, probe);
+            assert!(reply.fds.is_empty(), "target {target}: a reference leaked");
+            assert_eq!(
+                reply_status(&reply).1,
+                StatusCode::NAME_NOT_FOUND.0,
+                "target {target}"
+            );
+        }
+
+        // The key of the reference the attacker does hold: that object, and only that.
+        let nested = Header::new(FrameKind::Request)
+            .with_code(MINT)
+            .with_txn(999)
+            .with_flags(FLAG_NESTED);
+        callback
+            .send(&nested, &call_payload(&[], 0, svc_key, txn), &[])
+            .unwrap();
+        let reply = callback.recv_timeout(WAIT).unwrap();
+        assert_eq!((reply.header.txn, reply_status(&reply)), (999, (0, 0)));
+        assert_eq!(reply.fds.len(), 1, "a new reference to the object it holds");
+
+        // A nested frame naming a call nobody waits for is no way in either.
+        let stray = Header::new(FrameKind::Request)
+            .with_code(MINT)
+            .with_txn(1000)
+            .with_flags(FLAG_NESTED);
+        callback
+            .send(&stray, &call_payload(&[], 0, svc_key, txn + 77), &[])
+            .unwrap();
+        let reply = callback.recv_timeout(WAIT).unwrap();
+        assert_eq!(reply.header.txn, 1000);
+        assert!(reply.fds.is_empty());
+
+        // The callback answers; the service's call completes.
+        let mut echo = Parcel::new();
+        echo.write_str("hi");
+        callback
+            .send(
+                &Header::new(FrameKind::Reply).with_txn(txn),
+                &reply_payload(echo.as_bytes()),
+                &[],
+            )
+            .unwrap();
+        let done = svc.recv_timeout(WAIT).unwrap();
+        assert_eq!((done.header.txn, reply_status(&done)), (1, (0, 0)));
+
+        // And a legitimate client is served.
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let mut p = Parcel::new();
+        p.write_str("still here");
+        let mut r = rt
+            .get_service(&endpoint, SVC)
+            .unwrap()
+            .transact(ECHO, p)
+            .unwrap();
+        assert_eq!(r.read_string().unwrap(), "still here");
+    });
+}
+
+/// A reference is what its owner introduced it as: a channel whose introduction was read (a
+/// genuine reference to one object, passed on raw) is refused, and a forged introduction names
+/// the forger's process, so it never stands for the service's object.
+#[test]
+fn a_reference_cannot_be_relabelled() {
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let _server = bus.spawn("server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        wait_for_name(&endpoint, GATE);
+
+        // The victim: a runtime serving a sink that keeps the references it is given.
+        let victim = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        victim.start_thread_pool();
+        let shared = std::sync::Arc::new(Shared::default());
+        let sink = victim.local(Service::new(shared, &victim));
+        let victim_bus = std::sync::Arc::new(BusSocket::connect(bus.path()).unwrap());
+        victim.publish(&victim_bus, "org.test.Sink", &sink).unwrap();
+        let (sink_chan, _) = raw_get(&endpoint, "org.test.Sink");
+
+        let genuine_svc = victim.get_service(&victim_bus, SVC).unwrap();
+        let (_, (svc_owner, svc_number, _)) = raw_get(&endpoint, SVC);
+        drop(genuine_svc);
+
+        let store = |fd: std::os::fd::OwnedFd, txn: u64| {
+            use std::os::fd::AsFd;
+            let header = Header::new(FrameKind::Request)
+                .with_code(STORE_BINDER.0)
+                .with_txn(txn);
+            sink_chan
+                .send(
+                    &header,
+                    &call_payload(&binder_and_text(""), 1, 0, 0),
+                    &[fd.as_fd()],
+                )
+                .unwrap();
+            let reply = sink_chan.recv_timeout(WAIT).unwrap();
+            assert_eq!(reply.header.txn, txn);
+            reply_status(&reply)
+        };
+
+        // A genuine reference to GATE, its introduction read, offered as anything: refused.
+        let (gate, _) = raw_get(&endpoint, GATE);
+        let (exception, code) = store(gate.into_fd(), 1);
+        assert_ne!(exception, 0);
+        assert_eq!(code, StatusCode::BAD_VALUE.0, "a used reference is refused");
+
+        // A channel of the attacker's introduced as the service's object.
+        let (forged, theirs) = Channel::pair().unwrap();
+        forged.set_pass_credentials(true).unwrap();
+        write_intro(&forged, svc_owner, svc_number, 5);
+        assert_eq!(store(theirs.into_fd(), 2), (0, 0));
+
+        // The victim looks the service up: it gets the service's object, not the forgery.
+        let got = victim.get_service(&victim_bus, SVC).unwrap();
+        assert_eq!(got.descriptor().unwrap(), "org.test.ISvc");
+        let mut p = Parcel::new();
+        p.write_str("genuine");
+        let mut r = got.transact(ECHO, p).unwrap();
+        assert_eq!(r.read_string().unwrap(), "genuine");
+        assert!(
+            forged.try_recv().unwrap().is_none(),
+            "no call reached the forgery"
+        );
+    });
+}
