@@ -1,13 +1,14 @@
 //! Endpoints: a process's membership of a bus, through its connection to the master.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr};
+use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
+use nix::sys::time::TimeVal;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use crate::addr::{BusAddr, Target, UniqueId, WellKnownName};
@@ -46,6 +47,11 @@ pub enum Event {
     Signal(Signal),
 }
 
+/// How long an endpoint waits for the master: to take its connection, to answer `Hello`, or
+/// to answer a request. The master answers at once or not at all (it is stopped, or wedged),
+/// so an endpoint fails with [`Error::TimedOut`] rather than waiting for ever.
+pub const MASTER_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A joined endpoint of a bus.
 ///
 /// All methods take `&self`: one thread may wait for events while others make requests. Whichever
@@ -79,6 +85,8 @@ struct State {
     /// The master hung up.
     gone: bool,
     replies: HashMap<u64, Frame>,
+    /// Requests whose waiter gave up: their replies are dropped when they come.
+    abandoned: HashSet<u64>,
     events: VecDeque<Event>,
     recv_buf: Option<RecvBuf>,
 }
@@ -103,8 +111,16 @@ impl BusSocket {
         )
         .map_err(|e| Error::io("socket", e.into()))?;
         let addr = UnixAddr::new(path).map_err(|e| Error::io("bus path", e.into()))?;
-        socket::connect(sock.as_raw_fd(), &addr)
-            .map_err(|e| Error::io("connect to bus", e.into()))?;
+        // A blocking connect waits for room in the master's listen queue for as long as the
+        // send timeout says; sends to a master that reads nothing give up as late.
+        let timeout = TimeVal::new(MASTER_TIMEOUT.as_secs() as i64, 0);
+        socket::setsockopt(&sock, sockopt::SendTimeout, &timeout)
+            .map_err(|e| Error::io("setsockopt(SO_SNDTIMEO)", e.into()))?;
+        let deadline = Instant::now() + MASTER_TIMEOUT;
+        socket::connect(sock.as_raw_fd(), &addr).map_err(|e| match e {
+            nix::errno::Errno::EAGAIN => Error::TimedOut,
+            e => Error::io("connect to bus", e.into()),
+        })?;
         let mut w = Writer::default();
         w.i32(claimed.pid).u32(claimed.uid).u32(claimed.gid);
         let body = w.finish();
@@ -121,7 +137,12 @@ impl BusSocket {
         }
         .map_err(|e| Error::io("send hello", e))?;
         let mut recv_buf = RecvBuf::new();
-        let reply = recv_frame(sock.as_fd(), &mut recv_buf, false).map_err(gone_if_hung_up)?;
+        let reply = loop {
+            match recv_frame(sock.as_fd(), &mut recv_buf, true) {
+                Err(Error::WouldBlock) => wait_readable(sock.as_fd(), Some(deadline))?,
+                other => break other.map_err(gone_if_hung_up)?,
+            }
+        };
         if reply.header.kind != FrameKind::Reply || reply.header.txn != 0 {
             return Err(Error::Protocol("expected the reply to hello"));
         }
@@ -286,7 +307,12 @@ impl BusSocket {
             });
         }
         send_frame(self.sock.as_fd(), &header, &body, &[], false).map_err(gone_if_hung_up)?;
-        let reply = self.wait_for(None, |st| st.replies.remove(&txn))?;
+        let deadline = Instant::now() + MASTER_TIMEOUT;
+        let reply = self
+            .wait_for(Some(deadline), |st| st.replies.remove(&txn))
+            .inspect_err(|_| {
+                self.state.lock().abandoned.insert(txn);
+            })?;
         check_status(op, &reply)?;
         Ok(reply)
     }
@@ -359,7 +385,9 @@ impl BusSocket {
 fn file(st: &mut State, mut frame: Frame) {
     let event = match frame.header.kind {
         FrameKind::Reply => {
-            st.replies.insert(frame.header.txn, frame);
+            if !st.abandoned.remove(&frame.header.txn) {
+                st.replies.insert(frame.header.txn, frame);
+            }
             return;
         }
         FrameKind::Signal => Signal::decode(&frame.payload).map(Event::Signal),

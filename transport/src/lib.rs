@@ -44,15 +44,16 @@ mod wire;
 pub use addr::{BusAddr, Target, UniqueId, WellKnownName, MAX_NAME_LEN};
 pub use bloom::{Bloom, BLOOM_BITS, BLOOM_HASHES};
 pub use channel::Channel;
-pub use endpoint::{BusSocket, Event, MAX_PENDING_EVENTS};
+pub use endpoint::{BusSocket, Event, MASTER_TIMEOUT, MAX_PENDING_EVENTS};
 pub use error::{Error, Result};
 pub use frame::{
     Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
 };
 pub use master::{
-    BusMaster, MasterHandle, Stopper, MAX_CONNECTIONS_PER_UID, MAX_MATCHES_PER_PEER,
-    MAX_NAMES_PER_PEER, MAX_QUEUED_BYTES_PER_PEER, MAX_QUEUED_FRAMES, MAX_WATCHES_PER_PEER,
-    SIGNAL_QUEUE_LEN,
+    BusMaster, MasterHandle, Stopper, ACCEPT_BACKOFF, HELLO_TIMEOUT, MAX_CONNECTIONS,
+    MAX_CONNECTIONS_PER_UID, MAX_INCOMPLETE_CONNECTIONS, MAX_INCOMPLETE_PER_UID,
+    MAX_MATCHES_PER_PEER, MAX_NAMES_PER_PEER, MAX_QUEUED_BYTES_PER_PEER, MAX_QUEUED_FRAMES,
+    MAX_WATCHES_PER_PEER, SIGNAL_QUEUE_LEN,
 };
 pub use policy::{AllowAll, Policy, Verdict};
 pub use proto::{

@@ -6,6 +6,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 use std::{fs, io};
 
 use nix::errno::Errno;
@@ -25,6 +26,13 @@ use crate::proto::{
 };
 use crate::sys::Credentials;
 use crate::wire::{Reader, Writer};
+
+mod admission;
+
+use admission::{Admission, Refused};
+pub use admission::{
+    ACCEPT_BACKOFF, HELLO_TIMEOUT, MAX_INCOMPLETE_CONNECTIONS, MAX_INCOMPLETE_PER_UID,
+};
 
 /// Names one peer may own or wait for at once.
 pub const MAX_NAMES_PER_PEER: usize = 256;
@@ -49,6 +57,12 @@ pub const MAX_QUEUED_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
 pub const MAX_QUEUED_FDS_PER_PEER: usize = 64;
 /// Connections one uid may hold on a bus unless the policy says otherwise.
 pub const MAX_CONNECTIONS_PER_UID: usize = 256;
+/// Connections the master holds at once, over all uids (dbus-daemon's
+/// `max_completed_connections` on the system bus is 2048). Well under the fd limit the daemon
+/// runs with, so that brokering channels and activation always have fds to spare.
+pub const MAX_CONNECTIONS: usize = 4096;
+/// Connections accepted per wake-up, so that a flood of connects cannot starve the peers.
+const ACCEPT_BATCH: usize = 64;
 /// Frames read from one peer per wake-up, so one busy peer cannot starve the others.
 const RECV_BATCH: usize = 32;
 
@@ -89,8 +103,9 @@ pub struct BusMaster {
     doomed: Vec<u64>,
     recv_buf: RecvBuf,
     /// An fd held in reserve: out of fds, the master frees it to accept and refuse a client,
-    /// instead of leaving it in the (level-triggered) listen queue and spinning.
+    /// so that the client hears no instead of waiting.
     reserve: Option<OwnedFd>,
+    admission: Admission,
 }
 
 struct NameEntry {
@@ -182,6 +197,7 @@ impl BusMaster {
             doomed: Vec::new(),
             recv_buf: RecvBuf::new(),
             reserve: reserve_fd(),
+            admission: Admission::default(),
         })
     }
 
@@ -214,79 +230,133 @@ impl BusMaster {
     pub fn run(&mut self) -> Result<()> {
         let mut events = vec![EpollEvent::empty(); 64];
         loop {
-            let n = match self.epoll.wait(&mut events, EpollTimeout::NONE) {
+            let timeout = match self.admission.next_wakeup() {
+                None => EpollTimeout::NONE,
+                Some(at) => {
+                    // Rounded up, so that a wake-up never comes before what it is for.
+                    let left = at.saturating_duration_since(Instant::now());
+                    let ms = left.as_millis().saturating_add(1).min(60_000) as u16;
+                    EpollTimeout::from(ms)
+                }
+            };
+            let n = match self.epoll.wait(&mut events, timeout) {
                 Err(Errno::EINTR) => continue,
                 other => other?,
             };
             for ev in &events[..n] {
                 match ev.data() {
-                    LISTENER => self.accept_all()?,
+                    LISTENER => self.accept_all(),
                     WAKER => return Ok(()),
                     id => self.service(id, ev.events()),
                 }
             }
+            self.tick(Instant::now());
             self.reap();
         }
     }
 
-    fn accept_all(&mut self) -> Result<()> {
-        loop {
-            let sock = match socket::accept4(
+    /// What is due by the clock: unjoined connections past [`HELLO_TIMEOUT`] are closed, and
+    /// the listener is watched again after a pause.
+    fn tick(&mut self, now: Instant) {
+        for id in self.admission.overdue(now) {
+            if self.peers.get(&id).is_some_and(|p| !p.joined) {
+                self.doomed.push(id);
+            }
+        }
+        if self.admission.resume(now) {
+            let mut ev = EpollEvent::new(EpollFlags::EPOLLIN, LISTENER);
+            let _ = self.epoll.modify(&self.listener, &mut ev);
+        }
+    }
+
+    /// Accepts waiting connections, at most [`ACCEPT_BATCH`] at a time. Out of fds, it refuses
+    /// one client with the reserve fd and stops accepting for [`ACCEPT_BACKOFF`]: `accept`
+    /// fails with `EMFILE` before it looks at the queue, so retrying at once would spin.
+    fn accept_all(&mut self) {
+        for _ in 0..ACCEPT_BATCH {
+            match socket::accept4(
                 &self.listener,
                 SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
             ) {
-                Ok(s) => s,
-                Err(Errno::EAGAIN) => return Ok(()),
-                // The client gave up before we accepted; or we are out of fds: retry later.
+                Ok(sock) => self.admit(sock),
+                Err(Errno::EAGAIN) => return,
+                // The client gave up before we accepted.
                 Err(Errno::ECONNABORTED | Errno::EINTR) => continue,
-                Err(Errno::EMFILE | Errno::ENFILE) if self.reserve.is_some() => {
-                    self.reserve = None;
-                    // The client is refused: it sees its connection close.
-                    let _ = socket::accept4(&self.listener, SockFlag::SOCK_CLOEXEC);
-                    self.reserve = reserve_fd();
-                    continue;
+                Err(e) => {
+                    if matches!(e, Errno::EMFILE | Errno::ENFILE) {
+                        if let Some(reserve) = self.reserve.take() {
+                            drop(reserve);
+                            // The client is refused: it sees its connection close.
+                            drop(socket::accept4(&self.listener, SockFlag::SOCK_CLOEXEC));
+                            self.reserve = reserve_fd();
+                        }
+                    }
+                    tracing::warn!("bus master cannot accept ({e}): pausing new connections");
+                    self.pause_accepting();
+                    return;
                 }
-                Err(Errno::EMFILE | Errno::ENFILE | Errno::ENOBUFS | Errno::ENOMEM) => {
-                    return Ok(())
-                }
-                Err(e) => return Err(Error::io("accept", e.into())),
-            };
-            let Ok(creds) = peer_credentials(sock.as_fd()) else {
-                continue;
-            };
-            if self.policy.join(&creds) == Verdict::Deny {
-                continue;
             }
-            let id = self.next_id;
-            self.next_id += 1;
-            if self
-                .epoll
-                .add(&sock, EpollEvent::new(EpollFlags::EPOLLIN, id))
-                .is_err()
-            {
-                continue;
-            }
-            let info = PeerInfo {
-                id: UniqueId(id),
-                creds,
-            };
-            self.peers.insert(
-                id,
-                Peer {
-                    info,
-                    sock,
-                    joined: false,
-                    names: BTreeSet::new(),
-                    matches: Vec::new(),
-                    watches: Vec::new(),
-                    out: VecDeque::new(),
-                    signals: VecDeque::new(),
-                    queued_bytes: 0,
-                    lost: 0,
-                    want_writable: false,
-                },
-            );
         }
+    }
+
+    fn pause_accepting(&mut self) {
+        self.admission.pause(Instant::now());
+        let mut ev = EpollEvent::new(EpollFlags::empty(), LISTENER);
+        let _ = self.epoll.modify(&self.listener, &mut ev);
+    }
+
+    /// Takes in a new connection, or closes it: past [`MAX_CONNECTIONS`], or the bounds on
+    /// unjoined connections, or when the policy refuses the uid.
+    fn admit(&mut self, sock: OwnedFd) {
+        let Ok(creds) = peer_credentials(sock.as_fd()) else {
+            return;
+        };
+        if self.peers.len() >= MAX_CONNECTIONS || self.policy.join(&creds) == Verdict::Deny {
+            return;
+        }
+        let id = self.next_id;
+        if let Err(why) = self.admission.admit(creds.uid, id, Instant::now()) {
+            match why {
+                Refused::IncompleteForUid => tracing::debug!(
+                    uid = creds.uid,
+                    "refused a connection: uid holds {MAX_INCOMPLETE_PER_UID} unjoined ones"
+                ),
+                Refused::Incomplete => tracing::warn!(
+                    uid = creds.uid,
+                    "refused a connection: {MAX_INCOMPLETE_CONNECTIONS} are unjoined"
+                ),
+            }
+            return;
+        }
+        self.next_id += 1;
+        if self
+            .epoll
+            .add(&sock, EpollEvent::new(EpollFlags::EPOLLIN, id))
+            .is_err()
+        {
+            self.admission.settled(creds.uid);
+            return;
+        }
+        let info = PeerInfo {
+            id: UniqueId(id),
+            creds,
+        };
+        self.peers.insert(
+            id,
+            Peer {
+                info,
+                sock,
+                joined: false,
+                names: BTreeSet::new(),
+                matches: Vec::new(),
+                watches: Vec::new(),
+                out: VecDeque::new(),
+                signals: VecDeque::new(),
+                queued_bytes: 0,
+                lost: 0,
+                want_writable: false,
+            },
+        );
     }
 
     fn service(&mut self, id: u64, events: EpollFlags) {
@@ -325,6 +395,10 @@ impl BusMaster {
             Some(op) => self.dispatch(id, op, &frame.payload),
         };
         let reply = Header::new(FrameKind::Reply).with_txn(frame.header.txn);
+        // A connection refused at Hello is closed once told why.
+        if result.is_err() && op == Some(Op::Hello) && !self.peers[&id].joined {
+            self.doomed.push(id);
+        }
         let out = match result {
             Ok((payload, fds)) => Outgoing {
                 header: reply,
@@ -415,6 +489,7 @@ impl BusMaster {
         }
         let peer = self.peers.get_mut(&id).expect("live peer");
         peer.joined = true;
+        self.admission.settled(creds.uid);
         let mut w = Writer::default();
         peer.info.encode(&mut w);
         Ok(w.finish())
@@ -696,6 +771,9 @@ impl BusMaster {
                 continue;
             };
             let _ = self.epoll.delete(&peer.sock);
+            if !peer.joined {
+                self.admission.settled(peer.info.creds.uid);
+            }
             for name in &peer.names {
                 match self.names.get_mut(name) {
                     Some(e) if e.owner == id => self.pass_on(name),
