@@ -47,7 +47,7 @@ pub use service::MAX_WAITING_GETS;
 pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS};
 pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
-pub use paths::{bus_path, BUS_ENV};
+pub use paths::{bus_path, check_dir, BusPath, UnsafeBusDir, BUS_ENV, SYSTEM_BUS};
 pub use policy::{ConfigError, Op, Policy};
 pub use protocol::{IServiceCallback, IServiceCallbackProxy, ServiceDebugInfo};
 pub use registration::{Registration, FIRST_BACKOFF, MAX_BACKOFF};

@@ -1,7 +1,8 @@
 //! `afbus-servicemanager`: the bus master daemon.
 //!
-//! Owns one bus: `--bus PATH` (else `$AFBUS_BUS`, `$XDG_RUNTIME_DIR/afbus/bus`,
-//! `/tmp/afbus-UID/bus`). SIGTERM or SIGINT: clean exit, socket removed. SIGHUP: reload the
+//! Owns one bus: `--bus PATH` (else `$AFBUS_BUS`; for root `/run/afbus/bus`; else
+//! `$XDG_RUNTIME_DIR/afbus/bus`, else `/tmp/afbus-UID/bus`, whose directory must be the user's
+//! alone). SIGTERM or SIGINT: clean exit, socket removed. SIGHUP: reload the
 //! policy; a bad file is reported and the old policy stays. With `--ready-fd N` it writes `R` to
 //! fd N once the bus accepts calls, then `H` after each reload (`E` for a failed one).
 
@@ -71,8 +72,10 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             let _ = f.write_all(&[byte]);
         }
     };
+    let bus = bus_path(args.bus);
+    bus.prepare_for_daemon()?;
     let opts = DaemonOptions {
-        bus: bus_path(args.bus),
+        bus: bus.path,
         policy_file: args.policy,
         services_dir: args.services,
     };

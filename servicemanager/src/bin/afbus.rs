@@ -101,6 +101,7 @@ fn print(out: &Out, json: bool) {
 
 fn run(args: &Args) -> Result<Out> {
     let bus = bus_path(args.bus.clone());
+    let bus = bus.for_client()?.to_owned();
     let rt = Runtime::new(RuntimeConfig {
         max_threads: 0,
         ..RuntimeConfig::default()
