@@ -58,6 +58,9 @@ pub use object::{
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
 pub use priority::{Priority, SchedPolicy};
-pub use runtime::{Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, SHM_LINGER};
+pub use reply::REPLY_TIMEOUT;
+pub use runtime::{
+    Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, MINT_TIMEOUT, SHM_LINGER,
+};
 pub use senders::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -43,10 +43,11 @@ pub const MAX_PARCEL_BYTES: usize = 16 * 1024 * 1024;
 /// How long a client waits for the introduction of a service it connected to by name.
 const INTRO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How long passing on a proxy waits for its owner to mint the new reference: an owner that
-/// does not answer (no thread serves its objects, or it is hostile) fails that call rather than
-/// holding the passing thread for ever. As long as a client waits for a service's introduction.
-const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
+/// How long passing on a proxy waits for its owner to mint the new reference, unless
+/// [`RuntimeConfig::mint_timeout`] says otherwise: an owner that does not answer (no thread
+/// serves its objects, or it is hostile) fails that call rather than holding the passing thread
+/// for ever. As long as a client waits for a service's introduction.
+pub const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
 
 const STOP: u64 = u64::MAX;
 const WORK: u64 = u64::MAX - 1;
@@ -63,6 +64,14 @@ pub struct RuntimeConfig {
     /// Move reference channels onto shared-memory rings when both ends agree (default on;
     /// `AFBUS_SHM=0` in the environment turns it off). See [`afbus_transport::shm`].
     pub shm: bool,
+    /// How long passing on a proxy waits for its owner to mint the reference
+    /// ([`MINT_TIMEOUT`] by default). A broker that hands out references to other processes'
+    /// objects (the service manager) keeps it short, so that an owner that does not answer
+    /// cannot hold its threads.
+    pub mint_timeout: Duration,
+    /// How long a reply waits for room in a caller's channel before the channel is shut down
+    /// ([`REPLY_TIMEOUT`](crate::REPLY_TIMEOUT) by default).
+    pub reply_timeout: Duration,
 }
 
 impl Default for RuntimeConfig {
@@ -71,6 +80,8 @@ impl Default for RuntimeConfig {
             max_threads: DEFAULT_MAX_THREADS,
             inherit_priority: true,
             shm: afbus_transport::shm::shm_default(),
+            mint_timeout: MINT_TIMEOUT,
+            reply_timeout: crate::reply::REPLY_TIMEOUT,
         }
     }
 }
@@ -580,7 +591,7 @@ impl RuntimeInner {
             proxy,
             TransactionCode::MINT,
             Parcel::new(),
-            Some(MINT_TIMEOUT),
+            Some(self.config.mint_timeout),
         )?;
         let (body, status, mut fds) = decode_reply(frame)?;
         if let Some(status) = status {
@@ -760,7 +771,8 @@ impl RuntimeInner {
             if self.config.shm && matches!(conn.end, End::Owner(_)) {
                 let _ = conn.chan.offer_shm();
             }
-            crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds));
+            let deadline = Instant::now() + self.config.reply_timeout;
+            crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds), deadline);
         }
     }
 

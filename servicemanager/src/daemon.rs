@@ -18,6 +18,11 @@ use crate::service::{ServiceManager, ServiceManagerObject};
 
 /// Most threads the daemon uses to serve calls; each getter that waits holds one.
 pub const DAEMON_MAX_THREADS: usize = 64;
+/// How long a daemon thread waits on another process: for a service's owner to mint the
+/// reference a get hands out, or for a caller's channel to take a reply. Past it, that get
+/// fails (or that caller's channel is shut down), so that an owner that does not answer or a
+/// client that does not read holds a thread for this long at most.
+pub const DAEMON_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why the daemon could not start or reload.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +88,8 @@ impl Daemon {
         let master = BusMaster::bind(&opts.bus, BusPolicy(policy.clone()))?.spawn()?;
         let rt = Runtime::new(RuntimeConfig {
             max_threads: DAEMON_MAX_THREADS,
+            mint_timeout: DAEMON_PEER_TIMEOUT,
+            reply_timeout: DAEMON_PEER_TIMEOUT,
             ..RuntimeConfig::default()
         })?;
         rt.start_thread_pool();
@@ -157,6 +164,13 @@ fn member(fields: &Fields) -> &str {
 impl afbus_transport::Policy for BusPolicy {
     fn own(&self, who: &PeerInfo, name: &WellKnownName) -> Verdict {
         self.verdict(Op::Own, &who.creds, name.as_str())
+    }
+
+    fn find(&self, who: &PeerInfo, name: &WellKnownName) -> Verdict {
+        match name.as_str() {
+            SERVICE_MANAGER_NAME => Verdict::Allow,
+            n => self.verdict(Op::Find, &who.creds, n),
+        }
     }
 
     fn connect(&self, who: &PeerInfo, _: &PeerInfo, name: Option<&WellKnownName>) -> Verdict {

@@ -1,14 +1,13 @@
 //! The IServiceManager object the daemon serves.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::Child;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use afbus_binder::{calling_context, CallContext, ExceptionCode, SpIBinder, Status, StatusCode};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 
 use crate::activation::{Activation, Declaration};
 use crate::policy::{Op, Policy};
@@ -19,34 +18,76 @@ use crate::registry::{Owner, Registry};
 pub struct ServiceManager {
     state: Mutex<State>,
     /// Getters waiting now.
-    waiting: AtomicUsize,
+    waiting: Mutex<Waiting>,
     changed: Condvar,
     policy: Arc<RwLock<Policy>>,
     bus: PathBuf,
     me: std::sync::Weak<ServiceManager>,
 }
 
-/// Getters that may wait at once: half the daemon's threads, so that the services they wait for
-/// can still be served.
+/// Getters of names not registered yet that may wait at once, over every uid but root and the
+/// bus owner: half the daemon's threads, so that the services they wait for can still be
+/// served. A get of a registered name never waits, and so never needs a place.
 pub const MAX_WAITING_GETS: usize = crate::daemon::DAEMON_MAX_THREADS / 2;
+/// Getters of one uid that may wait at once, so that one uid cannot take every place.
+pub const MAX_WAITING_GETS_PER_UID: usize = 4;
 
-/// One of the [`MAX_WAITING_GETS`] places, given back on drop.
-struct WaitSlot<'a>(&'a AtomicUsize);
+/// Who waits in a get now.
+#[derive(Default)]
+struct Waiting {
+    per_uid: HashMap<u32, usize>,
+    /// Waiters other than root and the bus owner.
+    others: usize,
+}
+
+/// A waiting getter's place, given back on drop.
+struct WaitSlot<'a> {
+    waiting: &'a Mutex<Waiting>,
+    uid: u32,
+    privileged: bool,
+}
 
 impl<'a> WaitSlot<'a> {
-    fn take(count: &'a AtomicUsize) -> Option<WaitSlot<'a>> {
-        count
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_WAITING_GETS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| WaitSlot(count))
+    fn take(
+        waiting: &'a Mutex<Waiting>,
+        uid: u32,
+        privileged: bool,
+    ) -> Result<WaitSlot<'a>, Status> {
+        let mut w = waiting.lock();
+        let mine = w.per_uid.get(&uid).copied().unwrap_or(0);
+        let busy = |why: String| Err(Status::new_exception(ExceptionCode::ILLEGAL_STATE, why));
+        if mine >= MAX_WAITING_GETS_PER_UID {
+            return busy(format!(
+                "uid {uid} has {mine} gets waiting (MAX_WAITING_GETS_PER_UID); try again"
+            ));
+        }
+        if !privileged && w.others >= MAX_WAITING_GETS {
+            return busy("too many getters are waiting (MAX_WAITING_GETS); try again".into());
+        }
+        *w.per_uid.entry(uid).or_insert(0) += 1;
+        if !privileged {
+            w.others += 1;
+        }
+        Ok(WaitSlot {
+            waiting,
+            uid,
+            privileged,
+        })
     }
 }
 
 impl Drop for WaitSlot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        let mut w = self.waiting.lock();
+        if let Some(n) = w.per_uid.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                w.per_uid.remove(&self.uid);
+            }
+        }
+        if !self.privileged {
+            w.others -= 1;
+        }
     }
 }
 
@@ -70,7 +111,7 @@ impl ServiceManager {
                 registry: Registry::default(),
                 activation,
             }),
-            waiting: AtomicUsize::new(0),
+            waiting: Mutex::new(Waiting::default()),
             changed: Condvar::new(),
             policy,
             bus,
@@ -179,19 +220,24 @@ impl ServiceManager {
         wait: Duration,
         ctx: &CallContext,
     ) -> Result<Option<SpIBinder>, Status> {
+        // To be handed a reference to the object, the caller must be allowed to call it too.
         self.check(Op::Find, ctx, name)?;
-        // Each waiting getter holds a daemon thread: past the cap, a get does not wait.
-        let _waiting = match wait.is_zero() {
-            true => None,
-            false => Some(WaitSlot::take(&self.waiting).ok_or_else(|| {
-                Status::new_exception(
-                    ExceptionCode::ILLEGAL_STATE,
-                    "too many getters are waiting; try again",
-                )
-            })?),
-        };
+        self.check(Op::Call, ctx, name)?;
         let deadline = Instant::now() + wait;
         let mut st = self.state.lock();
+        if let Some(e) = st.registry.get(name) {
+            return Ok(Some(e.object.clone()));
+        }
+        if wait.is_zero() {
+            return Ok(None);
+        }
+        // Each waiting getter holds a daemon thread: past its uid's share, or everyone's, a get
+        // does not wait.
+        let uid = ctx.caller.uid;
+        let _waiting = {
+            let privileged = uid == 0 || uid == self.policy.read().owner_uid();
+            MutexGuard::unlocked(&mut st, || WaitSlot::take(&self.waiting, uid, privileged))?
+        };
         // The start of the declared service this getter waits for.
         let mut awaited = None;
         loop {
@@ -256,7 +302,9 @@ impl ServiceManager {
         callback: IServiceCallbackProxy,
         ctx: &CallContext,
     ) -> Result<(), Status> {
+        // A notice hands the watcher a reference: it must be allowed to call the service too.
         self.check(Op::Find, ctx, name)?;
+        self.check(Op::Call, ctx, name)?;
         let current = {
             let mut st = self.state.lock();
             let entry = st.registry.watch(name, callback.clone()).map_err(|e| {
@@ -346,10 +394,13 @@ impl IServiceManager for ServiceManagerObject {
     }
 
     fn get_service_debug_info(&self) -> Result<Vec<ServiceDebugInfo>, Status> {
+        let ctx = caller()?;
         let st = self.0.state.lock();
+        let policy = self.0.policy.read();
         Ok(st
             .registry
             .entries()
+            .filter(|(name, _)| policy.allows(Op::Find, ctx.caller.uid, ctx.caller.gid, name))
             .map(|(name, e)| ServiceDebugInfo {
                 name: name.to_owned(),
                 pid: e.owner.pid,

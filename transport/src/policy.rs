@@ -26,6 +26,11 @@ pub trait Policy: Send {
     fn own(&self, _who: &PeerInfo, _name: &WellKnownName) -> Verdict {
         Verdict::Allow
     }
+    /// May `who` learn that `name` exists and who owns it (look it up, watch it, see it in
+    /// the peer list, hear of its owner changing, or connect to it by name)?
+    fn find(&self, _who: &PeerInfo, _name: &WellKnownName) -> Verdict {
+        Verdict::Allow
+    }
     /// May `who` open a channel to `target`, reached through `name` if it asked by name?
     fn connect(
         &self,

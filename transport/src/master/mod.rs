@@ -457,11 +457,11 @@ impl BusMaster {
             Op::NameOwner => {
                 let name = decode_name(&mut r)?;
                 r.end("name-owner")?;
-                self.name_owner(&name)
+                self.name_owner(id, &name)
             }
             Op::Peers => {
                 r.end("peers")?;
-                Ok(self.peers_status())
+                Ok(self.peers_status(id))
             }
         }?;
         Ok((out, Vec::new()))
@@ -589,8 +589,8 @@ impl BusMaster {
         let (target_id, via) = match &target {
             Target::Unique(u) => (u.0, None),
             Target::Name(n) => match self.names.get(n) {
-                Some(e) => (e.owner, Some(n)),
-                None => return refuse(MasterStatus::NO_SUCH_PEER, format!("no owner for {n}")),
+                Some(e) if self.may_find(id, n) => (e.owner, Some(n)),
+                _ => return refuse(MasterStatus::NO_SUCH_PEER, format!("no owner for {n}")),
             },
             Target::Master | Target::Multicast(_) => {
                 return refuse(
@@ -661,10 +661,14 @@ impl BusMaster {
     }
 
     fn watch(&mut self, id: u64, watch: Watch) -> std::result::Result<Vec<u8>, Refusal> {
-        if let Watch::Peer(p) = &watch {
-            if !self.peers.get(&p.0).is_some_and(|p| p.joined) {
+        match &watch {
+            Watch::Peer(p) if !self.peers.get(&p.0).is_some_and(|p| p.joined) => {
                 return refuse(MasterStatus::NO_SUCH_PEER, format!("no peer {p}"));
             }
+            Watch::Name(n) if !self.may_find(id, n) => {
+                return refuse(MasterStatus::DENIED, format!("may not watch {n}"));
+            }
+            _ => {}
         }
         let peer = self.peers.get_mut(&id).expect("live peer");
         if peer.watches.len() >= MAX_WATCHES_PER_PEER {
@@ -702,8 +706,16 @@ impl BusMaster {
         Ok((receivers.len() as u32).to_le_bytes().to_vec())
     }
 
-    fn name_owner(&self, name: &WellKnownName) -> std::result::Result<Vec<u8>, Refusal> {
-        let Some(entry) = self.names.get(name) else {
+    /// True if peer `id` may learn of `name` (a name it may not find looks absent).
+    fn may_find(&self, id: u64, name: &WellKnownName) -> bool {
+        self.peers
+            .get(&id)
+            .is_some_and(|p| self.policy.find(&p.info, name) == Verdict::Allow)
+    }
+
+    fn name_owner(&self, id: u64, name: &WellKnownName) -> std::result::Result<Vec<u8>, Refusal> {
+        let entry = self.names.get(name).filter(|_| self.may_find(id, name));
+        let Some(entry) = entry else {
             return refuse(MasterStatus::NO_SUCH_PEER, format!("no owner for {name}"));
         };
         let mut w = Writer::default();
@@ -711,7 +723,7 @@ impl BusMaster {
         Ok(w.finish())
     }
 
-    fn peers_status(&self) -> Vec<u8> {
+    fn peers_status(&self, asker: u64) -> Vec<u8> {
         let mut ids: Vec<&u64> = self.peers.keys().collect();
         ids.sort();
         let mut w = Writer::default();
@@ -725,7 +737,8 @@ impl BusMaster {
             let names = p
                 .names
                 .iter()
-                .filter(|n| self.names.get(*n).is_some_and(|e| e.owner == p.info.id.0));
+                .filter(|n| self.names.get(*n).is_some_and(|e| e.owner == p.info.id.0))
+                .filter(|n| self.may_find(asker, n));
             PeerStatus {
                 info: p.info,
                 names: names.cloned().collect(),
@@ -747,7 +760,7 @@ impl BusMaster {
                     Watch::All => true,
                     Watch::Name(n) => *n == change.name,
                     Watch::Peer(_) => false,
-                })
+                }) && self.policy.find(&p.info, &change.name) == Verdict::Allow
             })
             .map(|p| p.info.id.0)
             .collect();
