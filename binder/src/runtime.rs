@@ -784,7 +784,8 @@ impl RuntimeInner {
         route: Route,
     ) -> std::result::Result<Parcel, Status> {
         let code = TransactionCode(frame.header.code);
-        let caller = frame.creds.unwrap_or(Credentials {
+        // The process the kernel named, with its uid and gid as of now.
+        let caller = conn.chan.sender(frame.creds).unwrap_or(Credentials {
             pid: 0,
             uid: u32::MAX,
             gid: u32::MAX,

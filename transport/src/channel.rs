@@ -16,6 +16,7 @@ use crate::frame::{
     Frame, FrameKind, Header, HEADER_LEN, MAX_FDS_PER_FRAME, MAX_FRAME_BYTES, MAX_PAYLOAD_BYTES,
     XFLAG_DOORBELL, XFLAG_OFFER, XFLAG_SWITCH,
 };
+use crate::identity::Identity;
 use crate::shm::{self, Link, Record, SHM_MAX_RECORD, SHM_MAX_STASHED_FRAMES, SHM_PARK_SLICE};
 use crate::sys::{self, Credentials};
 
@@ -32,6 +33,8 @@ pub struct Channel {
     rx: Mutex<Rx>,
     /// The shared-memory rings, once offered (by us) or accepted (from the peer).
     shm: OnceLock<Shm>,
+    /// Resolves senders into their current credentials.
+    identity: Identity,
     /// Whether an offer from the peer is accepted.
     accept_shm: AtomicBool,
     /// Held while making an offer, so that two threads never offer two memfds.
@@ -44,6 +47,9 @@ struct Shm {
     tx: Mutex<Tx>,
     /// The peer broke the ring protocol: the channel is shut down.
     broken: AtomicBool,
+    /// [`sys::fork_generation`] when the rings were mapped: a forked child has no mapping
+    /// (see [`shm`]), and for it the channel is dead.
+    mapped_in: u64,
     /// Mirrors of the reader's `Rx::ring` and `Rx::tail`, for [`Channel::park_poll`], which
     /// must not wait for a reader.
     rx_ring: AtomicBool,
@@ -113,6 +119,7 @@ impl Channel {
                 peer_creds: None,
             }),
             shm: OnceLock::new(),
+            identity: Identity::default(),
             accept_shm: AtomicBool::new(shm::shm_default()),
             offering: Mutex::new(()),
         }
@@ -121,6 +128,13 @@ impl Channel {
     /// Gives the socket back.
     pub fn into_fd(self) -> OwnedFd {
         self.fd
+    }
+
+    /// The sender of a frame received here as of now: the process the kernel stamped on it
+    /// (`frame.creds`), with its current effective uid and gid (see [`crate::identity`]).
+    /// Costs one `ioctl`; call it for frames whose sender matters.
+    pub fn sender(&self, creds: Option<Credentials>) -> Option<Credentials> {
+        creds.map(|c| self.identity.current(c))
     }
 
     /// Asks the kernel to attach the sender's credentials to every frame received here.
@@ -221,7 +235,7 @@ impl Channel {
     /// A thread is about to read this channel (it sent a call and will wait for the reply):
     /// the peer need not ring the socket doorbell for what it sends meanwhile.
     pub fn will_read(&self) {
-        if let Some(shm) = self.shm.get() {
+        if let Some(shm) = self.shm.get().filter(|s| s.usable()) {
             shm.link.rx().will_read();
         }
     }
@@ -230,7 +244,7 @@ impl Channel {
     /// rings the socket doorbell when it writes to the ring. True if frames already wait in the
     /// ring (the poller will not hear of them: someone must read).
     pub fn park_poll(&self) -> bool {
-        match self.shm.get() {
+        match self.shm.get().filter(|s| s.usable()) {
             Some(shm) if shm.rx_ring.load(Ordering::Acquire) => {
                 let tail = shm.rx_tail.load(Ordering::Acquire);
                 shm.link.rx().park_poll(tail)
@@ -242,7 +256,7 @@ impl Channel {
     /// Wakes a thread of ours sleeping on this channel's ring, so that it looks at the socket
     /// (a poller saw it readable or hung up while that thread held the channel).
     pub fn kick(&self) {
-        if let Some(shm) = self.shm.get() {
+        if let Some(shm) = self.shm.get().filter(|s| s.usable()) {
             shm.link.rx().kick(&shm.kicked);
         }
     }
@@ -259,7 +273,7 @@ impl Channel {
             return send_socket(sock, header, payload, fds, wait, 0);
         };
         check_outgoing(payload.len(), fds.len())?;
-        if shm.broken.load(Ordering::Relaxed) {
+        if !shm.usable() {
             return Err(Error::HungUp);
         }
         let mut tx = shm.tx.lock();
@@ -322,7 +336,7 @@ impl Channel {
                 continue;
             }
             let shm = self.shm.get().expect("a ring reader has its link");
-            if shm.broken.load(Ordering::Relaxed) {
+            if !shm.usable() {
                 return Err(Error::HungUp);
             }
             let ring = shm.link.rx();
@@ -475,11 +489,17 @@ impl Channel {
 }
 
 impl Shm {
+    /// False once the peer broke the protocol, and in a forked child (which has no mapping).
+    fn usable(&self) -> bool {
+        !self.broken.load(Ordering::Relaxed) && self.mapped_in == sys::fork_generation()
+    }
+
     fn new(link: Link, mode: TxMode) -> Shm {
         Shm {
             link,
             tx: Mutex::new(Tx { head: 0, mode }),
             broken: AtomicBool::new(false),
+            mapped_in: sys::fork_generation(),
             rx_ring: AtomicBool::new(false),
             rx_tail: AtomicU64::new(0),
             tx_ring: AtomicBool::new(false),

@@ -34,6 +34,7 @@ mod channel;
 mod endpoint;
 mod error;
 mod frame;
+mod identity;
 mod master;
 mod policy;
 mod proto;

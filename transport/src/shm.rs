@@ -124,6 +124,17 @@ fn online_cpus() -> usize {
     *N.get_or_init(sys::online_cpus)
 }
 
+/// Maps a ring memfd so that a forked child does not inherit the mapping: a ring's writer is
+/// the process that switched the channel to it, so the reader can name it (see
+/// [`crate::identity`]); a child reaches the peer through the socket, where the kernel names
+/// it. No fd of the memfd is kept once it is mapped.
+fn map_private_to_process(file: &File) -> Result<MmapRaw> {
+    let map = MmapRaw::map_raw(file).map_err(|e| Error::io("mmap", e))?;
+    map.advise(memmap2::Advice::DontFork)
+        .map_err(|e| Error::io("madvise(MADV_DONTFORK)", e))?;
+    Ok(map)
+}
+
 /// A channel's mapped memfd.
 pub(crate) struct Link {
     map: MmapRaw,
@@ -153,7 +164,7 @@ impl Link {
             .map_err(|e| Error::io("ftruncate", e))?;
         mfd.add_seals(&[FileSeal::SealShrink, FileSeal::SealGrow, FileSeal::SealSeal])
             .map_err(io("F_ADD_SEALS"))?;
-        let map = MmapRaw::map_raw(mfd.as_file()).map_err(|e| Error::io("mmap", e))?;
+        let map = map_private_to_process(mfd.as_file())?;
         let link = Link { map, creator: true };
         for ring in [link.ring(0), link.ring(1)] {
             ring.word(WAITER).store(WAIT_POLL, Ordering::Relaxed);
@@ -181,7 +192,7 @@ impl Link {
         if len != SHM_BYTES as u64 {
             return Err(Error::Ring("the offered memfd has the wrong size"));
         }
-        let map = MmapRaw::map_raw(mfd.as_file()).map_err(|e| Error::io("mmap", e))?;
+        let map = map_private_to_process(mfd.as_file())?;
         Ok(Link {
             map,
             creator: false,

@@ -295,3 +295,89 @@ pub fn online_cpus() -> usize {
     let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
     usize::try_from(n).unwrap_or(1).max(1)
 }
+
+/// `struct pidfd_info` as Linux 6.13 introduced it (`PIDFD_INFO_SIZE_VER0`, 64 bytes); later
+/// kernels accept this size and fill what it covers.
+#[repr(C)]
+#[derive(Default)]
+struct PidfdInfo {
+    mask: u64,
+    cgroupid: u64,
+    pid: u32,
+    tgid: u32,
+    ppid: u32,
+    ruid: u32,
+    rgid: u32,
+    euid: u32,
+    egid: u32,
+    suid: u32,
+    sgid: u32,
+    fsuid: u32,
+    fsgid: u32,
+    spare0: u32,
+}
+
+/// `PIDFD_INFO_CREDS`: the task's credentials.
+const PIDFD_INFO_CREDS: u64 = 1 << 1;
+/// `PIDFD_GET_INFO`: `_IOWR(PIDFS_IOCTL_MAGIC (0xFF), 11, struct pidfd_info)`.
+const PIDFD_GET_INFO: libc::c_ulong =
+    (3 << 30) | ((mem::size_of::<PidfdInfo>() as libc::c_ulong) << 16) | (0xFF << 8) | 11;
+
+/// Opens a pidfd for process `pid` (`pidfd_open(2)`; nix has no wrapper).
+pub(crate) fn pidfd_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and a flags word and returns a new fd or -1; no memory is
+    // passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel just returned this fd to us and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The process behind `pidfd` as of now: its pid (in our namespace) and its effective uid and
+/// gid (`ioctl(PIDFD_GET_INFO)`, Linux 6.13; nix has no wrapper). Fails with `ESRCH` once the
+/// process has exited.
+pub(crate) fn pidfd_credentials(pidfd: BorrowedFd<'_>) -> io::Result<Credentials> {
+    let mut info = PidfdInfo {
+        mask: PIDFD_INFO_CREDS,
+        ..PidfdInfo::default()
+    };
+    // SAFETY: `info` is a live, writable `struct pidfd_info` of the size the request number
+    // encodes; the kernel writes at most that many bytes into it.
+    let rc = unsafe {
+        libc::ioctl(
+            pidfd.as_raw_fd(),
+            PIDFD_GET_INFO,
+            &mut info as *mut PidfdInfo,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(Credentials {
+        pid: info.tgid as i32,
+        uid: info.euid,
+        gid: info.egid,
+    })
+}
+
+/// Forks this process has gone through, as seen from inside it: 0 in the process that first
+/// asked, one more in each child forked since.
+static FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+extern "C" fn count_fork_in_child() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// How many forks separate this process from the one that first called this: a value taken
+/// before a `fork` differs from the child's. (`pthread_atfork`, which nix does not wrap.)
+pub(crate) fn fork_generation() -> u64 {
+    static REGISTER: std::sync::Once = std::sync::Once::new();
+    REGISTER.call_once(|| {
+        // SAFETY: the handler is a plain `extern "C"` function that only touches an atomic,
+        // which is async-signal-safe as a child's atfork handler must be.
+        unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -19,6 +19,7 @@ use crate::bloom::Bloom;
 use crate::channel::{peer_credentials, recv_frame, send_frame, socketpair, RecvBuf};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameKind, Header, MAX_FRAME_BYTES};
+use crate::identity::Identity;
 use crate::policy::{Policy, Verdict};
 use crate::proto::{
     decode_bloom, decode_name, Fields, MasterStatus, NameOutcome, NameOwnerChanged, NoticeKind, Op,
@@ -114,7 +115,12 @@ struct NameEntry {
 }
 
 struct Peer {
+    /// Its identity as of its last request.
     info: PeerInfo,
+    /// The process that connected, as `SO_PEERCRED` named it when it was accepted.
+    connected: Credentials,
+    /// That process's pidfd, which says its current uid and gid (see [`crate::identity`]).
+    identity: Identity,
     sock: OwnedFd,
     joined: bool,
     /// Names this peer owns or waits for.
@@ -337,6 +343,9 @@ impl BusMaster {
             self.admission.settled(creds.uid);
             return;
         }
+        // Pins the connecting process at once (its pidfd), for its current identity later.
+        let identity = Identity::default();
+        identity.current(creds);
         let info = PeerInfo {
             id: UniqueId(id),
             creds,
@@ -345,6 +354,8 @@ impl BusMaster {
             id,
             Peer {
                 info,
+                connected: creds,
+                identity,
                 sock,
                 joined: false,
                 names: BTreeSet::new(),
@@ -385,6 +396,11 @@ impl BusMaster {
     fn handle(&mut self, id: u64, frame: Frame) {
         if frame.header.kind != FrameKind::Request {
             return;
+        }
+        // Who asks, as of now: a process that dropped privileges since it connected is judged
+        // by its new uid (SO_PEERCRED still names the old one).
+        if let Some(peer) = self.peers.get_mut(&id) {
+            peer.info.creds = peer.identity.current(peer.connected);
         }
         let op = Op::from_wire(frame.header.code);
         let result = match op {
@@ -468,7 +484,8 @@ impl BusMaster {
     }
 
     fn hello(&mut self, id: u64, r: &mut Reader<'_>) -> std::result::Result<Vec<u8>, Refusal> {
-        // The body holds what the peer claims to be; only the kernel's SO_PEERCRED counts.
+        // The body holds what the peer claims to be; only the kernel's word counts (SO_PEERCRED's
+        // process, with its current uid and gid).
         let _claimed = (
             r.i32("claimed pid")?,
             r.u32("claimed uid")?,
@@ -489,7 +506,7 @@ impl BusMaster {
         }
         let peer = self.peers.get_mut(&id).expect("live peer");
         peer.joined = true;
-        self.admission.settled(creds.uid);
+        self.admission.settled(peer.connected.uid);
         let mut w = Writer::default();
         peer.info.encode(&mut w);
         Ok(w.finish())
@@ -785,7 +802,7 @@ impl BusMaster {
             };
             let _ = self.epoll.delete(&peer.sock);
             if !peer.joined {
-                self.admission.settled(peer.info.creds.uid);
+                self.admission.settled(peer.connected.uid);
             }
             for name in &peer.names {
                 match self.names.get_mut(name) {
