@@ -11,6 +11,7 @@
 //! another call's reply.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -36,7 +37,12 @@ pub(crate) struct Conn {
     /// The reference's key (see [`crate::intro`]): ours for an owner end, the owner's for a
     /// client end.
     pub key: u64,
+    /// The process at the other end: the holder of an owner end, the owner of a client end.
+    pub peer: i32,
     pub chan: Channel,
+    /// A shared-memory ring was considered for this owner end (once), and whether it got one.
+    pub ring_tried: AtomicBool,
+    pub ring: AtomicBool,
     pub end: End,
     st: Mutex<ConnState>,
     filed: Condvar,
@@ -110,6 +116,7 @@ impl Conn {
     pub(crate) fn new(
         token: u64,
         key: u64,
+        peer: i32,
         chan: Channel,
         end: End,
         senders: Arc<Senders>,
@@ -117,6 +124,9 @@ impl Conn {
         Conn {
             token,
             key,
+            peer,
+            ring_tried: AtomicBool::new(false),
+            ring: AtomicBool::new(false),
             chan,
             end,
             st: Mutex::new(ConnState {

@@ -45,6 +45,7 @@ mod conn;
 mod intro;
 mod object;
 pub mod parcel;
+mod peers;
 mod priority;
 mod reply;
 mod runtime;
@@ -57,6 +58,7 @@ pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, SpIBinder, TransactionCode,
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
+pub use peers::{max_refs_per_peer, MAX_RINGS_PER_PEER};
 pub use priority::{Priority, SchedPolicy};
 pub use reply::REPLY_TIMEOUT;
 pub use runtime::{

@@ -24,6 +24,7 @@ use crate::object::{
     SpIBinder, TransactionCode,
 };
 use crate::parcel::Parcel;
+use crate::peers::{Held, Peers};
 use crate::priority::{Priority, PriorityGuard};
 use crate::senders::{SenderBacklog, Senders};
 use crate::status::{Error, Result, Status, StatusCode};
@@ -114,6 +115,8 @@ pub(crate) struct RuntimeInner {
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
     /// One-way backlog per sending process.
     senders: Arc<Senders>,
+    /// References and rings per peer process.
+    peers: Peers,
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
     spawned: Mutex<usize>,
@@ -153,7 +156,10 @@ thread_local! {
 impl Runtime {
     /// Creates a runtime; no thread runs until [`start_thread_pool`](Self::start_thread_pool)
     /// or [`join_thread_pool`](Self::join_thread_pool).
+    ///
+    /// Raises the process's soft fd limit to its hard limit: every reference is an fd.
     pub fn new(config: RuntimeConfig) -> Result<Runtime> {
+        crate::peers::raise_fd_limit();
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os("epoll_create"))?;
         let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map_err(os("eventfd"))?;
@@ -182,6 +188,7 @@ impl Runtime {
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
+            peers: Peers::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
             idle: AtomicUsize::new(0),
@@ -311,12 +318,12 @@ fn accept_loop(rt: Weak<RuntimeInner>, bus: Arc<BusSocket>) {
         if let Event::Incoming {
             channel,
             name: Some(name),
-            ..
+            peer,
         } = event
         {
             let object = rt.published.lock().get(&name).cloned();
             if let Some(SpIBinder(Kind::Local(obj))) = object {
-                let _ = rt.serve_channel(&obj, channel);
+                let _ = rt.serve_channel(&obj, channel, peer.creds.pid);
             }
         }
     }
@@ -329,9 +336,15 @@ impl RuntimeInner {
             .expect("the runtime is alive while it runs")
     }
 
-    /// Makes `channel` a new reference to `obj`: introduces the object on it (a fresh key),
-    /// counts the reference and watches the channel for calls.
-    fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel) -> Result<()> {
+    /// Makes `channel` a new reference to `obj` for process `holder`: introduces the object on
+    /// it (a fresh key), counts the reference and watches the channel for calls.
+    fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel, holder: i32) -> Result<()> {
+        self.peers.charge(holder, Held::Exported)?;
+        self.serve_charged(obj, channel, holder)
+            .inspect_err(|_| self.peers.refund(holder, Held::Exported))
+    }
+
+    fn serve_charged(&self, obj: &Arc<LocalObject>, channel: Channel, holder: i32) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let key = crate::intro::new_key()?;
         crate::intro::send(&channel, obj.runtime_id, obj.number, key)?;
@@ -339,6 +352,7 @@ impl RuntimeInner {
         let conn = Arc::new(Conn::new(
             token,
             key,
+            holder,
             channel,
             End::Owner(obj.clone()),
             self.senders.clone(),
@@ -360,11 +374,11 @@ impl RuntimeInner {
         Ok(())
     }
 
-    /// Mints a new reference channel to a local object of this runtime.
-    fn export(&self, obj: &Arc<LocalObject>) -> Result<OwnedFd> {
+    /// Mints a new reference channel to a local object of this runtime, for process `to`.
+    fn export(&self, obj: &Arc<LocalObject>, to: i32) -> Result<OwnedFd> {
         self.reap_without_loopers();
         let (mine, theirs) = Channel::pair()?;
-        self.serve_channel(obj, mine)?;
+        self.serve_channel(obj, mine, to)?;
         Ok(theirs.into_fd())
     }
 
@@ -392,12 +406,14 @@ impl RuntimeInner {
             // One channel per remote object: closing this one drops the extra reference.
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
+        self.peers.charge(intro.pid, Held::Imported)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let proxy = Arc::new_cyclic(|me| Proxy {
             runtime: self.me.clone(),
             conn: Arc::new(Conn::new(
                 token,
                 intro.key,
+                intro.pid,
                 channel,
                 End::Client(me.clone()),
                 self.senders.clone(),
@@ -425,6 +441,7 @@ impl RuntimeInner {
             proxies.remove(&key);
         }
         drop(proxies);
+        self.peers.refund(proxy.owner_pid, Held::Imported);
         if self.conns.lock().remove(&proxy.conn.token).is_some() {
             let _ = self.epoll.delete(proxy.conn.chan.as_fd());
         }
@@ -465,6 +482,10 @@ impl RuntimeInner {
         match &conn.end {
             End::Owner(obj) => {
                 self.keys.lock().remove(&conn.key);
+                self.peers.refund(conn.peer, Held::Exported);
+                if conn.ring.load(Ordering::Relaxed) {
+                    self.peers.refund(conn.peer, Held::Ring);
+                }
                 let left = {
                     let mut refs = self.refs.lock();
                     match refs.get_mut(&obj.number) {
@@ -514,10 +535,11 @@ impl RuntimeInner {
     fn encode_parcel(
         &self,
         parcel: Parcel,
+        to: i32,
         encode: impl FnOnce(Vec<u8>, usize, usize) -> Vec<u8>,
     ) -> Result<Outgoing> {
         let (mut bytes, mut fds, objects) = parcel.into_wire()?;
-        let obj_fds = self.mint_all(&objects)?;
+        let obj_fds = self.mint_all(&objects, to)?;
         let parcel_fds = fds.len();
         fds.extend(obj_fds);
         let mut flags = 0;
@@ -545,15 +567,17 @@ impl RuntimeInner {
         })
     }
 
-    fn encode_call(&self, data: Parcel, info: &CallInfo) -> Result<Outgoing> {
-        self.encode_parcel(data, |bytes, parcel_fds, objects| {
+    /// Encodes a call to a process `to`.
+    fn encode_call(&self, data: Parcel, info: &CallInfo, to: i32) -> Result<Outgoing> {
+        self.encode_parcel(data, to, |bytes, parcel_fds, objects| {
             call::encode_call(bytes, parcel_fds, objects, info)
         })
     }
 
-    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>) -> Outgoing {
+    /// Encodes a reply to a caller, process `to`.
+    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>, to: i32) -> Outgoing {
         let encoded = reply.map_err(Error::Service).and_then(|parcel| {
-            self.encode_parcel(parcel, |bytes, parcel_fds, objects| {
+            self.encode_parcel(parcel, to, |bytes, parcel_fds, objects| {
                 call::encode_reply(bytes, parcel_fds, objects, None)
             })
         });
@@ -565,12 +589,12 @@ impl RuntimeInner {
     }
 
     /// A reference channel for each object of an outgoing parcel.
-    fn mint_all(&self, objects: &[SpIBinder]) -> Result<Vec<OwnedFd>> {
+    fn mint_all(&self, objects: &[SpIBinder], to: i32) -> Result<Vec<OwnedFd>> {
         let mut fds = Vec::with_capacity(objects.len());
         for o in objects {
             let fd = match &o.0 {
                 Kind::Local(obj) => match obj.runtime.upgrade() {
-                    Some(rt) => rt.export(obj)?,
+                    Some(rt) => rt.export(obj, to)?,
                     None => {
                         return Err(Error::new(
                             StatusCode::DEAD_OBJECT,
@@ -640,7 +664,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info)?;
+        } = self.encode_call(data, &info, proxy.owner_pid)?;
         let txn = self.next_txn.fetch_add(1, Ordering::Relaxed);
         let nested = if nested_in != 0 { FLAG_NESTED } else { 0 };
         let header = Header::new(FrameKind::Request)
@@ -684,7 +708,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info)?;
+        } = self.encode_call(data, &info, proxy.owner_pid)?;
         let header = Header::new(FrameKind::OneWay)
             .with_code(code.0)
             .with_flags(flags);
@@ -750,7 +774,7 @@ impl RuntimeInner {
             });
         }
         let result = self.run(conn, frame, oneway, route);
-        let reply = (!oneway).then(|| self.encode_reply(result));
+        let reply = (!oneway).then(|| self.encode_reply(result, caller_pid));
         if !oneway {
             CURRENT.with(|c| c.borrow_mut().pop());
         }
@@ -768,7 +792,13 @@ impl RuntimeInner {
             }
             // A channel that carries calls moves to shared memory: offered with its first reply,
             // not when it is made, so a reference only passed along never pays for a mapping.
-            if self.config.shm && matches!(conn.end, End::Owner(_)) {
+            // At most MAX_RINGS_PER_PEER per peer process: its other channels stay on the socket.
+            if self.config.shm
+                && matches!(conn.end, End::Owner(_))
+                && !conn.ring_tried.swap(true, Ordering::Relaxed)
+                && self.peers.charge(conn.peer, Held::Ring).is_ok()
+            {
+                conn.ring.store(true, Ordering::Relaxed);
                 let _ = conn.chan.offer_shm();
             }
             let deadline = Instant::now() + self.config.reply_timeout;

@@ -52,6 +52,11 @@ pub const MAX_QUEUED_FRAMES: usize = 4096;
 /// signals are dropped oldest first; a peer whose replies and notices alone exceed it is
 /// disconnected.
 pub const MAX_QUEUED_BYTES_PER_PEER: usize = 4 * 1024 * 1024;
+/// Bytes of replies, notices and signals the master keeps for all the peers of one uid that do
+/// not read (dbus-broker's default per-user byte quota): without it a uid's many connections
+/// could each hold [`MAX_QUEUED_BYTES_PER_PEER`]. Past it that uid's signals are dropped oldest
+/// first, and a peer whose control frames do not fit is disconnected.
+pub const MAX_QUEUED_BYTES_PER_UID: usize = 16 * 1024 * 1024;
 /// Fds the master keeps for one peer that does not read (channels brokered to it): far below
 /// any RLIMIT_NOFILE, so that a peer cannot exhaust the master's fd table. Past it the peer is
 /// disconnected.
@@ -107,6 +112,8 @@ pub struct BusMaster {
     /// so that the client hears no instead of waiting.
     reserve: Option<OwnedFd>,
     admission: Admission,
+    /// Bytes queued for the peers of each uid (the uid they connected with).
+    queued_by_uid: HashMap<u32, usize>,
 }
 
 struct NameEntry {
@@ -204,6 +211,7 @@ impl BusMaster {
             recv_buf: RecvBuf::new(),
             reserve: reserve_fd(),
             admission: Admission::default(),
+            queued_by_uid: HashMap::new(),
         })
     }
 
@@ -801,6 +809,13 @@ impl BusMaster {
                 continue;
             };
             let _ = self.epoll.delete(&peer.sock);
+            let uid = peer.connected.uid;
+            if let Some(n) = self.queued_by_uid.get_mut(&uid) {
+                *n -= peer.queued_bytes;
+                if *n == 0 {
+                    self.queued_by_uid.remove(&uid);
+                }
+            }
             if !peer.joined {
                 self.admission.settled(peer.connected.uid);
             }
@@ -840,11 +855,15 @@ impl BusMaster {
             return;
         };
         peer.queued_bytes += out.payload.len();
+        let uid_bytes = self.queued_by_uid.entry(peer.connected.uid).or_insert(0);
+        *uid_bytes += out.payload.len();
+        let uid_bytes = *uid_bytes;
         peer.out.push_back(out);
         let control_bytes: usize = peer.out.iter().map(|o| o.payload.len()).sum();
         let fds: usize = peer.out.iter().map(|o| o.fds.len()).sum();
         if peer.out.len() > MAX_QUEUED_FRAMES
             || control_bytes > MAX_QUEUED_BYTES_PER_PEER
+            || uid_bytes > MAX_QUEUED_BYTES_PER_UID
             || fds > MAX_QUEUED_FDS_PER_PEER
         {
             self.doomed.push(id);
@@ -857,20 +876,25 @@ impl BusMaster {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        let uid_bytes = self.queued_by_uid.entry(peer.connected.uid).or_insert(0);
         peer.queued_bytes += payload.len();
-        while peer.signals.len() >= SIGNAL_QUEUE_LEN
-            || (peer.queued_bytes > MAX_QUEUED_BYTES_PER_PEER && !peer.signals.is_empty())
-        {
-            let dropped = peer.signals.pop_front().expect("not empty");
-            peer.queued_bytes -= dropped.payload.len();
-            peer.lost += 1;
-        }
-        let header = Header::new(FrameKind::Signal);
+        *uid_bytes += payload.len();
         peer.signals.push_back(Outgoing {
-            header,
+            header: Header::new(FrameKind::Signal),
             payload,
             fds: Vec::new(),
         });
+        // Oldest first, the new one too if its uid's peers hold that much already.
+        while peer.signals.len() > SIGNAL_QUEUE_LEN
+            || ((peer.queued_bytes > MAX_QUEUED_BYTES_PER_PEER
+                || *uid_bytes > MAX_QUEUED_BYTES_PER_UID)
+                && !peer.signals.is_empty())
+        {
+            let dropped = peer.signals.pop_front().expect("not empty");
+            peer.queued_bytes -= dropped.payload.len();
+            *uid_bytes -= dropped.payload.len();
+            peer.lost += 1;
+        }
         self.flush(id);
     }
 
@@ -879,7 +903,11 @@ impl BusMaster {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        let before = peer.queued_bytes;
         let result = peer.flush();
+        if let Some(n) = self.queued_by_uid.get_mut(&peer.connected.uid) {
+            *n -= before - peer.queued_bytes;
+        }
         let want = !peer.out.is_empty() || !peer.signals.is_empty();
         match result {
             Err(Error::WouldBlock) | Ok(()) => {}
