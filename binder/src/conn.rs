@@ -84,6 +84,8 @@ pub(crate) enum Read {
     Busy,
     /// A one-way call was queued for an object whose queue nobody is running: run it.
     Drain(Arc<LocalObject>),
+    /// A one-way call was queued behind those a thread is running now.
+    Queued,
     /// A fresh request or one-way call for this owner end.
     Fresh(Frame),
     /// The channel hung up.
@@ -224,7 +226,7 @@ impl Conn {
             // sender's calls stay in the socket until the backlog drains and a looper reads on.
             if !st.reading && !st.paused {
                 match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
-                    Read::Nothing | Read::Busy => {}
+                    Read::Nothing | Read::Busy | Read::Queued => {}
                     Read::Fresh(frame) => {
                         MutexGuard::unlocked(&mut st, || on_fresh(Work::Call(frame)))
                     }
@@ -357,7 +359,7 @@ impl Conn {
                     let mut q = obj.oneway.lock();
                     q.calls.push_back((self.clone(), frame));
                     if q.running {
-                        Read::Nothing
+                        Read::Queued
                     } else {
                         q.running = true;
                         Read::Drain(obj.clone())

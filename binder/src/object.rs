@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -167,6 +168,10 @@ pub(crate) struct Proxy {
     pub number: u64,
     /// The owner's pid, as the kernel reported it.
     pub owner_pid: i32,
+    /// [`OnewayMode::WaitWhenFull`] was chosen for this object.
+    pub wait_when_full: AtomicBool,
+    /// A one-way call was refused for lack of room and that was logged.
+    pub refusal_logged: AtomicBool,
     pub death: Mutex<DeathState>,
 }
 
@@ -177,6 +182,14 @@ pub(crate) struct DeathState {
 }
 
 impl Proxy {
+    pub(crate) fn oneway_mode(&self) -> OnewayMode {
+        if self.wait_when_full.load(Ordering::Relaxed) {
+            OnewayMode::WaitWhenFull
+        } else {
+            OnewayMode::FailWhenFull
+        }
+    }
+
     /// Marks the proxy dead and runs each death recipient once.
     pub(crate) fn died(&self) {
         let recipients = {
@@ -244,10 +257,25 @@ impl SpIBinder {
         }
     }
 
-    /// Sends a one-way call: returns once it is queued. Fails with
-    /// [`StatusCode::WOULD_BLOCK`] when the receiver's one-way buffer is full.
+    /// Sends a one-way call: returns once it is queued. When the receiver has no room, it
+    /// behaves as [`set_oneway_mode`](Self::set_oneway_mode) says: by default it fails with
+    /// [`StatusCode::WOULD_BLOCK`] after [`ONEWAY_ROOM_WAIT`].
     pub fn transact_oneway(&self, code: TransactionCode, data: Parcel) -> Result<()> {
-        self.oneway(code, data, OnewayMode::FailWhenFull)
+        let mode = match &self.0 {
+            Kind::Remote(p) => p.oneway_mode(),
+            Kind::Local(_) => OnewayMode::FailWhenFull,
+        };
+        self.oneway(code, data, mode)
+    }
+
+    /// Chooses how one-way calls through this reference (and every other reference of this
+    /// process to the same object: they share one channel) wait for room. A generated proxy
+    /// reaches it through `as_binder()`.
+    pub fn set_oneway_mode(&self, mode: OnewayMode) {
+        if let Kind::Remote(p) = &self.0 {
+            p.wait_when_full
+                .store(mode == OnewayMode::WaitWhenFull, Ordering::Relaxed);
+        }
     }
 
     /// Sends a one-way call, waiting for room when the receiver's one-way buffer is full.
@@ -358,12 +386,24 @@ impl SpIBinder {
     }
 }
 
-/// How a one-way call behaves when the receiver's buffer is full.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum OnewayMode {
+/// How [`SpIBinder::transact_oneway`] (and so a generated proxy's `oneway` methods) behaves
+/// when the receiver has no room for the call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnewayMode {
+    /// Fail with [`StatusCode::WOULD_BLOCK`] if there is still no room after
+    /// [`ONEWAY_ROOM_WAIT`] (Binder's behaviour, less the brief wait: a receiver that is alive
+    /// but not yet scheduled makes room at once).
+    #[default]
     FailWhenFull,
+    /// Wait for room as long as it takes.
     WaitWhenFull,
 }
+
+/// How long a one-way call waits for room before it fails ([`OnewayMode::FailWhenFull`]).
+/// The socket buffer between two processes holds a few hundred small frames; a sender that
+/// outruns a receiver which has not been scheduled yet (on the same CPU, say) meets a full
+/// buffer although the receiver has room for its calls, and makes that room as soon as it runs.
+pub const ONEWAY_ROOM_WAIT: Duration = Duration::from_millis(10);
 
 fn runtime_of(proxy: &Proxy) -> Result<Arc<RuntimeInner>> {
     proxy

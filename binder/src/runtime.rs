@@ -421,6 +421,8 @@ impl RuntimeInner {
             owner: intro.owner,
             number: intro.number,
             owner_pid: intro.pid,
+            wait_when_full: AtomicBool::new(false),
+            refusal_logged: AtomicBool::new(false),
             death: Mutex::new(DeathState::default()),
         });
         proxies.insert(key, Arc::downgrade(&proxy));
@@ -714,7 +716,13 @@ impl RuntimeInner {
             .with_flags(flags);
         let fds = borrow_all(&fds);
         let sent = match mode {
-            OnewayMode::FailWhenFull => proxy.conn.chan.try_send(&header, &payload, &fds),
+            OnewayMode::FailWhenFull => {
+                let deadline = Instant::now() + crate::object::ONEWAY_ROOM_WAIT;
+                proxy
+                    .conn
+                    .chan
+                    .send_until(&header, &payload, &fds, Some(deadline))
+            }
             OnewayMode::WaitWhenFull => proxy.conn.chan.send(&header, &payload, &fds),
         };
         sent.map_err(|e| match e {
@@ -722,10 +730,22 @@ impl RuntimeInner {
                 self.conn_died(&proxy.conn);
                 dead_if_hung_up(e)
             }
-            afbus_transport::Error::WouldBlock => Error::new(
-                StatusCode::WOULD_BLOCK,
-                "the receiver's one-way buffer is full",
-            ),
+            afbus_transport::Error::WouldBlock | afbus_transport::Error::TimedOut => {
+                if !proxy.refusal_logged.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        owner_pid = proxy.owner_pid,
+                        "a one-way call was refused: the receiver took no more for {:?} (it \
+                         stopped reading, or holds MAX_PENDING_ONEWAY_BYTES of this channel's \
+                         calls or MAX_ONEWAY_BYTES_PER_SENDER of this process's); logged once \
+                         per object",
+                        crate::object::ONEWAY_ROOM_WAIT
+                    );
+                }
+                Error::new(
+                    StatusCode::WOULD_BLOCK,
+                    "the receiver's one-way buffer is full",
+                )
+            }
             e => dead_if_hung_up(e),
         })
     }
@@ -879,10 +899,31 @@ impl RuntimeInner {
             let bytes = frame.payload.len();
             let pid = frame.creds.map_or(0, |c| c.pid);
             self.serve(&conn, frame, Route::Fresh, false);
+            self.read_ahead(&conn);
             for c in conn.oneway_done(bytes, pid) {
                 if self.rearm(&c, &mut c.lock()) {
                     self.queue_work(&c, Work::Poll);
                 }
+            }
+        }
+    }
+
+    /// Takes what waits on a socket channel's socket while its one-way calls run: they are ours
+    /// to hold (up to [`MAX_PENDING_ONEWAY_BYTES`](crate::MAX_PENDING_ONEWAY_BYTES), then
+    /// reading pauses), not the sender's socket buffer's, which holds far fewer frames and would
+    /// refuse the sender's next one-way call while we have room. (On a ring the sender has room
+    /// for as much as we would read.)
+    fn read_ahead(self: &Arc<Self>, conn: &Arc<Conn>) {
+        if !matches!(conn.end, End::Owner(_)) || conn.chan.is_shm() {
+            return;
+        }
+        loop {
+            match conn.linger(Instant::now(), |c, st| self.rearm(c, st)) {
+                Read::Queued => {}
+                Read::Drain(obj) => self.queue_work(conn, Work::Drain(obj)),
+                Read::Fresh(frame) => self.queue_work(conn, Work::Call(frame)),
+                Read::HungUp => return self.conn_died(conn),
+                Read::Nothing | Read::Busy => return,
             }
         }
     }
@@ -1050,7 +1091,7 @@ impl RuntimeInner {
                         linger = Some(Instant::now() + SHM_LINGER);
                     }
                 }
-                Read::Nothing => {}
+                Read::Nothing | Read::Queued => {}
             }
             // Frames left in the ring: read on (nobody else hears of them).
             if owner && conn.take_more() {

@@ -243,6 +243,12 @@ pub(crate) enum Record {
     Socket,
 }
 
+/// How far into a ring records go before an empty ring sends the next one back to its start:
+/// half of it, so that a producer always has at least half the ring (128 KiB, what the binder
+/// layer reads ahead of one channel's one-way calls) in front of it, even before the consumer
+/// skips the padding; calls one at a time touch at most 32 pages.
+pub const REWIND_AT: usize = SHM_RING_BYTES / 2;
+
 /// The room a record of `frame_len` bytes (header and payload) takes in a ring.
 pub(crate) fn record_len(frame_len: usize) -> usize {
     REC_HDR + frame_len.next_multiple_of(8)
@@ -436,13 +442,14 @@ impl Ring<'_> {
     }
 
     /// True if the record should go to the ring's start, behind padding, so that calls one at a
-    /// time keep touching the same few pages: the ring is empty (the consumer took everything),
-    /// and the consumer is reading or about to (not asleep in `poll`). The padding counts as
-    /// used until the consumer skips it, which a reader does at once; a consumer asleep in
-    /// `poll` could take long, and a burst of one-way calls would find the ring smaller.
+    /// time keep touching the same pages: the ring is empty (the consumer took everything), the
+    /// consumer is reading or about to (not asleep in `poll`), and the records already reach
+    /// [`REWIND_AT`]. The padding counts as used until the consumer skips it, so until then the
+    /// producer has only the part of the ring before it: rewinding sooner would leave a burst of
+    /// one-way calls a ring that looks full.
     fn rewinds(&self, head: u64, rec: usize) -> bool {
         let off = (head % SHM_RING_BYTES as u64) as usize;
-        off != 0
+        off >= REWIND_AT
             && rec <= off
             && self.index(TAIL).load(Ordering::Acquire) == head
             && self.word(WAITER).load(Ordering::Relaxed) != WAIT_POLL
