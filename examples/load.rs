@@ -340,12 +340,15 @@ fn drive(o: &Options) -> Result<bool> {
     let calls_done = started.elapsed();
 
     // One-way calls may still be queued in the service; the clients' channels close as the
-    // service notices their processes have gone. Wait for both.
+    // service notices their processes have gone, and their fds as the last thread holding
+    // each lets go. Wait for all three (a leak is what is left after PATIENCE).
     let total_oneway = oneway_each * u64::from(o.clients);
     let deadline = Instant::now() + PATIENCE;
     let after = loop {
         let s = stats(&svc, sync_each, oneway_each)?;
-        if (s.oneway_total >= total_oneway && s.refs <= before.refs) || Instant::now() > deadline {
+        let settled =
+            s.oneway_total >= total_oneway && s.refs <= before.refs && s.fds_now <= before.fds_now;
+        if settled || Instant::now() > deadline {
             break s;
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -394,7 +397,8 @@ fn drive(o: &Options) -> Result<bool> {
         ),
         (
             "no fd leak",
-            // Before may count an fd of the driver's own get still being dropped: at most, then.
+            // Before may count an fd of the driver's own get still being dropped: at most, then
+            // (the wait above gives every fd of the clients the time to close).
             after.fds_now <= before.fds_now,
             format!(
                 "{} before, {} after (at start {})",

@@ -76,10 +76,15 @@ fn call(bus: &Path) -> Result {
     for _ in 0..3 {
         echo.ping()?;
     }
-    println!(
-        "[client] sent 3 one-way pings; the service counted {}",
-        echo.pings()?
-    );
+    // One-way calls return at once and run in the order they were sent, but a later
+    // synchronous call may overtake them (as in Binder): ask until all three have run.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut counted = echo.pings()?;
+    while counted < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+        counted = echo.pings()?;
+    }
+    println!("[client] sent 3 one-way pings; the service counted {counted}");
 
     let mut samples: Vec<Duration> = (0..2000)
         .map(|_| {

@@ -132,6 +132,8 @@ pub fn parse_declaration(
 pub struct Slot {
     /// The attempt running now, if any.
     pub running: Option<u64>,
+    /// Its process.
+    pub pid: Option<u32>,
     /// The last attempt that exited, and how.
     pub last_exit: Option<Exit>,
     /// The attempt that registered the name, if the running one did.
@@ -207,14 +209,21 @@ impl Activation {
         if let Some((uid, gid)) = decl.user {
             cmd.uid(uid).gid(gid);
         }
+        crate::sys::start_with_signals_unblocked(&mut cmd);
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {name} ({}): {e}", decl.exec[0]))?;
         self.next_attempt += 1;
         slot.running = Some(self.next_attempt);
+        slot.pid = Some(child.id());
         slot.starts.push_back(now);
         tracing::info!(name, pid = child.id(), "started declared service");
         Ok((self.next_attempt, Some(child)))
+    }
+
+    /// The processes started for declarations that are still running.
+    pub fn running_pids(&self) -> Vec<u32> {
+        self.slots.values().filter_map(|s| s.pid).collect()
     }
 
     /// Records that `name` was registered, by the running attempt if there is one.
@@ -229,6 +238,7 @@ impl Activation {
         let slot = self.slots.entry(name.to_owned()).or_default();
         if slot.running == Some(attempt) {
             slot.running = None;
+            slot.pid = None;
         }
         let registered = slot.registered == Some(attempt);
         slot.last_exit = Some(Exit {

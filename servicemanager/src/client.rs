@@ -56,9 +56,18 @@ impl ServiceManager {
         &self.sm
     }
 
-    /// Registers `service` as `name`. The calling process must serve calls (a thread pool).
+    /// Registers `service` as `name`. The calling process must serve calls (a thread pool). A
+    /// name registered to another live object is refused with `ILLEGAL_STATE`: a second
+    /// registration never silently replaces the first (see
+    /// [`replace_service`](Self::replace_service)).
     pub fn add_service(&self, name: &str, service: &SpIBinder) -> Result<()> {
         Ok(self.sm.add_service(name, service)?)
+    }
+
+    /// Registers `service` as `name`, replacing the registration there if the caller may (its
+    /// own uid's; anyone's for root and the bus owner). The name's watchers are told.
+    pub fn replace_service(&self, name: &str, service: &SpIBinder) -> Result<()> {
+        Ok(self.sm.replace_service(name, service)?)
     }
 
     /// The service registered as `name`, waiting up to [`DEFAULT_GET_TIMEOUT`] for it.

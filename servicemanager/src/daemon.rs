@@ -24,6 +24,11 @@ pub const DAEMON_MAX_THREADS: usize = 64;
 /// client that does not read holds a thread for this long at most.
 pub const DAEMON_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long services the daemon started have to exit after SIGTERM when it stops, before
+/// SIGKILL (systemd's stop sequence; its default `TimeoutStopSec` is 90 s, too long for a bus
+/// whose services exit in milliseconds).
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why the daemon could not start or reload.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -125,8 +130,10 @@ impl Daemon {
         Ok(())
     }
 
-    /// Stops the bus and removes its socket.
+    /// Stops the services it started (SIGTERM, then SIGKILL after [`STOP_GRACE`]), then the
+    /// bus, and removes its socket.
     pub fn stop(self) {
+        self.sm.stop_started(STOP_GRACE);
         self.rt.shutdown();
         drop(self.master);
     }

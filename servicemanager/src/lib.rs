@@ -29,7 +29,7 @@
 //! let mut reply = hello.transact(TransactionCode::FIRST_CALL, Parcel::new()).unwrap();
 //! assert_eq!(reply.read_string().unwrap(), "hello");
 //! ```
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 pub mod activation;
 mod client;
@@ -41,12 +41,14 @@ pub mod protocol;
 mod registration;
 pub mod registry;
 mod service;
+mod sys;
 
 pub use service::{MAX_WAITING_GETS, MAX_WAITING_GETS_PER_UID};
 
 pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{
     Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS, DAEMON_PEER_TIMEOUT,
+    STOP_GRACE,
 };
 pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
 pub use paths::{bus_path, check_dir, BusPath, UnsafeBusDir, BUS_ENV, SYSTEM_BUS};

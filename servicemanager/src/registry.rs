@@ -43,18 +43,44 @@ pub enum AddError {
         /// Its owner's uid.
         owner_uid: u32,
     },
+    /// The name is registered to another object, and the registration did not ask to replace it.
+    #[error(
+        "{name} is registered by pid {owner_pid} (uid {owner_uid}); replaceService replaces it"
+    )]
+    Registered {
+        /// The name.
+        name: String,
+        /// Its owner's pid.
+        owner_pid: i32,
+        /// Its owner's uid.
+        owner_uid: u32,
+    },
     /// The uid registered as many services as its quota allows.
     #[error("uid {0} has registered the most services it may ({1})")]
     Quota(u32, usize),
 }
 
 /// Whether an add created or replaced an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Added {
     /// A new name.
     New,
-    /// The name was registered; this object replaced the old one.
-    Replaced,
+    /// The same object was registered under this name already.
+    Again,
+    /// The name was registered; this object replaced that of `old`.
+    Replaced {
+        /// Who had registered it.
+        old: Owner,
+    },
+}
+
+/// What an add does when the name is registered to another object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnConflict {
+    /// Refuse ([`AddError::Registered`]): a second registration never silently wins.
+    Refuse,
+    /// Replace it (if the caller may replace that owner's).
+    Replace,
 }
 
 /// Names to objects, plus who wants to hear of new registrations.
@@ -86,14 +112,16 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
-    /// Registers `object` as `name`. The same uid replaces its own entry; `may_replace_other`
-    /// says whether policy lets this caller replace another uid's; a uid registers at most
-    /// `quota` names. Returns what happened and the callbacks to tell.
+    /// Registers `object` as `name`. Registering the same object again changes nothing; another
+    /// object replaces the entry only `on_conflict` = [`OnConflict::Replace`], and only the same
+    /// uid's entry unless `may_replace_other` (policy); a uid registers at most `quota` names.
+    /// Returns what happened and the callbacks to tell.
     pub fn add(
         &mut self,
         name: &str,
         object: O,
         owner: Owner,
+        on_conflict: OnConflict,
         may_replace_other: bool,
         quota: usize,
     ) -> Result<(Added, Vec<C>), AddError> {
@@ -101,13 +129,21 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
             return Err(AddError::InvalidName(name.to_owned()));
         }
         let added = match self.entries.get(name) {
+            Some(e) if e.object == object && e.owner.uid == owner.uid => Added::Again,
+            Some(e) if on_conflict == OnConflict::Refuse => {
+                return Err(AddError::Registered {
+                    name: name.to_owned(),
+                    owner_pid: e.owner.pid,
+                    owner_uid: e.owner.uid,
+                });
+            }
             Some(e) if e.owner.uid != owner.uid && !may_replace_other => {
                 return Err(AddError::OwnedByOther {
                     name: name.to_owned(),
                     owner_uid: e.owner.uid,
                 });
             }
-            Some(_) => Added::Replaced,
+            Some(e) => Added::Replaced { old: e.owner },
             None if self.count_for(owner.uid) >= quota => {
                 return Err(AddError::Quota(owner.uid, quota))
             }
@@ -235,30 +271,83 @@ mod tests {
     fn add_get_replace_and_refuse() {
         let mut r: Registry<&str, u8> = Registry::default();
         assert_eq!(
-            r.add("media.player", "obj1", ALICE, false, MAX_SERVICES_PER_UID)
-                .unwrap()
-                .0,
+            r.add(
+                "media.player",
+                "obj1",
+                ALICE,
+                OnConflict::Refuse,
+                false,
+                MAX_SERVICES_PER_UID
+            )
+            .unwrap()
+            .0,
             Added::New
         );
         assert_eq!(r.get("media.player").unwrap().object, "obj1");
+        let again = r.add(
+            "media.player",
+            "obj1",
+            ALICE,
+            OnConflict::Refuse,
+            false,
+            MAX_SERVICES_PER_UID,
+        );
+        assert_eq!(again.unwrap().0, Added::Again, "the same object again");
         assert_eq!(
-            r.add("media.player", "obj2", ALICE, false, MAX_SERVICES_PER_UID)
-                .unwrap()
-                .0,
-            Added::Replaced
+            r.add(
+                "media.player",
+                "obj2",
+                ALICE,
+                OnConflict::Refuse,
+                false,
+                MAX_SERVICES_PER_UID
+            ),
+            Err(AddError::Registered {
+                name: "media.player".into(),
+                owner_pid: 10,
+                owner_uid: 1000
+            }),
+            "a second registration does not silently win"
         );
         assert_eq!(
-            r.add("media.player", "obj3", BOB, false, MAX_SERVICES_PER_UID),
+            r.add(
+                "media.player",
+                "obj2",
+                ALICE,
+                OnConflict::Replace,
+                false,
+                MAX_SERVICES_PER_UID
+            )
+            .unwrap()
+            .0,
+            Added::Replaced { old: ALICE }
+        );
+        assert_eq!(
+            r.add(
+                "media.player",
+                "obj3",
+                BOB,
+                OnConflict::Replace,
+                false,
+                MAX_SERVICES_PER_UID
+            ),
             Err(AddError::OwnedByOther {
                 name: "media.player".into(),
                 owner_uid: 1000
             })
         );
         assert_eq!(
-            r.add("media.player", "obj3", BOB, true, MAX_SERVICES_PER_UID)
-                .unwrap()
-                .0,
-            Added::Replaced
+            r.add(
+                "media.player",
+                "obj3",
+                BOB,
+                OnConflict::Replace,
+                true,
+                MAX_SERVICES_PER_UID
+            )
+            .unwrap()
+            .0,
+            Added::Replaced { old: ALICE }
         );
         assert_eq!(r.list(), vec!["media.player".to_string()]);
     }
@@ -268,17 +357,38 @@ mod tests {
         let mut r: Registry<u8, u8> = Registry::default();
         let longest = "a".repeat(MAX_SERVICE_NAME_LEN);
         assert!(r
-            .add(&longest, 1, ALICE, false, MAX_SERVICES_PER_UID)
+            .add(
+                &longest,
+                1,
+                ALICE,
+                OnConflict::Refuse,
+                false,
+                MAX_SERVICES_PER_UID
+            )
             .is_ok());
         let too_long = "a".repeat(MAX_SERVICE_NAME_LEN + 1);
         assert!(matches!(
-            r.add(&too_long, 1, ALICE, false, MAX_SERVICES_PER_UID),
+            r.add(
+                &too_long,
+                1,
+                ALICE,
+                OnConflict::Refuse,
+                false,
+                MAX_SERVICES_PER_UID
+            ),
             Err(AddError::InvalidName(_))
         ));
         for bad in ["", "with space", "semi;colon", "ünï"] {
             assert!(
                 matches!(
-                    r.add(bad, 1, ALICE, false, MAX_SERVICES_PER_UID),
+                    r.add(
+                        bad,
+                        1,
+                        ALICE,
+                        OnConflict::Refuse,
+                        false,
+                        MAX_SERVICES_PER_UID
+                    ),
                     Err(AddError::InvalidName(_))
                 ),
                 "{bad}"
@@ -289,6 +399,7 @@ mod tests {
                 "android.hardware.foo/default",
                 1,
                 ALICE,
+                OnConflict::Refuse,
                 false,
                 MAX_SERVICES_PER_UID
             )
@@ -300,20 +411,25 @@ mod tests {
         const QUOTA: usize = 3;
         let mut r: Registry<u8, u8> = Registry::default();
         for i in 0..QUOTA {
-            r.add(&format!("s{i}"), 1, ALICE, false, QUOTA).unwrap();
+            r.add(&format!("s{i}"), 1, ALICE, OnConflict::Refuse, false, QUOTA)
+                .unwrap();
         }
         assert_eq!(
-            r.add("one.more", 1, ALICE, false, QUOTA),
+            r.add("one.more", 1, ALICE, OnConflict::Refuse, false, QUOTA),
             Err(AddError::Quota(1000, QUOTA))
         );
         assert!(
-            r.add("s0", 2, ALICE, false, QUOTA).is_ok(),
+            r.add("s0", 2, ALICE, OnConflict::Replace, false, QUOTA)
+                .is_ok(),
             "replacing is not growing"
         );
-        assert!(r.add("bob.s", 1, BOB, false, QUOTA).is_ok());
+        assert!(r
+            .add("bob.s", 1, BOB, OnConflict::Refuse, false, QUOTA)
+            .is_ok());
         r.remove_where(|o| *o == 2);
         assert!(
-            r.add("one.more", 1, ALICE, false, QUOTA).is_ok(),
+            r.add("one.more", 1, ALICE, OnConflict::Refuse, false, QUOTA)
+                .is_ok(),
             "a removal frees a place"
         );
     }
@@ -324,13 +440,34 @@ mod tests {
         assert!(r.watch("later", 7).unwrap().is_none());
         r.watch("later", 7).unwrap();
         let (_, told) = r
-            .add("later", "obj", ALICE, false, MAX_SERVICES_PER_UID)
+            .add(
+                "later",
+                "obj",
+                ALICE,
+                OnConflict::Refuse,
+                false,
+                MAX_SERVICES_PER_UID,
+            )
             .unwrap();
         assert_eq!(told, vec![7], "one callback, registered once");
-        r.add("other", "obj", ALICE, false, MAX_SERVICES_PER_UID)
-            .unwrap();
-        r.add("kept", "obj2", BOB, false, MAX_SERVICES_PER_UID)
-            .unwrap();
+        r.add(
+            "other",
+            "obj",
+            ALICE,
+            OnConflict::Refuse,
+            false,
+            MAX_SERVICES_PER_UID,
+        )
+        .unwrap();
+        r.add(
+            "kept",
+            "obj2",
+            BOB,
+            OnConflict::Refuse,
+            false,
+            MAX_SERVICES_PER_UID,
+        )
+        .unwrap();
         let removed = r.remove_where(|o| *o == "obj");
         assert_eq!(
             removed,

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use crate::activation::{Activation, Declaration};
 use crate::policy::{Op, Policy};
 use crate::protocol::*;
-use crate::registry::{Owner, Registry};
+use crate::registry::{Added, OnConflict, Owner, Registry};
 
 /// The registry, the declared services and the policy behind IServiceManager.
 pub struct ServiceManager {
@@ -139,8 +139,16 @@ impl ServiceManager {
         }
     }
 
-    fn add(&self, name: &str, service: SpIBinder, ctx: &CallContext) -> Result<(), Status> {
+    fn add(
+        &self,
+        name: &str,
+        service: SpIBinder,
+        on_conflict: OnConflict,
+        ctx: &CallContext,
+    ) -> Result<(), Status> {
         self.check(Op::Own, ctx, name)?;
+        // An entry whose owner died but is not reaped yet is no conflict.
+        self.remove_dead();
         let owner = Owner {
             pid: ctx.caller.pid,
             uid: ctx.caller.uid,
@@ -151,18 +159,38 @@ impl ServiceManager {
             // One death link per object: a proxy is shared, so an object registered under many
             // names (or again) is watched once.
             let watched = st.registry.entries().any(|(_, e)| e.object == service);
-            let (_, callbacks) = st
+            let (added, callbacks) = st
                 .registry
                 .add(
                     name,
                     service.clone(),
                     owner,
+                    on_conflict,
                     may_replace,
                     self.policy.read().quota().services_per_uid,
                 )
                 .map_err(|e| {
-                    Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
+                    let code = match e {
+                        crate::registry::AddError::Registered { .. } => {
+                            ExceptionCode::ILLEGAL_STATE
+                        }
+                        _ => ExceptionCode::ILLEGAL_ARGUMENT,
+                    };
+                    Status::new_exception(code, e.to_string())
                 })?;
+            match added {
+                Added::New => tracing::info!(name, pid = owner.pid, uid = owner.uid, "registered"),
+                Added::Again => {}
+                Added::Replaced { old } => tracing::info!(
+                    name,
+                    pid = owner.pid,
+                    uid = owner.uid,
+                    old_pid = old.pid,
+                    old_uid = old.uid,
+                    "registration replaced; its watchers (the replaced owner among them, if it \
+                     watches) are told"
+                ),
+            }
             st.activation.registered(name);
             (watched, callbacks)
         };
@@ -276,6 +304,31 @@ impl ServiceManager {
         }
     }
 
+    /// Stops the processes started for declarations, as systemd stops a unit's: SIGTERM, then
+    /// SIGKILL for those still running after `grace`. Returns once they have been reaped (or
+    /// after a further `grace`, if a reaper cannot be waited for).
+    pub fn stop_started(&self, grace: Duration) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        let mut st = self.state.lock();
+        for (signal, wait) in [(Signal::SIGTERM, grace), (Signal::SIGKILL, grace)] {
+            let pids = st.activation.running_pids();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                tracing::info!(pid, ?signal, "stopping a started service");
+                let _ = kill(Pid::from_raw(pid as i32), signal);
+            }
+            let deadline = Instant::now() + wait;
+            while !st.activation.running_pids().is_empty() {
+                if self.changed.wait_until(&mut st, deadline).timed_out() {
+                    break;
+                }
+            }
+        }
+    }
+
     /// Waits for a started service's process on a thread of its own and records its exit.
     fn reap(&self, name: String, attempt: u64, mut child: Child) {
         let me = self.me.clone();
@@ -355,7 +408,13 @@ impl IServiceManager for ServiceManagerObject {
     }
 
     fn add_service(&self, name: &str, service: &SpIBinder) -> Result<(), Status> {
-        self.0.add(name, service.clone(), &caller()?)
+        self.0
+            .add(name, service.clone(), OnConflict::Refuse, &caller()?)
+    }
+
+    fn replace_service(&self, name: &str, service: &SpIBinder) -> Result<(), Status> {
+        self.0
+            .add(name, service.clone(), OnConflict::Replace, &caller()?)
     }
 
     fn list_services(&self) -> Result<Vec<String>, Status> {

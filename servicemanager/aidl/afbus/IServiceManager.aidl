@@ -12,8 +12,17 @@ interface IServiceManager {
     @nullable IBinder getService(String name, long timeoutMs);
     /** The service registered as `name` now, if any; never waits. */
     @nullable IBinder checkService(String name);
-    /** Registers `service` as `name`; the same uid replaces its own registration. */
+    /**
+     * Registers `service` as `name`. Registering the same object again changes nothing; a name
+     * another live object is registered under is refused (ILLEGAL_STATE): see replaceService.
+     */
     void addService(String name, IBinder service);
+    /**
+     * Registers `service` as `name`, replacing the registration there if the caller may (its own
+     * uid's, or anyone's for root and the bus owner). The name's watchers are told, the replaced
+     * owner among them if it watches (a `Registration` does).
+     */
+    void replaceService(String name, IBinder service);
     /** The registered names the caller may find, sorted. */
     String[] listServices();
     /** Tells `callback` of registrations of `name`, the current one included. */
