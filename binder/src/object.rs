@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use afbus_transport::{Credentials, Frame};
@@ -44,10 +44,9 @@ impl TransactionCode {
 }
 
 /// Who is calling and how, as the handler of a transaction sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct CallContext {
-    /// The caller's credentials, as the kernel attached them to the call (`SCM_CREDENTIALS`).
-    pub caller: Credentials,
+    pub(crate) caller: Caller,
     /// The caller's scheduling priority at the time of the call.
     pub priority: Priority,
     /// Whether this thread runs at `priority` for the call: the kernel may refuse the change,
@@ -56,6 +55,89 @@ pub struct CallContext {
     pub priority_applied: bool,
     /// Whether the caller gets no reply.
     pub oneway: bool,
+}
+
+impl CallContext {
+    /// The caller: its process as the kernel named it on the call, with that process's
+    /// effective uid and gid as of now (read through a pidfd on first use, one `ioctl`, so a
+    /// handler that never asks pays nothing). A process whose identity the kernel cannot give
+    /// (it has gone, say) is pid 0, uid and gid `u32::MAX`: nobody a policy allows.
+    pub fn caller(&self) -> Credentials {
+        self.caller.get()
+    }
+}
+
+/// Two contexts are equal when they describe the same caller and call.
+impl PartialEq for CallContext {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            self.caller(),
+            self.priority,
+            self.priority_applied,
+            self.oneway,
+        ) == (
+            other.caller(),
+            other.priority,
+            other.priority_applied,
+            other.oneway,
+        )
+    }
+}
+
+impl Eq for CallContext {}
+
+/// Nobody: the identity of a caller the kernel cannot name.
+const UNKNOWN_CALLER: Credentials = Credentials {
+    pid: 0,
+    uid: u32::MAX,
+    gid: u32::MAX,
+};
+
+/// A caller's identity, resolved when first asked for.
+#[derive(Clone)]
+pub(crate) struct Caller {
+    /// What the kernel stamped on the frame.
+    sent: Option<Credentials>,
+    /// The channel it came on, whose pidfd of the sender says its identity now. Weak: a
+    /// context kept after its call must not keep the channel open.
+    channel: Weak<Conn>,
+    resolved: OnceLock<Credentials>,
+}
+
+impl Caller {
+    /// The sender of a frame received on `conn`.
+    pub(crate) fn of_frame(conn: &Arc<Conn>, sent: Option<Credentials>) -> Caller {
+        Caller {
+            sent,
+            channel: Arc::downgrade(conn),
+            resolved: OnceLock::new(),
+        }
+    }
+
+    /// A caller known already (this process, for a local call).
+    pub(crate) fn known(creds: Credentials) -> Caller {
+        Caller {
+            sent: Some(creds),
+            channel: Weak::new(),
+            resolved: OnceLock::from(creds),
+        }
+    }
+
+    pub(crate) fn get(&self) -> Credentials {
+        *self.resolved.get_or_init(|| {
+            let now = match self.channel.upgrade() {
+                Some(conn) => conn.chan.sender(self.sent),
+                None => self.sent,
+            };
+            now.unwrap_or(UNKNOWN_CALLER)
+        })
+    }
+}
+
+impl fmt::Debug for Caller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.get().fmt(f)
+    }
 }
 
 /// A local object: what a service implements.
@@ -93,7 +175,7 @@ thread_local! {
 /// `on_transact` that has no `CallContext` at hand, such as the methods of an IDL-generated
 /// trait (Binder's `getCallingUid`).
 pub fn calling_context() -> Option<CallContext> {
-    CALLERS.with(|c| c.borrow().last().copied())
+    CALLERS.with(|c| c.borrow().last().cloned())
 }
 
 /// Runs `on_transact` with `ctx` as the [`calling_context`].
@@ -104,7 +186,7 @@ pub(crate) fn dispatch(
     reply: &mut Parcel,
     ctx: &CallContext,
 ) -> Result<(), Status> {
-    CALLERS.with(|c| c.borrow_mut().push(*ctx));
+    CALLERS.with(|c| c.borrow_mut().push(ctx.clone()));
     // A handler that panics fails its call instead of taking down the thread (and with it an
     // object's one-way queue or a pool slot).
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -415,12 +497,12 @@ fn runtime_of(proxy: &Proxy) -> Result<Arc<RuntimeInner>> {
 fn local_context(oneway: bool) -> CallContext {
     let caller = Credentials {
         pid: nix::unistd::getpid().as_raw(),
-        uid: nix::unistd::getuid().as_raw(),
-        gid: nix::unistd::getgid().as_raw(),
+        uid: nix::unistd::geteuid().as_raw(),
+        gid: nix::unistd::getegid().as_raw(),
     };
     let priority = Priority::current().unwrap_or(Priority::DEFAULT);
     CallContext {
-        caller,
+        caller: Caller::known(caller),
         priority,
         priority_applied: true,
         oneway,

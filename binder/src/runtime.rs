@@ -9,8 +9,8 @@ use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use afbus_transport::{
-    BusSocket, Channel, Credentials, Event, Frame, FrameKind, Header, QueueMode, Target,
-    WellKnownName, MAX_FDS_PER_FRAME, MAX_PAYLOAD_BYTES,
+    BusSocket, Channel, Event, Frame, FrameKind, Header, QueueMode, Target, WellKnownName,
+    MAX_FDS_PER_FRAME, MAX_PAYLOAD_BYTES,
 };
 use nix::errno::Errno;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -20,8 +20,8 @@ use parking_lot::Mutex;
 use crate::call::{self, CallInfo, FLAG_NESTED, FLAG_SPILLED};
 use crate::conn::{Conn, ConnState, End, Read, Work};
 use crate::object::{
-    dispatch, Binder, CallContext, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue, Proxy,
-    SpIBinder, TransactionCode,
+    dispatch, Binder, CallContext, Caller, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue,
+    Proxy, SpIBinder, TransactionCode,
 };
 use crate::parcel::Parcel;
 use crate::peers::{Held, Peers};
@@ -834,12 +834,8 @@ impl RuntimeInner {
         route: Route,
     ) -> std::result::Result<Parcel, Status> {
         let code = TransactionCode(frame.header.code);
-        // The process the kernel named, with its uid and gid as of now.
-        let caller = conn.chan.sender(frame.creds).unwrap_or(Credentials {
-            pid: 0,
-            uid: u32::MAX,
-            gid: u32::MAX,
-        });
+        // The process the kernel named, with its uid and gid as of now, when first asked.
+        let caller = Caller::of_frame(conn, frame.creds);
         let spilled = unspill(&mut frame).map_err(Status::from)?;
         let (mut body, info) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
@@ -856,8 +852,8 @@ impl RuntimeInner {
         // The priority is the caller's word: it may raise ours only if the caller could act as
         // this process anyway (root, or our own uid); anyone may lower it.
         let allowed = !info.priority.raises()
-            || caller.uid == 0
-            || caller.uid == nix::unistd::geteuid().as_raw();
+            || caller.get().uid == 0
+            || caller.get().uid == nix::unistd::geteuid().as_raw();
         let guard = (self.config.inherit_priority && allowed)
             .then(|| PriorityGuard::inherit(info.priority));
         let ctx = CallContext {

@@ -128,13 +128,16 @@ impl ServiceManager {
         if self
             .policy
             .read()
-            .allows(op, ctx.caller.uid, ctx.caller.gid, name)
+            .allows(op, ctx.caller().uid, ctx.caller().gid, name)
         {
             Ok(())
         } else {
             Err(Status::new_exception(
                 ExceptionCode::SECURITY,
-                format!("uid {} may not {op} {name:?} (bus policy)", ctx.caller.uid),
+                format!(
+                    "uid {} may not {op} {name:?} (bus policy)",
+                    ctx.caller().uid
+                ),
             ))
         }
     }
@@ -150,10 +153,11 @@ impl ServiceManager {
         // An entry whose owner died but is not reaped yet is no conflict.
         self.remove_dead();
         let owner = Owner {
-            pid: ctx.caller.pid,
-            uid: ctx.caller.uid,
+            pid: ctx.caller().pid,
+            uid: ctx.caller().uid,
         };
-        let may_replace = ctx.caller.uid == 0 || ctx.caller.uid == self.policy.read().owner_uid();
+        let may_replace =
+            ctx.caller().uid == 0 || ctx.caller().uid == self.policy.read().owner_uid();
         let (watched, callbacks) = {
             let mut st = self.state.lock();
             // One death link per object: a proxy is shared, so an object registered under many
@@ -219,7 +223,7 @@ impl ServiceManager {
             let by_owner = st
                 .registry
                 .get(name)
-                .is_some_and(|e| e.owner.pid == ctx.caller.pid);
+                .is_some_and(|e| e.owner.pid == ctx.caller().pid);
             if !by_owner || !st.registry.remove_if_object(name, service) {
                 return false;
             }
@@ -261,7 +265,7 @@ impl ServiceManager {
         }
         // Each waiting getter holds a daemon thread: past its uid's share, or everyone's, a get
         // does not wait.
-        let uid = ctx.caller.uid;
+        let uid = ctx.caller().uid;
         let _waiting = {
             let privileged = uid == 0 || uid == self.policy.read().owner_uid();
             MutexGuard::unlocked(&mut st, || WaitSlot::take(&self.waiting, uid, privileged))?
@@ -423,7 +427,7 @@ impl IServiceManager for ServiceManagerObject {
         let policy = self.0.policy.read();
         Ok(names
             .into_iter()
-            .filter(|n| policy.allows(Op::Find, ctx.caller.uid, ctx.caller.gid, n))
+            .filter(|n| policy.allows(Op::Find, ctx.caller().uid, ctx.caller().gid, n))
             .collect())
     }
 
@@ -459,7 +463,7 @@ impl IServiceManager for ServiceManagerObject {
         Ok(st
             .registry
             .entries()
-            .filter(|(name, _)| policy.allows(Op::Find, ctx.caller.uid, ctx.caller.gid, name))
+            .filter(|(name, _)| policy.allows(Op::Find, ctx.caller().uid, ctx.caller().gid, name))
             .map(|(name, e)| ServiceDebugInfo {
                 name: name.to_owned(),
                 pid: e.owner.pid,

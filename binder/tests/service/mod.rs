@@ -126,13 +126,13 @@ impl Binder for Service {
             WHOAMI => {
                 assert_eq!(
                     afbus_binder::calling_context(),
-                    Some(*ctx),
+                    Some(ctx.clone()),
                     "the calling context is this call's"
                 );
-                *shared.last_caller.lock() = Some(*ctx);
-                reply.write_i32(ctx.caller.pid);
-                reply.write_u32(ctx.caller.uid);
-                reply.write_u32(ctx.caller.gid);
+                *shared.last_caller.lock() = Some(ctx.clone());
+                reply.write_i32(ctx.caller().pid);
+                reply.write_u32(ctx.caller().uid);
+                reply.write_u32(ctx.caller().gid);
             }
             PRIORITY => {
                 let now =
