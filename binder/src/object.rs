@@ -123,6 +123,11 @@ impl Caller {
         }
     }
 
+    /// The pid the kernel stamped on the frame (0: none).
+    pub(crate) fn sent_pid(&self) -> i32 {
+        self.sent.map_or(0, |c| c.pid)
+    }
+
     pub(crate) fn get(&self) -> Credentials {
         *self.resolved.get_or_init(|| {
             let now = match self.channel.upgrade() {

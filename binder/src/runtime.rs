@@ -604,7 +604,7 @@ impl RuntimeInner {
                         ))
                     }
                 },
-                Kind::Remote(proxy) => self.mint_remote(proxy)?,
+                Kind::Remote(proxy) => self.mint_remote(proxy, to)?,
             };
             fds.push(fd);
         }
@@ -612,11 +612,15 @@ impl RuntimeInner {
     }
 
     /// Asks a proxy's owner for a new reference to pass on.
-    fn mint_remote(&self, proxy: &Proxy) -> Result<OwnedFd> {
+    /// Asks a proxy's owner for a new reference for process `to`, which the owner charges to
+    /// `to` if it trusts our word (we are root or of its uid), else to us.
+    fn mint_remote(&self, proxy: &Proxy, to: i32) -> Result<OwnedFd> {
+        let mut data = Parcel::new();
+        data.write_i32(to);
         let frame = self.arc().call_frame(
             proxy,
             TransactionCode::MINT,
-            Parcel::new(),
+            data,
             Some(self.config.mint_timeout),
         )?;
         let (body, status, mut fds) = decode_reply(frame)?;
@@ -794,7 +798,13 @@ impl RuntimeInner {
             });
         }
         let result = self.run(conn, frame, oneway, route);
-        let reply = (!oneway).then(|| self.encode_reply(result, caller_pid));
+        let reply = (!oneway).then(|| {
+            let (result, to) = match result {
+                Ok((parcel, to)) => (Ok(parcel), to),
+                Err(status) => (Err(status), caller_pid),
+            };
+            self.encode_reply(result, to)
+        });
         if !oneway {
             CURRENT.with(|c| c.borrow_mut().pop());
         }
@@ -832,7 +842,7 @@ impl RuntimeInner {
         mut frame: Frame,
         oneway: bool,
         route: Route,
-    ) -> std::result::Result<Parcel, Status> {
+    ) -> std::result::Result<(Parcel, i32), Status> {
         let code = TransactionCode(frame.header.code);
         // The process the kernel named, with its uid and gid as of now, when first asked.
         let caller = Caller::of_frame(conn, frame.creds);
@@ -863,6 +873,8 @@ impl RuntimeInner {
             oneway,
         };
         let mut reply = Parcel::new();
+        // Whom the reply's references are for: the caller, unless a MINT says otherwise.
+        let mut holder = ctx.caller.sent_pid();
         let result = match code {
             TransactionCode::PING => Ok(()),
             TransactionCode::INTERFACE => {
@@ -870,6 +882,14 @@ impl RuntimeInner {
                 Ok(())
             }
             TransactionCode::MINT => {
+                // A reference minted for a third process is charged to it if the caller (the
+                // service manager, say) may vouch for it: root, or our own uid. Anyone else
+                // holds what it has minted.
+                let me = nix::unistd::geteuid().as_raw();
+                let trusted = matches!(ctx.caller().uid, 0) || ctx.caller().uid == me;
+                if let (true, Ok(pid)) = (trusted, data.read_i32()) {
+                    holder = pid;
+                }
                 reply.write_binder(&SpIBinder(Kind::Local(object.clone())));
                 Ok(())
             }
@@ -877,7 +897,7 @@ impl RuntimeInner {
             c => dispatch(&*object.binder, c, &mut data, &mut reply, &ctx),
         };
         drop(guard);
-        result.map(|()| reply)
+        result.map(|()| (reply, holder))
     }
 
     /// Runs an object's queued one-way calls in order until the queue is empty.

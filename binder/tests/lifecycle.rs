@@ -223,7 +223,12 @@ fn the_callee_sees_the_callers_kernel_identity() {
         let child = here.bus.spawn("nobody");
         let pid = child.pid();
         child.wait_success();
-        let ctx = here.shared.last_caller.lock().take().expect("the child called");
+        let ctx = here
+            .shared
+            .last_caller
+            .lock()
+            .take()
+            .expect("the child called");
         assert_eq!(
             (ctx.caller().uid, ctx.caller().gid, ctx.caller().pid),
             (65534, 65534, pid)
