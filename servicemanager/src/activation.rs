@@ -11,8 +11,10 @@
 //! ```
 //!
 //! The daemon starts the command with `AFBUS_BUS` set to its bus and `AFBUS_SERVICE_NAME` to the
-//! name. A service that exits before registering fails the gets waiting for it; one started more
-//! than [`MAX_STARTS_PER_MINUTE`] times in a minute is not started again until the minute is up.
+//! name. A service that exits before registering fails the gets waiting for it; one that did so
+//! [`MAX_FAILED_STARTS_PER_MINUTE`] times in a minute is not started again until the minute is
+//! up. A lazy service that registered and exited when its clients left is no failure, however
+//! often clients make it start: no client can make a declared service unavailable to others.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::os::unix::process::CommandExt;
@@ -25,8 +27,9 @@ use serde::Deserialize;
 use crate::policy::{lookup_user, parse_toml, ConfigError};
 use crate::registry::valid_name;
 
-/// Starts of one service allowed per minute before it counts as crash-looping.
-pub const MAX_STARTS_PER_MINUTE: usize = 5;
+/// Starts of one service that exited before registering, per minute, before it counts as
+/// crash-looping.
+pub const MAX_FAILED_STARTS_PER_MINUTE: usize = 5;
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -138,7 +141,8 @@ pub struct Slot {
     pub last_exit: Option<Exit>,
     /// The attempt that registered the name, if the running one did.
     registered: Option<u64>,
-    starts: VecDeque<Instant>,
+    /// When recent attempts exited without registering.
+    failures: VecDeque<Instant>,
 }
 
 /// How a started process ended.
@@ -188,16 +192,16 @@ impl Activation {
         }
         let now = Instant::now();
         while slot
-            .starts
+            .failures
             .front()
             .is_some_and(|t| now.duration_since(*t) > MINUTE)
         {
-            slot.starts.pop_front();
+            slot.failures.pop_front();
         }
-        if slot.starts.len() >= MAX_STARTS_PER_MINUTE {
+        if slot.failures.len() >= MAX_FAILED_STARTS_PER_MINUTE {
             return Err(format!(
-                "{name} is crash-looping: started {} times in the last minute",
-                slot.starts.len()
+                "{name} is crash-looping: it exited {} times in the last minute without registering",
+                slot.failures.len()
             ));
         }
         let mut cmd = Command::new(&decl.exec[0]);
@@ -216,7 +220,6 @@ impl Activation {
         self.next_attempt += 1;
         slot.running = Some(self.next_attempt);
         slot.pid = Some(child.id());
-        slot.starts.push_back(now);
         tracing::info!(name, pid = child.id(), "started declared service");
         Ok((self.next_attempt, Some(child)))
     }
@@ -241,6 +244,9 @@ impl Activation {
             slot.pid = None;
         }
         let registered = slot.registered == Some(attempt);
+        if !registered {
+            slot.failures.push_back(Instant::now());
+        }
         slot.last_exit = Some(Exit {
             attempt,
             status,
@@ -304,7 +310,7 @@ mod tests {
             declared: load_dir(dir.path()).unwrap(),
             ..Activation::default()
         };
-        for _ in 0..MAX_STARTS_PER_MINUTE {
+        for _ in 0..MAX_FAILED_STARTS_PER_MINUTE {
             let (attempt, child) = a
                 .ensure_started("org.f", Path::new("/nonexistent"))
                 .unwrap();

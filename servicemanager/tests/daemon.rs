@@ -484,7 +484,7 @@ fn a_crash_looping_service_fails_its_getters_instead_of_hanging_them() {
         let bus = Bus::start_with(None, &[("crashes.toml", decl)]);
         let (_rt, sm) = client(&bus.path());
         let mut messages = Vec::new();
-        for _ in 0..afbus_servicemanager::activation::MAX_STARTS_PER_MINUTE + 1 {
+        for _ in 0..afbus_servicemanager::activation::MAX_FAILED_STARTS_PER_MINUTE + 1 {
             let err = sm
                 .wait_for_service("test.crashes", Duration::from_secs(20))
                 .unwrap_err();
@@ -678,5 +678,33 @@ fn started_services_take_signals_and_stop_with_the_daemon() {
             "the service outlived the daemon"
         );
         assert!(!svc.is_alive());
+    })
+}
+
+/// A client cannot make a declared service unavailable to others by making it start and leave
+/// again and again: a lazy service that registered and exited is no crash.
+#[test]
+fn a_lazy_service_started_over_and_over_is_not_crash_looping() {
+    with_timeout(120, || {
+        let decl = declaration("test.lazy", "lazy") + "lazy = true\n";
+        let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
+        let (rt, sm) = client(&bus.path());
+        let watcher = Arc::new(Watcher::default());
+        sm.register_for_notifications(
+            "test.lazy",
+            &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
+        )
+        .unwrap();
+        let rounds = afbus_servicemanager::activation::MAX_FAILED_STARTS_PER_MINUTE + 2;
+        for round in 0..rounds {
+            let svc = sm
+                .wait_for_service("test.lazy", Duration::from_secs(20))
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
+            assert_eq!(echo(&svc, "again"), "again");
+            drop(svc);
+            // Registered, then removed as it leaves.
+            let events = watcher.wait_for(2 * (round + 1));
+            assert_eq!(events[2 * round + 1], (REMOVED, "test.lazy".to_string()));
+        }
     })
 }
