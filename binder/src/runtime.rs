@@ -110,6 +110,10 @@ pub(crate) struct RuntimeInner {
     /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
     /// peer may name in a call nested in one of ours, and how a reference coming home is known.
     keys: Mutex<HashMap<u64, Arc<LocalObject>>>,
+    /// The holder's end of each reference we minted, by its socket's (device, inode), with the
+    /// reference's key: a holder that passes it back to us passes that very socket (see
+    /// [`RuntimeInner::mint_all`]), which the kernel names and nobody can forge.
+    homes: Mutex<HashMap<(u64, u64), u64>>,
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
@@ -185,6 +189,7 @@ impl Runtime {
             conns: Mutex::new(HashMap::new()),
             refs: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
+            homes: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
@@ -323,7 +328,7 @@ fn accept_loop(rt: Weak<RuntimeInner>, bus: Arc<BusSocket>) {
         {
             let object = rt.published.lock().get(&name).cloned();
             if let Some(SpIBinder(Kind::Local(obj))) = object {
-                let _ = rt.serve_channel(&obj, channel, peer.creds.pid);
+                let _ = rt.serve_channel(&obj, channel, peer.creds.pid, None);
             }
         }
     }
@@ -337,27 +342,45 @@ impl RuntimeInner {
     }
 
     /// Makes `channel` a new reference to `obj` for process `holder`: introduces the object on
-    /// it (a fresh key), counts the reference and watches the channel for calls.
-    fn serve_channel(&self, obj: &Arc<LocalObject>, channel: Channel, holder: i32) -> Result<()> {
+    /// it (a fresh key), counts the reference and watches the channel for calls. `holder_end`:
+    /// the (device, inode) of the other end, when we made the pair.
+    fn serve_channel(
+        &self,
+        obj: &Arc<LocalObject>,
+        channel: Channel,
+        holder: i32,
+        holder_end: Option<(u64, u64)>,
+    ) -> Result<()> {
         self.peers.charge(holder, Held::Exported)?;
-        self.serve_charged(obj, channel, holder)
+        self.serve_charged(obj, channel, holder, holder_end)
             .inspect_err(|_| self.peers.refund(holder, Held::Exported))
     }
 
-    fn serve_charged(&self, obj: &Arc<LocalObject>, channel: Channel, holder: i32) -> Result<()> {
+    fn serve_charged(
+        &self,
+        obj: &Arc<LocalObject>,
+        channel: Channel,
+        holder: i32,
+        holder_end: Option<(u64, u64)>,
+    ) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let key = crate::intro::new_key()?;
         crate::intro::send(&channel, obj.runtime_id, obj.number, key)?;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
-        let conn = Arc::new(Conn::new(
+        let mut conn = Conn::new(
             token,
             key,
             holder,
             channel,
             End::Owner(obj.clone()),
             self.senders.clone(),
-        ));
+        );
+        conn.holder_end = holder_end;
+        let conn = Arc::new(conn);
         self.keys.lock().insert(key, obj.clone());
+        if let Some(end) = holder_end {
+            self.homes.lock().insert(end, key);
+        }
         let refs = {
             let mut refs = self.refs.lock();
             let n = refs.entry(obj.number).or_insert(0);
@@ -378,8 +401,18 @@ impl RuntimeInner {
     fn export(&self, obj: &Arc<LocalObject>, to: i32) -> Result<OwnedFd> {
         self.reap_without_loopers();
         let (mine, theirs) = Channel::pair()?;
-        self.serve_channel(obj, mine, to)?;
-        Ok(theirs.into_fd())
+        let theirs = theirs.into_fd();
+        let end = socket_id(&theirs)?;
+        self.serve_channel(obj, mine, to, Some(end))?;
+        Ok(theirs)
+    }
+
+    /// The local object a received socket stands for, if it is the holder's end of a reference
+    /// we minted, come home.
+    fn home(&self, fd: &OwnedFd) -> Option<Arc<LocalObject>> {
+        let end = socket_id(fd).ok()?;
+        let key = *self.homes.lock().get(&end)?;
+        self.keys.lock().get(&key).cloned()
     }
 
     /// Turns a received reference channel into an object: ours again, a proxy we already have,
@@ -421,6 +454,9 @@ impl RuntimeInner {
             owner: intro.owner,
             number: intro.number,
             owner_pid: intro.pid,
+            // Only a channel handed to us by its owner (its introduction already waiting) has
+            // a holder's end the owner knows; one the bus master made does not.
+            minted: wait.is_none() && intro.pid == maker,
             wait_when_full: AtomicBool::new(false),
             refusal_logged: AtomicBool::new(false),
             death: Mutex::new(DeathState::default()),
@@ -484,6 +520,9 @@ impl RuntimeInner {
         match &conn.end {
             End::Owner(obj) => {
                 self.keys.lock().remove(&conn.key);
+                if let Some(end) = conn.holder_end {
+                    self.homes.lock().remove(&end);
+                }
                 self.peers.refund(conn.peer, Held::Exported);
                 if conn.ring.load(Ordering::Relaxed) {
                     self.peers.refund(conn.peer, Held::Ring);
@@ -537,7 +576,7 @@ impl RuntimeInner {
     fn encode_parcel(
         &self,
         parcel: Parcel,
-        to: i32,
+        to: Recipient,
         encode: impl FnOnce(Vec<u8>, usize, usize) -> Vec<u8>,
     ) -> Result<Outgoing> {
         let (mut bytes, mut fds, objects) = parcel.into_wire()?;
@@ -569,15 +608,15 @@ impl RuntimeInner {
         })
     }
 
-    /// Encodes a call to a process `to`.
-    fn encode_call(&self, data: Parcel, info: &CallInfo, to: i32) -> Result<Outgoing> {
+    /// Encodes a call to `to`.
+    fn encode_call(&self, data: Parcel, info: &CallInfo, to: Recipient) -> Result<Outgoing> {
         self.encode_parcel(data, to, |bytes, parcel_fds, objects| {
             call::encode_call(bytes, parcel_fds, objects, info)
         })
     }
 
-    /// Encodes a reply to a caller, process `to`.
-    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>, to: i32) -> Outgoing {
+    /// Encodes a reply to a caller, `to`.
+    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>, to: Recipient) -> Outgoing {
         let encoded = reply.map_err(Error::Service).and_then(|parcel| {
             self.encode_parcel(parcel, to, |bytes, parcel_fds, objects| {
                 call::encode_reply(bytes, parcel_fds, objects, None)
@@ -590,13 +629,25 @@ impl RuntimeInner {
         })
     }
 
-    /// A reference channel for each object of an outgoing parcel.
-    fn mint_all(&self, objects: &[SpIBinder], to: i32) -> Result<Vec<OwnedFd>> {
+    /// A reference channel for each object of an outgoing parcel going to `to`. A proxy going
+    /// back to the runtime that owns it travels as its own channel (a duplicate of the socket,
+    /// which its owner knows by its inode): no new reference to mint, no round trip.
+    fn mint_all(&self, objects: &[SpIBinder], to: Recipient) -> Result<Vec<OwnedFd>> {
         let mut fds = Vec::with_capacity(objects.len());
         for o in objects {
             let fd = match &o.0 {
+                Kind::Remote(proxy)
+                    if proxy.minted && proxy.owner_pid == to.pid && proxy.owner == to.runtime =>
+                {
+                    proxy
+                        .conn
+                        .chan
+                        .as_fd()
+                        .try_clone_to_owned()
+                        .map_err(|e| Error::new(StatusCode::NO_MEMORY, format!("dup: {e}")))?
+                }
                 Kind::Local(obj) => match obj.runtime.upgrade() {
-                    Some(rt) => rt.export(obj, to)?,
+                    Some(rt) => rt.export(obj, to.pid)?,
                     None => {
                         return Err(Error::new(
                             StatusCode::DEAD_OBJECT,
@@ -604,14 +655,13 @@ impl RuntimeInner {
                         ))
                     }
                 },
-                Kind::Remote(proxy) => self.mint_remote(proxy, to)?,
+                Kind::Remote(proxy) => self.mint_remote(proxy, to.pid)?,
             };
             fds.push(fd);
         }
         Ok(fds)
     }
 
-    /// Asks a proxy's owner for a new reference to pass on.
     /// Asks a proxy's owner for a new reference for process `to`, which the owner charges to
     /// `to` if it trusts our word (we are root or of its uid), else to us.
     fn mint_remote(&self, proxy: &Proxy, to: i32) -> Result<OwnedFd> {
@@ -670,7 +720,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info, proxy.owner_pid)?;
+        } = self.encode_call(data, &info, Recipient::owner_of(proxy))?;
         let txn = self.next_txn.fetch_add(1, Ordering::Relaxed);
         let nested = if nested_in != 0 { FLAG_NESTED } else { 0 };
         let header = Header::new(FrameKind::Request)
@@ -714,7 +764,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info, proxy.owner_pid)?;
+        } = self.encode_call(data, &info, Recipient::owner_of(proxy))?;
         let header = Header::new(FrameKind::OneWay)
             .with_code(code.0)
             .with_flags(flags);
@@ -766,6 +816,10 @@ impl RuntimeInner {
         let object_fds = fds.split_off(body.parcel_fds);
         let mut objects = Vec::with_capacity(object_fds.len());
         for fd in object_fds {
+            if let Some(obj) = self.home(&fd) {
+                objects.push(SpIBinder(Kind::Local(obj)));
+                continue;
+            }
             let channel = Channel::from_fd(fd);
             // A minted channel was made by the object's owner: its SO_PEERCRED is the owner's.
             let maker = channel.socket_peer_credentials().map_or(0, |c| c.pid);
@@ -799,9 +853,13 @@ impl RuntimeInner {
         }
         let result = self.run(conn, frame, oneway, route);
         let reply = (!oneway).then(|| {
-            let (result, to) = match result {
-                Ok((parcel, to)) => (Ok(parcel), to),
+            let (result, pid) = match result {
+                Ok((parcel, pid)) => (Ok(parcel), pid),
                 Err(status) => (Err(status), caller_pid),
+            };
+            let to = Recipient {
+                pid,
+                runtime: caller,
             };
             self.encode_reply(result, to)
         });
@@ -1120,6 +1178,30 @@ impl RuntimeInner {
             }
         }
     }
+}
+
+/// Where a parcel goes: a process (the kernel's pid) and, by the word of that process or of
+/// the object's introduction, a runtime in it.
+#[derive(Clone, Copy, Debug)]
+struct Recipient {
+    pid: i32,
+    runtime: u64,
+}
+
+impl Recipient {
+    /// The process and runtime that own `proxy`'s object.
+    fn owner_of(proxy: &Proxy) -> Recipient {
+        Recipient {
+            pid: proxy.owner_pid,
+            runtime: proxy.owner,
+        }
+    }
+}
+
+/// The (device, inode) that names a socket: the kernel's identity for it.
+fn socket_id(fd: &OwnedFd) -> Result<(u64, u64)> {
+    let st = nix::sys::stat::fstat(fd).map_err(os("fstat"))?;
+    Ok((st.st_dev, st.st_ino))
 }
 
 /// A frame about to be sent.

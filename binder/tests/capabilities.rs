@@ -270,3 +270,63 @@ fn a_reference_cannot_be_relabelled() {
         );
     });
 }
+
+/// Counts its references as the runtime reports them.
+#[derive(Default)]
+struct Counted {
+    history: parking_lot::Mutex<Vec<usize>>,
+    gone: parking_lot::Condvar,
+}
+
+impl afbus_binder::Binder for Counted {
+    fn descriptor(&self) -> &str {
+        "org.test.ICounted"
+    }
+    fn on_transact(
+        &self,
+        _: afbus_binder::TransactionCode,
+        _: &mut Parcel,
+        _: &mut Parcel,
+        _: &afbus_binder::CallContext,
+    ) -> Result<(), afbus_binder::Status> {
+        Ok(())
+    }
+    fn on_refs_changed(&self, count: usize) {
+        self.history.lock().push(count);
+        self.gone.notify_all();
+    }
+}
+
+/// A reference that goes back to its owner is the owner's object again, and travels as the
+/// holder's own socket: the owner mints nothing for it (its reference count never goes past
+/// the one the holder has).
+#[test]
+fn a_reference_comes_home_as_its_own_socket() {
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let _server = bus.spawn("server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        let rt = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        rt.start_thread_pool();
+        let svc = rt.get_service(&endpoint, SVC).unwrap();
+        let counted = std::sync::Arc::new(Counted::default());
+        let mine = rt.local_arc(counted.clone());
+        for round in 1..=3 {
+            let mut p = Parcel::new();
+            p.write_binder(&mine);
+            let back = svc.transact(ECHO_BINDER, p).unwrap().read_binder().unwrap();
+            assert_eq!(back, mine, "the same local object");
+            assert!(back.is_local());
+            // The service held one reference, and let it go: nothing else was minted.
+            let mut history = counted.history.lock();
+            while history.len() < 2 * round {
+                let waited = counted
+                    .gone
+                    .wait_for(&mut history, std::time::Duration::from_secs(10));
+                assert!(!waited.timed_out(), "{history:?}");
+            }
+            assert_eq!(history[2 * (round - 1)..], [1, 0], "round {round}: {history:?}");
+        }
+    });
+}
