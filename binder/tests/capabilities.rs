@@ -326,7 +326,11 @@ fn a_reference_comes_home_as_its_own_socket() {
                     .wait_for(&mut history, std::time::Duration::from_secs(10));
                 assert!(!waited.timed_out(), "{history:?}");
             }
-            assert_eq!(history[2 * (round - 1)..], [1, 0], "round {round}: {history:?}");
+            assert_eq!(
+                history[2 * (round - 1)..],
+                [1, 0],
+                "round {round}: {history:?}"
+            );
         }
     });
 }
