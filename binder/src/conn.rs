@@ -40,8 +40,8 @@ pub(crate) struct Conn {
     /// The process at the other end: the holder of an owner end, the owner of a client end.
     pub peer: i32,
     pub chan: Channel,
-    /// For an owner end we made the pair of: the (device, inode) of the holder's end.
-    pub holder_end: Option<(u64, u64)>,
+    /// For an owner end we made the pair of: the cookie of the holder's end.
+    pub holder_end: Option<u64>,
     /// A shared-memory ring was considered for this owner end (once), and whether it got one.
     pub ring_tried: AtomicBool,
     pub ring: AtomicBool,

@@ -256,7 +256,7 @@ pub(crate) struct Proxy {
     /// The owner's pid, as the kernel reported it.
     pub owner_pid: i32,
     /// The owner made this channel (not the bus master, for a get by name): it knows the
-    /// socket by its inode when it comes home.
+    /// socket by its cookie when it comes home.
     pub minted: bool,
     /// [`OnewayMode::WaitWhenFull`] was chosen for this object.
     pub wait_when_full: AtomicBool,

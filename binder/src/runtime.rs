@@ -110,10 +110,11 @@ pub(crate) struct RuntimeInner {
     /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
     /// peer may name in a call nested in one of ours, and how a reference coming home is known.
     keys: Mutex<HashMap<u64, Arc<LocalObject>>>,
-    /// The holder's end of each reference we minted, by its socket's (device, inode), with the
+    /// The holder's end of each reference we minted, by its socket's cookie, with the
     /// reference's key: a holder that passes it back to us passes that very socket (see
-    /// [`RuntimeInner::mint_all`]), which the kernel names and nobody can forge.
-    homes: Mutex<HashMap<(u64, u64), u64>>,
+    /// [`RuntimeInner::mint_all`]), which the kernel names (`SO_COOKIE`, never reused) and
+    /// nobody can forge.
+    homes: Mutex<HashMap<u64, u64>>,
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
@@ -343,29 +344,19 @@ impl RuntimeInner {
 
     /// Makes `channel` a new reference to `obj` for process `holder`: introduces the object on
     /// it (a fresh key), counts the reference and watches the channel for calls. `holder_end`:
-    /// the (device, inode) of the other end, when we made the pair.
+    /// the cookie of the other end, when we made the pair.
     fn serve_channel(
         &self,
         obj: &Arc<LocalObject>,
         channel: Channel,
         holder: i32,
-        holder_end: Option<(u64, u64)>,
-    ) -> Result<()> {
-        self.peers.charge(holder, Held::Exported)?;
-        self.serve_charged(obj, channel, holder, holder_end)
-            .inspect_err(|_| self.peers.refund(holder, Held::Exported))
-    }
-
-    fn serve_charged(
-        &self,
-        obj: &Arc<LocalObject>,
-        channel: Channel,
-        holder: i32,
-        holder_end: Option<(u64, u64)>,
+        holder_end: Option<u64>,
     ) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let key = crate::intro::new_key()?;
         crate::intro::send(&channel, obj.runtime_id, obj.number, key)?;
+        self.peers.charge(holder, Held::Exported)?;
+        // From here on, `conn_died` gives back everything taken for this reference.
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let mut conn = Conn::new(
             token,
@@ -631,7 +622,7 @@ impl RuntimeInner {
 
     /// A reference channel for each object of an outgoing parcel going to `to`. A proxy going
     /// back to the runtime that owns it travels as its own channel (a duplicate of the socket,
-    /// which its owner knows by its inode): no new reference to mint, no round trip.
+    /// which its owner knows by its cookie): no new reference to mint, no round trip.
     fn mint_all(&self, objects: &[SpIBinder], to: Recipient) -> Result<Vec<OwnedFd>> {
         let mut fds = Vec::with_capacity(objects.len());
         for o in objects {
@@ -886,8 +877,17 @@ impl RuntimeInner {
                 && !conn.ring_tried.swap(true, Ordering::Relaxed)
                 && self.peers.charge(conn.peer, Held::Ring).is_ok()
             {
-                conn.ring.store(true, Ordering::Relaxed);
-                let _ = conn.chan.offer_shm();
+                // Under the channel's lock: either `conn_died` sees the ring and gives it back,
+                // or we see the channel dead and do.
+                let st = conn.lock();
+                if st.dead {
+                    drop(st);
+                    self.peers.refund(conn.peer, Held::Ring);
+                } else {
+                    conn.ring.store(true, Ordering::Relaxed);
+                    drop(st);
+                    let _ = conn.chan.offer_shm();
+                }
             }
             let deadline = Instant::now() + self.config.reply_timeout;
             crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds), deadline);
@@ -995,7 +995,9 @@ impl RuntimeInner {
             match conn.linger(Instant::now(), |c, st| self.rearm(c, st)) {
                 Read::Queued => {}
                 Read::Drain(obj) => self.queue_work(conn, Work::Drain(obj)),
-                Read::Fresh(frame) => self.queue_work(conn, Work::Call(frame)),
+                // A synchronous call is not read ahead past: it goes to the pool and reading
+                // stops, so that a peer cannot pile calls up in memory behind one-way ones.
+                Read::Fresh(frame) => return self.queue_work(conn, Work::Call(frame)),
                 Read::HungUp => return self.conn_died(conn),
                 Read::Nothing | Read::Busy => return,
             }
@@ -1198,10 +1200,10 @@ impl Recipient {
     }
 }
 
-/// The (device, inode) that names a socket: the kernel's identity for it.
-fn socket_id(fd: &OwnedFd) -> Result<(u64, u64)> {
-    let st = nix::sys::stat::fstat(fd).map_err(os("fstat"))?;
-    Ok((st.st_dev, st.st_ino))
+/// The kernel's never-reused name for a socket (`SO_COOKIE`).
+fn socket_id(fd: &OwnedFd) -> Result<u64> {
+    afbus_transport::socket_cookie(fd.as_fd())
+        .map_err(|e| Error::new(StatusCode::UNKNOWN_ERROR, format!("SO_COOKIE: {e}")))
 }
 
 /// A frame about to be sent.

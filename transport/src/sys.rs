@@ -355,6 +355,9 @@ pub(crate) fn pidfd_credentials(pidfd: BorrowedFd<'_>) -> io::Result<Credentials
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
+    if info.mask & PIDFD_INFO_CREDS == 0 {
+        return Err(io::Error::other("PIDFD_GET_INFO returned no credentials"));
+    }
     Ok(Credentials {
         pid: info.tgid as i32,
         uid: info.euid,
@@ -380,4 +383,29 @@ pub(crate) fn fork_generation() -> u64 {
         unsafe { libc::pthread_atfork(None, None, Some(count_fork_in_child)) };
     });
     FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// `SO_COOKIE`: a socket's 64-bit cookie, unique for the life of the system (never reused, unlike
+/// an inode number). nix has no wrapper.
+const SO_COOKIE: libc::c_int = 57;
+
+/// The kernel's never-reused name for the socket behind `sock`.
+pub fn socket_cookie(sock: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut cookie: u64 = 0;
+    let mut len = mem::size_of::<u64>() as libc::socklen_t;
+    // SAFETY: `cookie` is a writable u64 and `len` says so; the kernel writes at most `len` bytes
+    // and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            SO_COOKIE,
+            (&mut cookie as *mut u64).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(cookie)
 }

@@ -854,37 +854,79 @@ impl BusMaster {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
+        let uid = peer.connected.uid;
         peer.queued_bytes += out.payload.len();
-        let uid_bytes = self.queued_by_uid.entry(peer.connected.uid).or_insert(0);
-        *uid_bytes += out.payload.len();
-        let uid_bytes = *uid_bytes;
+        *self.queued_by_uid.entry(uid).or_insert(0) += out.payload.len();
         peer.out.push_back(out);
+        // What the socket takes now is not held: bounds apply to what stays queued.
+        self.flush(id);
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
         let control_bytes: usize = peer.out.iter().map(|o| o.payload.len()).sum();
         let fds: usize = peer.out.iter().map(|o| o.fds.len()).sum();
         if peer.out.len() > MAX_QUEUED_FRAMES
             || control_bytes > MAX_QUEUED_BYTES_PER_PEER
-            || uid_bytes > MAX_QUEUED_BYTES_PER_UID
             || fds > MAX_QUEUED_FDS_PER_PEER
+            || !self.make_room_for_uid(uid)
         {
             self.doomed.push(id);
-            return;
         }
-        self.flush(id);
+    }
+
+    /// Brings what is queued for `uid`'s peers under [`MAX_QUEUED_BYTES_PER_UID`] by dropping
+    /// their signals, oldest first (each receiver is told how many it lost). False if replies
+    /// and notices alone exceed it.
+    fn make_room_for_uid(&mut self, uid: u32) -> bool {
+        let over =
+            |m: &Self| m.queued_by_uid.get(&uid).copied().unwrap_or(0) > MAX_QUEUED_BYTES_PER_UID;
+        if !over(self) {
+            return true;
+        }
+        let ids: Vec<u64> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.connected.uid == uid && !p.signals.is_empty())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ids {
+            while over(self) {
+                let Some(peer) = self.peers.get_mut(&id) else {
+                    break;
+                };
+                let Some(dropped) = peer.signals.pop_front() else {
+                    break;
+                };
+                peer.queued_bytes -= dropped.payload.len();
+                peer.lost += 1;
+                if let Some(n) = self.queued_by_uid.get_mut(&uid) {
+                    *n -= dropped.payload.len();
+                }
+            }
+        }
+        !over(self)
     }
 
     fn push_signal(&mut self, id: u64, payload: Vec<u8>) {
         let Some(peer) = self.peers.get_mut(&id) else {
             return;
         };
-        let uid_bytes = self.queued_by_uid.entry(peer.connected.uid).or_insert(0);
+        let uid = peer.connected.uid;
         peer.queued_bytes += payload.len();
-        *uid_bytes += payload.len();
+        *self.queued_by_uid.entry(uid).or_insert(0) += payload.len();
         peer.signals.push_back(Outgoing {
             header: Header::new(FrameKind::Signal),
             payload,
             fds: Vec::new(),
         });
-        // Oldest first, the new one too if its uid's peers hold that much already.
+        // What the socket takes now is not held; of the rest, the oldest go first (the new one
+        // too if its uid's peers hold that much already).
+        self.flush(id);
+        let (Some(peer), Some(uid_bytes)) =
+            (self.peers.get_mut(&id), self.queued_by_uid.get_mut(&uid))
+        else {
+            return;
+        };
         while peer.signals.len() > SIGNAL_QUEUE_LEN
             || ((peer.queued_bytes > MAX_QUEUED_BYTES_PER_PEER
                 || *uid_bytes > MAX_QUEUED_BYTES_PER_UID)
@@ -895,7 +937,6 @@ impl BusMaster {
             *uid_bytes -= dropped.payload.len();
             peer.lost += 1;
         }
-        self.flush(id);
     }
 
     /// Writes what the peer's socket takes now; arms `EPOLLOUT` for the rest.
