@@ -1,7 +1,10 @@
 //! Compiles the examples' AIDL into Rust (`$OUT_DIR/aidl.rs`).
 
 fn main() {
+    // The examples name the runtime through the facade, as a crate that depends on `afbus`
+    // alone does.
     afbus_idl::Builder::new()
+        .runtime_crate("::afbus::binder")
         .include_dir("examples/aidl")
         .files(
             ["IEcho", "IProgress", "IWorker", "IPriority", "IFiles"]

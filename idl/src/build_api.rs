@@ -9,8 +9,9 @@
 //!     .unwrap_or_else(|e| panic!("{e}"));
 //! ```
 //!
-//! and in the crate, which depends on `afbus-binder`, either of (the end-to-end test crate
-//! `afbus-idl-e2e` compiles both):
+//! and in the crate, which depends on `afbus-binder` (or on the `afbus` facade alone, with
+//! `.runtime_crate("::afbus::binder")`), either of (the end-to-end test crate `afbus-idl-e2e`
+//! compiles both):
 //!
 //! ```text
 //! include!(concat!(env!("OUT_DIR"), "/aidl.rs"));
@@ -43,6 +44,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     output_name: Option<String>,
     rerun: Rerun,
+    rust: crate::codegen::rust::RustOptions,
 }
 
 /// Why a build failed.
@@ -108,6 +110,13 @@ impl Builder {
         self
     }
 
+    /// Names the binder runtime as the including crate sees it: `::afbus_binder` by default;
+    /// `::afbus::binder` for a crate whose only afbus dependency is the `afbus` facade.
+    pub fn runtime_crate(mut self, path: impl Into<String>) -> Builder {
+        self.rust.runtime_crate = path.into();
+        self
+    }
+
     /// Sets whether `cargo:rerun-if-changed` lines are printed.
     pub fn rerun(mut self, rerun: Rerun) -> Builder {
         self.rerun = rerun;
@@ -122,7 +131,8 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or(BuildError::NoOutDir)?,
         };
-        let out = crate::compile_to_rust(&RealFs, &self.files, &self.include_dirs)?;
+        let out =
+            crate::compile_to_rust_with(&RealFs, &self.files, &self.include_dirs, &self.rust)?;
         if self.rerun == Rerun::IfInputsChange {
             let mut stdout = std::io::stdout().lock();
             for (_, path, _) in out.sources.files() {

@@ -82,10 +82,25 @@ pub fn compile_to_rust(
     files: &[PathBuf],
     include_dirs: &[PathBuf],
 ) -> Result<RustOutput, RunError> {
+    compile_to_rust_with(
+        fs,
+        files,
+        include_dirs,
+        &codegen::rust::RustOptions::default(),
+    )
+}
+
+/// As [`compile_to_rust`], with the back end's `options`.
+pub fn compile_to_rust_with(
+    fs: &dyn resolve::FileSystem,
+    files: &[PathBuf],
+    include_dirs: &[PathBuf],
+    options: &codegen::rust::RustOptions,
+) -> Result<RustOutput, RunError> {
     let c = compile(fs, files, include_dirs)?;
     let mut diagnostics = c.diagnostics;
     let code = match &c.ir {
-        Some(ir) => match codegen::rust::generate(ir) {
+        Some(ir) => match codegen::rust::generate_with(ir, options) {
             Ok(code) => Some(code),
             Err(mut ds) => {
                 diagnostics.append(&mut ds);

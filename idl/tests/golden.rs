@@ -77,3 +77,32 @@ fn directions_ids_binders_and_fds() {
 fn frozen_interface_with_version_and_hash() {
     golden("versioned");
 }
+
+/// A crate that depends on the `afbus` facade alone names the runtime `::afbus::binder`: every
+/// path of the output says so, and the output still parses. (The facade's examples are built
+/// this way.)
+#[test]
+fn the_runtime_crate_path_can_be_the_facades() {
+    let mut fs = afbus_idl::resolve::MemoryFs::new();
+    fs.add(
+        "org/example/IEcho.aidl",
+        "package org.example; interface IEcho { String echo(String text); oneway void ping(); }",
+    );
+    let options = afbus_idl::codegen::rust::RustOptions {
+        runtime_crate: "::afbus::binder".into(),
+    };
+    let out =
+        afbus_idl::compile_to_rust_with(&fs, &["org/example/IEcho.aidl".into()], &[], &options)
+            .unwrap();
+    let code = out.code.expect("valid input");
+    assert!(!code.contains("afbus_binder"), "{code}");
+    assert!(code.contains("::afbus::binder::SpIBinder"), "{code}");
+    syn::parse_file(&code).expect("parses");
+    let bad = afbus_idl::codegen::rust::RustOptions {
+        runtime_crate: "not a path!".into(),
+    };
+    let out = afbus_idl::compile_to_rust_with(&fs, &["org/example/IEcho.aidl".into()], &[], &bad)
+        .unwrap();
+    assert!(out.code.is_none());
+    assert!(out.render_diagnostics().contains("not a path"));
+}

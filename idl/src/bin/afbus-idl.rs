@@ -44,6 +44,10 @@ enum Command {
         /// Writes `aidl.rs` into this directory instead of printing to standard output.
         #[arg(short = 'o', value_name = "DIR")]
         out_dir: Option<PathBuf>,
+        /// How the including crate names the binder runtime (`::afbus::binder` for a crate that
+        /// depends on the `afbus` facade alone).
+        #[arg(long, value_name = "PATH", default_value = afbus_idl::codegen::rust::DEFAULT_RUNTIME_CRATE)]
+        runtime_crate: String,
     },
 }
 
@@ -76,8 +80,10 @@ fn main() -> ExitCode {
             include,
             files,
             out_dir,
+            runtime_crate,
         } => {
-            let out = match afbus_idl::compile_to_rust(&RealFs, &files, &include) {
+            let options = afbus_idl::codegen::rust::RustOptions { runtime_crate };
+            let out = match afbus_idl::compile_to_rust_with(&RealFs, &files, &include, &options) {
                 Ok(o) => o,
                 Err(e) => return cannot_run(&e),
             };

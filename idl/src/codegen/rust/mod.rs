@@ -3,7 +3,9 @@
 //! Each package becomes a module and each type a module inside it named after the type, as in
 //! AOSP's Rust back end: `android.os.IFoo` is `android::os::IFoo::IFoo` (the trait), with
 //! `IFooProxy` and `IFooStub` beside it. Paths between types are relative (`super::...`), so the
-//! output may be `include!`d into any module of a crate that depends on `afbus-binder`.
+//! output may be `include!`d into any module of a crate that can name the runtime: by default
+//! `::afbus_binder` (a crate that depends on `afbus-binder`); [`RustOptions::runtime_crate`]
+//! names it otherwise (`::afbus::binder` for a crate that depends on the `afbus` facade alone).
 
 mod derive;
 mod interface;
@@ -12,7 +14,7 @@ mod names;
 mod support;
 mod wire;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Group, TokenStream, TokenTree};
 use quote::quote;
 
 use crate::diagnostics::{Diagnostic, FileId, Span};
@@ -24,8 +26,33 @@ pub use names::snake_case;
 /// The phrase every refusal of this back end contains.
 pub const UNSUPPORTED: &str = "not supported by the Rust back end";
 
+/// The path generated code names the runtime by unless [`RustOptions`] say otherwise.
+pub const DEFAULT_RUNTIME_CRATE: &str = "::afbus_binder";
+
+/// How the Rust back end writes its output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RustOptions {
+    /// The path of the afbus binder runtime as the including crate names it: `::afbus_binder`
+    /// (the default) for a crate that depends on `afbus-binder`, `::afbus::binder` for one that
+    /// depends on the `afbus` facade only.
+    pub runtime_crate: String,
+}
+
+impl Default for RustOptions {
+    fn default() -> Self {
+        RustOptions {
+            runtime_crate: DEFAULT_RUNTIME_CRATE.to_owned(),
+        }
+    }
+}
+
 /// Generates one formatted Rust file for every type in `ir`, or the reasons it cannot.
 pub fn generate(ir: &Ir) -> Result<String, Vec<Diagnostic>> {
+    generate_with(ir, &RustOptions::default())
+}
+
+/// As [`generate`], with `options`.
+pub fn generate_with(ir: &Ir, options: &RustOptions) -> Result<String, Vec<Diagnostic>> {
     let problems = check(ir);
     if !problems.is_empty() {
         return Err(problems);
@@ -53,6 +80,27 @@ pub fn generate(ir: &Ir) -> Result<String, Vec<Diagnostic>> {
         tokens.extend(allow_lints());
         tokens.extend(support::module());
     }
+    if options.runtime_crate != DEFAULT_RUNTIME_CRATE {
+        let root = match syn::parse_str::<syn::Path>(&options.runtime_crate) {
+            Ok(path) => quote!(#path),
+            Err(e) => {
+                let span = Span {
+                    file: FileId(0),
+                    line: 1,
+                    col: 1,
+                    len: 1,
+                };
+                return Err(vec![Diagnostic::error(
+                    span,
+                    format!(
+                        "the runtime crate path {:?} is not a path: {e}",
+                        options.runtime_crate
+                    ),
+                )]);
+            }
+        };
+        tokens = rebase(tokens, &root);
+    }
     match syn::parse2::<syn::File>(tokens) {
         Ok(file) => Ok(prettyplease::unparse(&file)),
         Err(e) => {
@@ -71,6 +119,36 @@ pub fn generate(ir: &Ir) -> Result<String, Vec<Diagnostic>> {
             )])
         }
     }
+}
+
+/// Replaces every path root `::afbus_binder` in `tokens` (the back end writes no other) by
+/// `root`.
+fn rebase(tokens: TokenStream, root: &TokenStream) -> TokenStream {
+    let tts: Vec<TokenTree> = tokens.into_iter().collect();
+    let mut out = Vec::with_capacity(tts.len());
+    let mut i = 0;
+    while i < tts.len() {
+        let is_root = matches!(
+            (&tts[i], tts.get(i + 1), tts.get(i + 2)),
+            (TokenTree::Punct(a), Some(TokenTree::Punct(b)), Some(TokenTree::Ident(name)))
+                if a.as_char() == ':' && b.as_char() == ':' && name == "afbus_binder"
+        );
+        if is_root {
+            out.extend(root.clone());
+            i += 3;
+            continue;
+        }
+        match &tts[i] {
+            TokenTree::Group(g) => {
+                let mut inner = Group::new(g.delimiter(), rebase(g.stream(), root));
+                inner.set_span(g.span());
+                out.push(TokenTree::Group(inner));
+            }
+            other => out.push(other.clone()),
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
 }
 
 /// A module of the output and the modules inside it, in first-seen order.
