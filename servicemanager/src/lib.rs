@@ -55,3 +55,5 @@ pub use paths::{bus_path, check_dir, BusPath, UnsafeBusDir, BUS_ENV, SYSTEM_BUS}
 pub use policy::{ConfigError, Op, Policy};
 pub use protocol::{IServiceCallback, IServiceCallbackProxy, ServiceDebugInfo};
 pub use registration::{Registration, FIRST_BACKOFF, MAX_BACKOFF};
+/// For the daemon's binary: an inherited fd (`--ready-fd`) as a file of its own.
+pub use sys::inherited_fd;

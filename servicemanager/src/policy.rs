@@ -56,7 +56,7 @@ impl fmt::Display for Op {
 
 /// A policy or activation file that does not compile: where and why.
 #[derive(Debug, thiserror::Error)]
-#[error("{path}:{line}:{col}: {message}")]
+#[error("{}", self.render())]
 pub struct ConfigError {
     /// The file.
     pub path: String,
@@ -69,6 +69,15 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
+    /// `path:line:col: message`, or `path: cannot read it: message` for a file not read at all.
+    fn render(&self) -> String {
+        if self.line == 0 {
+            format!("{}: cannot read it: {}", self.path, self.message)
+        } else {
+            format!("{}:{}:{}: {}", self.path, self.line, self.col, self.message)
+        }
+    }
+
     /// An error at byte `offset` of `text`, read from `origin`.
     pub(crate) fn at(text: &str, origin: &str, offset: usize, message: String) -> ConfigError {
         let before = &text[..offset.min(text.len())];

@@ -23,3 +23,18 @@ pub(crate) fn start_with_signals_unblocked(cmd: &mut Command) {
         });
     }
 }
+
+/// Takes fd `fd`, inherited from whoever started us (`--ready-fd`), as a file of our own (a
+/// duplicate): a pipe, a file or a socket. Fails with `EBADF` if no such fd is open.
+pub fn inherited_fd(fd: i32) -> std::io::Result<std::fs::File> {
+    use std::os::fd::BorrowedFd;
+    // SAFETY: F_GETFD on an int reads the fd's flags and touches no memory; it fails with EBADF
+    // if no fd is open at that number.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the fd is open (checked above) and nothing in this process closes it while it is
+    // borrowed: the borrow lasts only as long as the dup below.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    Ok(std::fs::File::from(borrowed.try_clone_to_owned()?))
+}

@@ -708,3 +708,28 @@ fn a_lazy_service_started_over_and_over_is_not_crash_looping() {
         }
     })
 }
+
+/// Startup errors name what they are about: a `--ready-fd` that is not open, a policy file
+/// that is missing.
+#[test]
+fn startup_errors_name_their_subject() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(DAEMON)
+            .arg("--bus")
+            .arg(dir.path().join("bus"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let err = run(&["--ready-fd", "57"]);
+    assert!(
+        err.contains("--ready-fd 57") && err.contains("Bad file descriptor"),
+        "{err}"
+    );
+    let missing = dir.path().join("policy.toml");
+    let err = run(&["--policy", missing.to_str().unwrap()]);
+    assert!(err.contains("policy.toml: cannot read it"), "{err}");
+}

@@ -59,12 +59,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     signals.thread_block()?;
     let signal_fd = SignalFd::new(&signals)?;
     let mut ready = match args.ready_fd {
-        // Opening our own fd through /proc gives an owned handle without unsafe code.
-        Some(fd) => Some(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(format!("/proc/self/fd/{fd}"))?,
-        ),
+        Some(fd) => Some(afbus_servicemanager::inherited_fd(fd as i32).map_err(|e| {
+            format!(
+                "--ready-fd {fd}: {e} (an fd open for writing, inherited from the caller: a \
+                 pipe, a file or a socket, e.g. `3>ready` or `--ready-fd 3 3>&1` in a shell)"
+            )
+        })?),
         None => None,
     };
     let mut tell = |byte: u8| {
