@@ -73,6 +73,12 @@ pub struct RuntimeConfig {
     /// How long a reply waits for room in a caller's channel before the channel is shut down
     /// ([`REPLY_TIMEOUT`](crate::REPLY_TIMEOUT) by default).
     pub reply_timeout: Duration,
+    /// Most synchronous calls of one uid (other than root and this process's own) served at
+    /// once, from their start to their reply sent; past it a call fails at once with
+    /// `ILLEGAL_STATE` instead of taking a thread. `None` (the default): no bound, as in
+    /// Binder. A broker every user calls (the service manager) sets it, so that no uid can hold
+    /// all its threads with calls that wait on something it controls.
+    pub max_calls_per_uid: Option<usize>,
 }
 
 impl Default for RuntimeConfig {
@@ -83,6 +89,7 @@ impl Default for RuntimeConfig {
             shm: afbus_transport::shm::shm_default(),
             mint_timeout: MINT_TIMEOUT,
             reply_timeout: crate::reply::REPLY_TIMEOUT,
+            max_calls_per_uid: None,
         }
     }
 }
@@ -122,6 +129,8 @@ pub(crate) struct RuntimeInner {
     senders: Arc<Senders>,
     /// References and rings per peer process.
     peers: Peers,
+    /// Synchronous calls being served per caller uid (kept only with `max_calls_per_uid`).
+    calls_by_uid: Arc<Mutex<HashMap<u32, usize>>>,
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
     spawned: Mutex<usize>,
@@ -195,6 +204,7 @@ impl Runtime {
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
             peers: Peers::default(),
+            calls_by_uid: Arc::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
             idle: AtomicUsize::new(0),
@@ -842,7 +852,15 @@ impl RuntimeInner {
                 })
             });
         }
-        let result = self.run(conn, frame, oneway, route);
+        // Held until the reply is sent.
+        let slot = match (oneway, route) {
+            (false, Route::Fresh) => self.call_slot(conn, frame.creds),
+            _ => Ok(None),
+        };
+        let result = match &slot {
+            Ok(_) => self.run(conn, frame, oneway, route),
+            Err(status) => Err(status.clone()),
+        };
         let reply = (!oneway).then(|| {
             let (result, pid) = match result {
                 Ok((parcel, pid)) => (Ok(parcel), pid),
@@ -892,6 +910,35 @@ impl RuntimeInner {
             let deadline = Instant::now() + self.config.reply_timeout;
             crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds), deadline);
         }
+    }
+
+    /// A place among the synchronous calls of the caller's uid being served, if they are
+    /// bounded ([`RuntimeConfig::max_calls_per_uid`]); an error if the uid has them all.
+    fn call_slot(
+        &self,
+        conn: &Arc<Conn>,
+        sent: Option<afbus_transport::Credentials>,
+    ) -> std::result::Result<Option<CallSlot>, Status> {
+        let Some(max) = self.config.max_calls_per_uid else {
+            return Ok(None);
+        };
+        let uid = conn.chan.sender(sent).map_or(u32::MAX, |c| c.uid);
+        if uid == 0 || uid == nix::unistd::geteuid().as_raw() {
+            return Ok(None);
+        }
+        let mut calls = self.calls_by_uid.lock();
+        let n = calls.entry(uid).or_insert(0);
+        if *n >= max {
+            return Err(Status::new_exception(
+                crate::status::ExceptionCode::ILLEGAL_STATE,
+                format!("uid {uid} has {n} calls being served here (max_calls_per_uid); try again"),
+            ));
+        }
+        *n += 1;
+        Ok(Some(CallSlot {
+            calls: self.calls_by_uid.clone(),
+            uid,
+        }))
     }
 
     fn run(
@@ -1177,6 +1224,24 @@ impl RuntimeInner {
                 Some(until) if Instant::now() < until => {}
                 _ if owner => return,
                 _ => {}
+            }
+        }
+    }
+}
+
+/// A synchronous call's place among those of its uid, given back on drop.
+struct CallSlot {
+    calls: Arc<Mutex<HashMap<u32, usize>>>,
+    uid: u32,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        let mut calls = self.calls.lock();
+        if let Some(n) = calls.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                calls.remove(&self.uid);
             }
         }
     }

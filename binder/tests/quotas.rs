@@ -12,6 +12,9 @@ use afbus_transport::BusSocket;
 use common::{child_role, with_timeout, TestBus};
 use service::*;
 
+/// Calls of one uid the capped server serves at once.
+const CALLS_PER_UID: usize = 2;
+
 /// The fd limit the service runs under: a peer may hold an eighth of it.
 const SERVICE_NOFILE: u64 = 1024;
 
@@ -25,6 +28,52 @@ fn child_entry() {
             let nofile = nix::sys::resource::Resource::RLIMIT_NOFILE;
             nix::sys::resource::setrlimit(nofile, SERVICE_NOFILE, SERVICE_NOFILE).unwrap();
             serve(&bus)
+        }
+        // The service with its calls bounded per uid.
+        "capped-server" => {
+            let rt = std::sync::Arc::new(
+                Runtime::new(RuntimeConfig {
+                    max_calls_per_uid: Some(CALLS_PER_UID),
+                    ..RuntimeConfig::default()
+                })
+                .unwrap(),
+            );
+            rt.start_thread_pool();
+            let bus = std::sync::Arc::new(BusSocket::connect(&bus).unwrap());
+            let shared = std::sync::Arc::new(Shared::default());
+            rt.publish(&bus, SVC, &rt.local(Service::new(shared, &rt)))
+                .unwrap();
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        // As uid 65534: fills its share with calls that wait, then one more is refused at once.
+        "hog" => {
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).unwrap();
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).unwrap();
+            let rt = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+            let endpoint = BusSocket::connect(&bus).unwrap();
+            let svc = rt.get_service(&endpoint, SVC).unwrap();
+            for i in 0..CALLS_PER_UID {
+                let svc = svc.clone();
+                std::thread::spawn(move || {
+                    let mut p = Parcel::new();
+                    p.write_i32(i as i32);
+                    let _ = svc.transact(GATED_LOG, p);
+                });
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            let mut p = Parcel::new();
+            p.write_i32(99);
+            let refused = svc.transact(GATED_LOG, p);
+            std::process::exit(match refused {
+                Err(afbus_binder::Error::Service(s))
+                    if s.exception_code() == afbus_binder::ExceptionCode::ILLEGAL_STATE =>
+                {
+                    0
+                }
+                _ => 3,
+            });
         }
         "one-call" => {
             let rt = Runtime::new(RuntimeConfig::default()).unwrap();
@@ -103,5 +152,34 @@ fn one_peer_holds_at_most_its_share_of_references_and_rings() {
             );
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    });
+}
+
+#[test]
+#[ignore = "needs root: uid 65534 plays the hog (CI runs it with --ignored, as root)"]
+fn a_uid_holds_at_most_its_share_of_a_capped_services_threads() {
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let _server = bus.spawn("capped-server");
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        wait_for_name(&endpoint, SVC);
+        let hog = bus.spawn("hog");
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let svc = rt.get_service(&endpoint, SVC).unwrap();
+        let status = { hog }.0.wait().unwrap();
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "the call past the share was refused at once"
+        );
+        // Root is served meanwhile (its calls are not counted), and lets the hog's calls go.
+        let mut p = Parcel::new();
+        p.write_str("root");
+        assert_eq!(
+            svc.transact(ECHO, p).unwrap().read_string().unwrap(),
+            "root"
+        );
+        svc.transact(OPEN_GATE, Parcel::new()).unwrap();
     });
 }

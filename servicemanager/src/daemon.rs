@@ -23,6 +23,10 @@ pub const DAEMON_MAX_THREADS: usize = 64;
 /// fails (or that caller's channel is shut down), so that an owner that does not answer or a
 /// client that does not read holds a thread for this long at most.
 pub const DAEMON_PEER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+/// Calls of one uid (other than root and the daemon's own) the daemon serves at once: a quarter
+/// of its threads, so that no uid can hold them all with calls that wait on something it
+/// controls (a service of its own that never answers, replies it never reads).
+pub const DAEMON_CALLS_PER_UID: usize = DAEMON_MAX_THREADS / 4;
 
 /// How long services the daemon started have to exit after SIGTERM when it stops, before
 /// SIGKILL (systemd's stop sequence; its default `TimeoutStopSec` is 90 s, too long for a bus
@@ -95,6 +99,7 @@ impl Daemon {
             max_threads: DAEMON_MAX_THREADS,
             mint_timeout: DAEMON_PEER_TIMEOUT,
             reply_timeout: DAEMON_PEER_TIMEOUT,
+            max_calls_per_uid: Some(DAEMON_CALLS_PER_UID),
             ..RuntimeConfig::default()
         })?;
         rt.start_thread_pool();

@@ -47,8 +47,8 @@ pub use service::{MAX_WAITING_GETS, MAX_WAITING_GETS_PER_UID};
 
 pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{
-    Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_MAX_THREADS, DAEMON_PEER_TIMEOUT,
-    STOP_GRACE,
+    Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_CALLS_PER_UID, DAEMON_MAX_THREADS,
+    DAEMON_PEER_TIMEOUT, STOP_GRACE,
 };
 pub use lazy::{serve_lazily, DEFAULT_LAZY_GRACE};
 pub use paths::{bus_path, check_dir, BusPath, UnsafeBusDir, BUS_ENV, SYSTEM_BUS};
