@@ -362,6 +362,27 @@ impl ServiceManager {
         // A notice hands the watcher a reference: it must be allowed to call the service too.
         self.check(Op::Find, ctx, name)?;
         self.check(Op::Call, ctx, name)?;
+        // The daemon calls the callback with its own identity (root, say): it must be a
+        // callback, not any object the caller holds a reference to (a confused deputy). Its
+        // runtime answers the descriptor; an owner that does not answer costs this call only.
+        let descriptor = callback
+            .as_binder()
+            .transact_timeout(
+                afbus_binder::TransactionCode::INTERFACE,
+                afbus_binder::Parcel::new(),
+                crate::daemon::DAEMON_PEER_TIMEOUT,
+            )
+            .and_then(|mut reply| Ok(reply.read_string()?));
+        match descriptor {
+            Ok(d) if d == CALLBACK_DESCRIPTOR => {}
+            Ok(d) => {
+                return Err(Status::new_exception(
+                    ExceptionCode::ILLEGAL_ARGUMENT,
+                    format!("the callback is a {d}, not a {CALLBACK_DESCRIPTOR}"),
+                ))
+            }
+            Err(e) => return Err(Status::from(e)),
+        }
         let current = {
             let mut st = self.state.lock();
             let entry = st.registry.watch(name, callback.clone()).map_err(|e| {

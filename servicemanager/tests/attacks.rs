@@ -113,10 +113,12 @@ fn intrude(bus: &str) {
         "{peers:?}"
     );
     // What it may reach, it reaches.
-    assert_eq!(
-        echo(&sm.check_service("public.Echo").unwrap().unwrap(), "hi"),
-        "hi"
-    );
+    let public = sm.check_service("public.Echo").unwrap().unwrap();
+    assert_eq!(echo(&public, "hi"), "hi");
+    // It cannot make the daemon call root's echo service as if it were a callback.
+    let deputy = afbus_servicemanager::IServiceCallbackProxy::from_binder(public.clone());
+    let refused = sm.register_for_notifications("public.Echo", &deputy);
+    assert!(refused.is_err(), "a foreign object taken as a callback");
 
     // Waiting gets of an absent name: its uid's share waits, the rest are refused at once.
     let sm = Arc::new(sm);
