@@ -2,7 +2,10 @@
 //! benchmark workloads, in one run.
 //!
 //! `cargo bench --bench latency -- [--quick] [--iters N] [--json FILE] [--transports LIST]
-//! [--pins LIST] [--workloads LIST]`
+//! [--pins LIST] [--workloads LIST] [--background-load]`
+//!
+//! `--background-load` runs one busy loop per CPU (SCHED_OTHER, each pinned to its CPU) for the
+//! whole run: a loaded machine, where priority inheritance must show its worth.
 //!
 //! Workloads (reproducing what Android measures, not its code):
 //! - `null`: `binderThroughputTest`, a synchronous call with a request of 0 or 4096 bytes and an
@@ -163,6 +166,7 @@ pub fn runs_at_caller_priority() -> bool {
 
 struct Opts {
     iters: usize,
+    background_load: bool,
     json: Option<String>,
     transports: Vec<&'static str>,
     pins: Vec<&'static str>,
@@ -173,6 +177,7 @@ impl Opts {
     fn parse() -> Result<Opts> {
         let mut args = std::env::args().skip(1);
         let (mut quick, mut iters, mut json) = (false, None, None);
+        let mut background_load = false;
         let mut transports = TRANSPORTS.to_vec();
         let mut pins: Vec<&str> = PINS.iter().map(|p| p.0).collect();
         let mut ops = Op::ALL.to_vec();
@@ -190,6 +195,7 @@ impl Opts {
             let mut value = || args.next().ok_or(format!("{a} needs a value"));
             match a.as_str() {
                 "--quick" => quick = true,
+                "--background-load" => background_load = true,
                 // cargo bench passes this to every bench.
                 "--bench" => {}
                 "--iters" => iters = Some(value()?.parse()?),
@@ -206,6 +212,7 @@ impl Opts {
         }
         Ok(Opts {
             iters,
+            background_load,
             json,
             transports,
             pins,
@@ -235,6 +242,11 @@ fn main() -> Result {
     }
     let opts = Opts::parse()?;
     describe_machine();
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _load = opts.background_load.then(|| {
+        println!("background load: {cpus} busy loop(s) at SCHED_OTHER, one pinned to each CPU");
+        BusyLoops::start(cpus)
+    });
     println!(
         "round trips per row: {} (after {} warm-up), transports alternating in chunks of {CHUNK}",
         opts.iters,
@@ -262,7 +274,6 @@ fn main() -> Result {
     if transports.contains(&"raw-futex") && works.iter().any(|w| w.op == Op::Object) {
         notes.push("raw-futex: no object workload (shared memory cannot carry one)".into());
     }
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rows = Vec::new();
     for &(pin, client_cpu, server_cpu) in PINS.iter().filter(|p| opts.pins.contains(&p.0)) {
         if server_cpu.is_some_and(|c| c >= cpus) {
@@ -377,6 +388,42 @@ fn measure(
         });
     }
     Ok(())
+}
+
+/// One busy loop per CPU, pinned there, until dropped.
+struct BusyLoops {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl BusyLoops {
+    fn start(cpus: usize) -> BusyLoops {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = (0..cpus)
+            .map(|cpu| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut set = nix::sched::CpuSet::new();
+                    if set.set(cpu).is_ok() {
+                        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+                    }
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        BusyLoops { stop, threads }
+    }
+}
+
+impl Drop for BusyLoops {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Prints what the numbers were measured on.

@@ -41,6 +41,8 @@ pub enum Rerun {
 pub struct Builder {
     include_dirs: Vec<PathBuf>,
     files: Vec<PathBuf>,
+    /// Directories whose every `.aidl` file is compiled.
+    dirs: Vec<PathBuf>,
     out_dir: Option<PathBuf>,
     output_name: Option<String>,
     rerun: Rerun,
@@ -64,6 +66,14 @@ pub enum BuildError {
     /// Neither [`Builder::out_dir`] nor the `OUT_DIR` variable says where to write.
     #[error("no output directory: OUT_DIR is not set (not in a build script?)")]
     NoOutDir,
+    /// A directory given to [`Builder::dir`] could not be read.
+    #[error("cannot read {path}: {source}")]
+    ReadDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The output could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -95,6 +105,16 @@ impl Builder {
     /// Adds files to compile.
     pub fn files<P: Into<PathBuf>>(mut self, files: impl IntoIterator<Item = P>) -> Builder {
         self.files.extend(files.into_iter().map(Into::into));
+        self
+    }
+
+    /// Compiles every `.aidl` file under `dir` (recursively, in path order) and looks imports
+    /// up there too: a tree laid out by package (`dir/org/example/IEcho.aidl`) needs nothing
+    /// else.
+    pub fn dir(mut self, dir: impl Into<PathBuf>) -> Builder {
+        let dir = dir.into();
+        self.include_dirs.push(dir.clone());
+        self.dirs.push(dir);
         self
     }
 
@@ -131,10 +151,20 @@ impl Builder {
                 .map(PathBuf::from)
                 .ok_or(BuildError::NoOutDir)?,
         };
-        let out =
-            crate::compile_to_rust_with(&RealFs, &self.files, &self.include_dirs, &self.rust)?;
+        let mut files = self.files.clone();
+        for dir in &self.dirs {
+            aidl_files_under(dir, &mut files).map_err(|source| BuildError::ReadDir {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        let out = crate::compile_to_rust_with(&RealFs, &files, &self.include_dirs, &self.rust)?;
         if self.rerun == Rerun::IfInputsChange {
             let mut stdout = std::io::stdout().lock();
+            // A file added to a directory changes the output too.
+            for dir in &self.dirs {
+                let _ = writeln!(stdout, "cargo:rerun-if-changed={}", dir.display());
+            }
             for (_, path, _) in out.sources.files() {
                 let _ = writeln!(stdout, "cargo:rerun-if-changed={}", path.display());
             }
@@ -153,6 +183,22 @@ impl Builder {
         write_if_changed(&path, code)?;
         Ok(path)
     }
+}
+
+/// Adds the `.aidl` files under `dir` to `out`, sorted, subdirectories included.
+fn aidl_files_under(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<std::io::Result<_>>()?;
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            aidl_files_under(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "aidl") {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 /// Writes `code` to `path` unless it already holds exactly that, so that an unchanged output
