@@ -88,6 +88,17 @@ fn binder_and_text(text: &str) -> Vec<u8> {
     p.as_bytes().to_vec()
 }
 
+/// A private bus with the test service in a child process, and an endpoint that has seen its
+/// names appear.
+fn serving() -> (TestBus, common::ChildGuard, BusSocket) {
+    let bus = TestBus::new();
+    let server = bus.spawn("server");
+    let endpoint = BusSocket::connect(bus.path()).unwrap();
+    wait_for_name(&endpoint, SVC);
+    wait_for_name(&endpoint, GATE);
+    (bus, server, endpoint)
+}
+
 /// Connects to `name` as a raw endpoint: the channel and the introduction's fields.
 fn raw_get(endpoint: &BusSocket, name: &str) -> (Channel, (u64, u64, u64)) {
     let (chan, _) = endpoint
@@ -105,11 +116,7 @@ fn raw_get(endpoint: &BusSocket, name: &str) -> (Channel, (u64, u64, u64)) {
 #[test]
 fn a_nested_call_reaches_only_objects_the_peer_holds() {
     with_timeout(60, || {
-        let bus = TestBus::new();
-        let _server = bus.spawn("server");
-        let endpoint = BusSocket::connect(bus.path()).unwrap();
-        wait_for_name(&endpoint, SVC);
-        wait_for_name(&endpoint, GATE);
+        let (_bus, _server, endpoint) = serving();
         let (svc, (_, _, svc_key)) = raw_get(&endpoint, SVC);
 
         // A callback object of the attacker's: a socketpair with a well-formed introduction. It
@@ -209,11 +216,7 @@ fn a_nested_call_reaches_only_objects_the_peer_holds() {
 #[test]
 fn a_reference_cannot_be_relabelled() {
     with_timeout(60, || {
-        let bus = TestBus::new();
-        let _server = bus.spawn("server");
-        let endpoint = BusSocket::connect(bus.path()).unwrap();
-        wait_for_name(&endpoint, SVC);
-        wait_for_name(&endpoint, GATE);
+        let (bus, _server, endpoint) = serving();
 
         // The victim: a runtime serving a sink that keeps the references it is given.
         let victim = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
@@ -303,10 +306,7 @@ impl afbus_binder::Binder for Counted {
 #[test]
 fn a_reference_comes_home_as_its_own_socket() {
     with_timeout(60, || {
-        let bus = TestBus::new();
-        let _server = bus.spawn("server");
-        let endpoint = BusSocket::connect(bus.path()).unwrap();
-        wait_for_name(&endpoint, SVC);
+        let (_bus, _server, endpoint) = serving();
         let rt = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
         rt.start_thread_pool();
         let svc = rt.get_service(&endpoint, SVC).unwrap();

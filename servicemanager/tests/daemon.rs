@@ -522,18 +522,24 @@ fn a_bad_declaration_at_startup_names_the_file_and_line() {
     );
 }
 
+/// The daemon with `test.lazy` declared lazy, a client, and a watcher of that name.
+fn lazy_bus() -> (Bus, Runtime, ServiceManager, Arc<Watcher>) {
+    let decl = declaration("test.lazy", "lazy") + "lazy = true\n";
+    let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
+    let (rt, sm) = client(&bus.path());
+    let watcher = Arc::new(Watcher::default());
+    sm.register_for_notifications(
+        "test.lazy",
+        &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
+    )
+    .unwrap();
+    (bus, rt, sm, watcher)
+}
+
 #[test]
 fn a_lazy_service_exits_after_its_last_client_and_comes_back_on_the_next_get() {
     with_timeout(60, || {
-        let decl = declaration("test.lazy", "lazy") + "lazy = true\n";
-        let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
-        let (rt, sm) = client(&bus.path());
-        let watcher = Arc::new(Watcher::default());
-        sm.register_for_notifications(
-            "test.lazy",
-            &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
-        )
-        .unwrap();
+        let (_bus, _rt, sm, watcher) = lazy_bus();
 
         let svc = sm
             .wait_for_service("test.lazy", Duration::from_secs(20))
@@ -686,15 +692,7 @@ fn started_services_take_signals_and_stop_with_the_daemon() {
 #[test]
 fn a_lazy_service_started_over_and_over_is_not_crash_looping() {
     with_timeout(120, || {
-        let decl = declaration("test.lazy", "lazy") + "lazy = true\n";
-        let bus = Bus::start_with(None, &[("lazy.toml", &decl)]);
-        let (rt, sm) = client(&bus.path());
-        let watcher = Arc::new(Watcher::default());
-        sm.register_for_notifications(
-            "test.lazy",
-            &IServiceCallbackProxy::new_local(&rt, WatcherRef(watcher.clone())),
-        )
-        .unwrap();
+        let (_bus, _rt, sm, watcher) = lazy_bus();
         let rounds = afbus_servicemanager::activation::MAX_FAILED_STARTS_PER_MINUTE + 2;
         for round in 0..rounds {
             let svc = sm
