@@ -1,5 +1,6 @@
 //! Scheduling priority, as a call carries it from caller to callee.
 
+use std::cell::Cell;
 use std::io;
 
 use crate::sys;
@@ -113,25 +114,80 @@ thread_local! {
     /// up to date by the guards (nested calls included), so that a call at the thread's current
     /// priority costs no system call. A handler that changes its own thread's priority must
     /// restore it.
-    static OWN: std::cell::Cell<Option<Priority>> = const { std::cell::Cell::new(None) };
+    static OWN: Cell<Option<Priority>> = const { Cell::new(None) };
+    /// For a looper waiting at a priority ceiling (see [`take_ceiling`]): the priority it had
+    /// before, which is what it runs a call at whose caller may not raise it.
+    static BASE: Cell<Option<Priority>> = const { Cell::new(None) };
+}
+
+/// The calling thread's priority, from [`OWN`] if known.
+fn own() -> io::Result<Priority> {
+    if let Some(p) = OWN.get() {
+        return Ok(p);
+    }
+    let p = Priority::current()?;
+    OWN.set(Some(p));
+    Ok(p)
+}
+
+/// Makes the calling looper thread wait for calls at `ceiling` (see
+/// [`RuntimeConfig::priority_ceiling`](crate::RuntimeConfig::priority_ceiling)), so that a
+/// caller at that priority finds it running at its priority from the moment it is woken. Only
+/// what the kernel lets this thread do itself, and only if it can come back down and up again
+/// for callers at other priorities.
+pub(crate) fn take_ceiling(ceiling: Priority) -> io::Result<()> {
+    let base = own()?;
+    if base == ceiling {
+        return Ok(());
+    }
+    if !can_return_to(ceiling) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "this process could not come back to the ceiling after a call at another priority \
+             (it needs CAP_SYS_NICE, or RLIMIT_RTPRIO / RLIMIT_NICE high enough)",
+        ));
+    }
+    ceiling.apply()?;
+    OWN.set(Some(ceiling));
+    BASE.set(Some(base));
+    Ok(())
+}
+
+/// Puts a looper that [took a ceiling](take_ceiling) back at the priority it had before.
+pub(crate) fn leave_ceiling() {
+    if let Some(base) = BASE.take() {
+        OWN.set(base.apply().ok().map(|()| base));
+    }
 }
 
 impl PriorityGuard {
-    pub(crate) fn inherit(wanted: Priority) -> PriorityGuard {
-        let own = match OWN.get() {
-            Some(p) => p,
-            None => match Priority::current() {
-                Ok(p) => {
-                    OWN.set(Some(p));
-                    p
-                }
-                Err(_) => {
-                    return PriorityGuard {
-                        saved: None,
-                        applied: false,
-                    }
-                }
+    /// Runs a call at its caller's claimed priority. A claim above the default counts only if
+    /// `may_raise` says the caller could act as this process anyway; otherwise the call runs
+    /// at the thread's own priority (below its ceiling, if it waits at one).
+    pub(crate) fn for_call(claim: Priority, may_raise: impl FnOnce() -> bool) -> PriorityGuard {
+        if !claim.raises() || may_raise() {
+            return PriorityGuard::inherit(claim);
+        }
+        match BASE.get() {
+            Some(base) => {
+                let mut guard = PriorityGuard::inherit(base);
+                guard.applied = false;
+                guard
+            }
+            None => PriorityGuard {
+                saved: None,
+                applied: false,
             },
+        }
+    }
+
+    pub(crate) fn inherit(wanted: Priority) -> PriorityGuard {
+        let not_applied = PriorityGuard {
+            saved: None,
+            applied: false,
+        };
+        let Ok(own) = own() else {
+            return not_applied;
         };
         if own == wanted {
             return PriorityGuard {
@@ -141,10 +197,7 @@ impl PriorityGuard {
         }
         if !can_return_to(own) {
             // Taking the caller's (lower) priority would strand this thread there.
-            return PriorityGuard {
-                saved: None,
-                applied: false,
-            };
+            return not_applied;
         }
         match wanted.apply() {
             Ok(()) => {
@@ -154,10 +207,7 @@ impl PriorityGuard {
                     applied: true,
                 }
             }
-            Err(_) => PriorityGuard {
-                saved: None,
-                applied: false,
-            },
+            Err(_) => not_applied,
         }
     }
 }
@@ -165,24 +215,26 @@ impl PriorityGuard {
 impl Drop for PriorityGuard {
     fn drop(&mut self) {
         if let Some(own) = self.saved.take() {
-            // Back to what the thread ran at before this call: its own priority, or an outer
-            // call's when this one was nested in it.
+            // Back to what the thread ran at before this call: its own priority (its ceiling,
+            // for a looper waiting at one), or an outer call's when this one was nested in it.
             OWN.set(own.apply().ok().map(|()| own));
         }
     }
 }
 
 /// Whether this thread could go back to `own` after a change: raising priority again needs
-/// `CAP_SYS_NICE` (root here) or a high enough `RLIMIT_NICE`.
+/// `CAP_SYS_NICE` (root here), or `RLIMIT_RTPRIO` at least the real-time priority, or
+/// `RLIMIT_NICE` high enough for the nice value.
 fn can_return_to(own: Priority) -> bool {
+    use nix::sys::resource::{getrlimit, Resource};
     if nix::unistd::geteuid().is_root() {
         return true;
     }
     if own.policy.is_realtime() {
-        return false;
+        return getrlimit(Resource::RLIMIT_RTPRIO)
+            .is_ok_and(|(soft, _)| soft >= u64::try_from(own.level).unwrap_or(u64::MAX));
     }
-    let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NICE)
-    else {
+    let Ok((soft, _)) = getrlimit(Resource::RLIMIT_NICE) else {
         return false;
     };
     // RLIMIT_NICE allows nice values down to 20 - limit.

@@ -62,6 +62,19 @@ pub struct RuntimeConfig {
     pub max_threads: usize,
     /// Run each incoming call at its caller's scheduling priority.
     pub inherit_priority: bool,
+    /// The priority looper threads wait for calls at (`None`, the default: the priority they
+    /// were started at). A looper woken for a call runs at the priority it waited at until it
+    /// takes the caller's, so on a busy machine a real-time caller's call to a looper waiting at
+    /// `SCHED_OTHER` first waits for the scheduler to run that looper behind everything else.
+    /// A service that real-time callers use sets its ceiling to their priority (as Android's
+    /// audio and sensor services set a minimum priority on their binder nodes): a caller at the
+    /// ceiling then finds the looper running at its priority from the wake-up on, and pays no
+    /// priority change; a caller below it has the looper lower itself for the call (anyone may
+    /// lower it) and go back up after, two `sched_setattr` calls. Loopers take the ceiling only
+    /// where the kernel lets this process raise itself to it and come back to it (root, or
+    /// `RLIMIT_RTPRIO`/`RLIMIT_NICE` high enough); otherwise they log a warning and wait at
+    /// their own priority.
+    pub priority_ceiling: Option<Priority>,
     /// Move reference channels onto shared-memory rings when both ends agree (default on;
     /// `AFBUS_SHM=0` in the environment turns it off). See [`afbus_transport::shm`].
     pub shm: bool,
@@ -86,6 +99,7 @@ impl Default for RuntimeConfig {
         RuntimeConfig {
             max_threads: DEFAULT_MAX_THREADS,
             inherit_priority: true,
+            priority_ceiling: None,
             shm: afbus_transport::shm::shm_default(),
             mint_timeout: MINT_TIMEOUT,
             reply_timeout: crate::reply::REPLY_TIMEOUT,
@@ -134,6 +148,8 @@ pub(crate) struct RuntimeInner {
     acceptor_started: AtomicBool,
     /// Loopers spawned so far.
     spawned: Mutex<usize>,
+    /// Whether a looper has warned that it could not take the priority ceiling.
+    ceiling_warned: AtomicBool,
     /// Loopers waiting in `epoll_wait`.
     idle: AtomicUsize,
     /// Loopers running (spawned, or threads in `join_thread_pool`).
@@ -207,6 +223,7 @@ impl Runtime {
             calls_by_uid: Arc::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
+            ceiling_warned: AtomicBool::new(false),
             idle: AtomicUsize::new(0),
             loopers: AtomicUsize::new(0),
             next_token: AtomicU64::new(1),
@@ -966,11 +983,12 @@ impl RuntimeInner {
         let mut data = self.to_parcel(body, frame.fds).map_err(Status::from)?;
         // The priority is the caller's word: it may raise ours only if the caller could act as
         // this process anyway (root, or our own uid); anyone may lower it.
-        let allowed = !info.priority.raises()
-            || caller.get().uid == 0
-            || caller.get().uid == nix::unistd::geteuid().as_raw();
-        let guard = (self.config.inherit_priority && allowed)
-            .then(|| PriorityGuard::inherit(info.priority));
+        let guard = self.config.inherit_priority.then(|| {
+            PriorityGuard::for_call(info.priority, || {
+                let uid = caller.get().uid;
+                uid == 0 || uid == nix::unistd::geteuid().as_raw()
+            })
+        });
         let ctx = CallContext {
             caller,
             priority: info.priority,
@@ -1096,9 +1114,19 @@ impl RuntimeInner {
     }
 
     fn looper(self: &Arc<Self>) {
+        if let Some(ceiling) = self.config.priority_ceiling {
+            let taken = crate::priority::take_ceiling(ceiling);
+            if let (Err(e), false) = (taken, self.ceiling_warned.swap(true, Ordering::Relaxed)) {
+                tracing::warn!(
+                    ?ceiling,
+                    "loopers wait at their own priority, not the ceiling: {e}"
+                );
+            }
+        }
         self.loopers.fetch_add(1, Ordering::SeqCst);
         self.serve_epoll();
         self.loopers.fetch_sub(1, Ordering::SeqCst);
+        crate::priority::leave_ceiling();
     }
 
     /// Without a looper nobody hears a reference's holder hang up: before minting more, a

@@ -196,8 +196,12 @@ struct Local {
 }
 
 fn serve_here() -> Local {
+    serve_here_with(RuntimeConfig::default())
+}
+
+fn serve_here_with(config: RuntimeConfig) -> Local {
     let bus = TestBus::new();
-    let rt = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+    let rt = Arc::new(Runtime::new(config).unwrap());
     rt.start_thread_pool();
     let endpoint = Arc::new(BusSocket::connect(bus.path()).unwrap());
     let shared = Arc::new(Shared::default());
@@ -446,6 +450,78 @@ fn the_callee_runs_at_the_callers_realtime_priority() {
             "the server may take the caller's real-time priority"
         );
         assert_eq!((rt, level), (true, 10));
+    })
+}
+
+const FIFO10: Priority = Priority {
+    policy: SchedPolicy::Fifo,
+    level: 10,
+};
+
+/// A thread of this process's scheduling policy and real-time priority, from `/proc`.
+fn policy_of(tid: i32) -> (i32, i32) {
+    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+    let after: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    // Fields 40 (rt_priority) and 41 (policy), counted from 1 with the command as field 2.
+    (after[38].parse().unwrap(), after[37].parse().unwrap())
+}
+
+#[test]
+#[ignore = "needs SCHED_FIFO (root or RLIMIT_RTPRIO; CI runs it with --ignored, as root)"]
+fn loopers_wait_at_the_priority_ceiling_and_lower_themselves_for_lower_callers() {
+    with_timeout(60, || {
+        let here = serve_here_with(RuntimeConfig {
+            priority_ceiling: Some(FIFO10),
+            ..RuntimeConfig::default()
+        });
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let me = BusSocket::connect(here.bus.path()).unwrap();
+        let svc = rt.get_service(&me, SVC).unwrap();
+        // A caller at the ceiling: the looper is there already.
+        let (tid, realtime, level, applied) = priority_seen(&svc, FIFO10).unwrap();
+        assert!(applied && realtime && level == 10);
+        assert_eq!(
+            policy_of(tid),
+            (libc::SCHED_FIFO, 10),
+            "it waits at the ceiling"
+        );
+        // A caller below it: the looper lowers itself for the call, then goes back up.
+        let (tid, realtime, level, applied) = priority_seen(&svc, Priority::DEFAULT).unwrap();
+        assert!(
+            applied && !realtime && level == 0,
+            "the call ran at SCHED_OTHER"
+        );
+        assert_eq!(
+            policy_of(tid),
+            (libc::SCHED_FIFO, 10),
+            "and the looper waits at the ceiling again"
+        );
+        let nice5 = Priority {
+            policy: SchedPolicy::Other,
+            level: 5,
+        };
+        let (_, realtime, level, applied) = priority_seen(&svc, nice5).unwrap();
+        assert!(applied && !realtime && level == 5);
+    })
+}
+
+#[test]
+#[ignore = "needs root: SCHED_FIFO, then uid 65534 (CI runs it with --ignored, as root)"]
+fn a_caller_of_another_uid_does_not_keep_the_callee_at_its_ceiling() {
+    assert!(is_root(), "this test needs root");
+    with_timeout(60, || {
+        // The looper waits at SCHED_FIFO 10; the foreign caller claims SCHED_FIFO 10 and must
+        // be served at the service's own priority all the same.
+        let here = serve_here_with(RuntimeConfig {
+            priority_ceiling: Some(FIFO10),
+            ..RuntimeConfig::default()
+        });
+        here.bus.spawn("fifo-nobody").wait_success();
     })
 }
 
