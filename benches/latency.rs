@@ -15,6 +15,11 @@
 //! - `schd`: `schd-dbg`, a SCHED_FIFO caller; the handler reports whether it runs at the caller's
 //!   priority, and round trips over 2.5 ms count as missed deadlines.
 //!
+//! Rows: `raw-seqpacket`, `raw-futex` and `raw-futex-rt` (the floors: no framework; see
+//! `latency/raw.rs`), `afbus-socket` and `afbus-shm` (the runtime on each path; `schd` calls a
+//! runtime whose loopers wait at the caller's priority, `RuntimeConfig::priority_ceiling`), and
+//! `binder-kernel` where this kernel has Binder.
+//!
 //! Each transport's client runs in its own process (with its own server process), pinned as the
 //! pin mode says; this process only conducts. For each workload it runs every transport in turn,
 //! chunk by chunk, so host noise falls on all rows alike, and divides each row's p50 by the p50 of
@@ -53,6 +58,7 @@ pub const MAX_MESSAGE: usize = 128 * 1024;
 const TRANSPORTS: &[&str] = &[
     "raw-seqpacket",
     "raw-futex",
+    "raw-futex-rt",
     "afbus-socket",
     "afbus-shm",
     "binder-kernel",
@@ -328,7 +334,7 @@ fn measure(
     }
     let mut active: Vec<(&mut Worker, State)> = workers
         .iter_mut()
-        .filter(|w| !(w.transport == "raw-futex" && work.op == Op::Object))
+        .filter(|w| !(w.transport.starts_with("raw-futex") && work.op == Op::Object))
         .map(|w| {
             let st = State {
                 samples: Vec::with_capacity(iters),

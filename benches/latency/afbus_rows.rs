@@ -11,9 +11,13 @@ use afbus::binder::{
 use afbus::transport::{AllowAll, BusMaster, BusSocket, MasterHandle};
 
 use super::common::{retry, ChildGuard, Result};
-use super::{runs_at_caller_priority, Client, Op};
+use super::{runs_at_caller_priority, Client, Op, SCHD_PRIORITY};
 
 const NAME: &str = "org.afbus.bench.Latency";
+/// The same service from a runtime whose loopers wait at [`SCHD_PRIORITY`]
+/// ([`RuntimeConfig::priority_ceiling`]), as a service for real-time callers is set up; the
+/// `schd` workload calls it.
+const NAME_RT: &str = "org.afbus.bench.LatencyRt";
 
 fn code(op: Op) -> TransactionCode {
     TransactionCode(op as u32)
@@ -68,6 +72,7 @@ impl Binder for Token {
 /// The client side, with the bus and the server process it started.
 pub struct AfbusClient {
     svc: SpIBinder,
+    svc_rt: SpIBinder,
     token: SpIBinder,
     _rt: Runtime,
     _server: ChildGuard,
@@ -93,9 +98,11 @@ impl AfbusClient {
         rt.start_thread_pool();
         let me = BusSocket::connect(master.path())?;
         let svc = retry(|| rt.get_service(&me, NAME))?;
+        let svc_rt = retry(|| rt.get_service(&me, NAME_RT))?;
         let token = rt.local(Token);
         Ok(AfbusClient {
             svc,
+            svc_rt,
             token,
             _rt: rt,
             _server: server,
@@ -118,7 +125,12 @@ impl Client for AfbusClient {
             Op::Object => p.write_binder(&self.token),
             Op::Schd => {}
         }
-        let mut reply = self.svc.transact(code(op), p)?;
+        let svc = if op == Op::Schd {
+            &self.svc_rt
+        } else {
+            &self.svc
+        };
+        let mut reply = svc.transact(code(op), p)?;
         match op {
             Op::Echo if reply.read_bytes()?.len() != payload.len() => {
                 Err("echo came back with another length".into())
@@ -132,11 +144,19 @@ impl Client for AfbusClient {
     }
 }
 
-/// The server process: publishes the service on `bus`, says it is ready, and serves.
+/// The server process: publishes the service on `bus` twice (see [`NAME_RT`]), says it is
+/// ready, and serves.
 pub fn server(bus: &str) -> Result {
     let rt = Runtime::new(RuntimeConfig::default())?;
     let endpoint = Arc::new(BusSocket::connect(bus)?);
     rt.publish(&endpoint, NAME, &rt.local(Service))?;
+    let rt_ceiling = Runtime::new(RuntimeConfig {
+        priority_ceiling: Some(SCHD_PRIORITY),
+        ..RuntimeConfig::default()
+    })?;
+    let endpoint_rt = Arc::new(BusSocket::connect(bus)?);
+    rt_ceiling.publish(&endpoint_rt, NAME_RT, &rt_ceiling.local(Service))?;
+    rt_ceiling.start_thread_pool();
     super::say_ready()?;
     rt.join_thread_pool();
     Ok(())

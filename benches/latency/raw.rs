@@ -4,6 +4,8 @@
 //! `SOCK_SEQPACKET` datagram each way; an object travels as an fd (`SCM_RIGHTS`) that comes back.
 //! `raw-futex` copies the message into a shared mapping and rings a futex word; the peer sleeps
 //! in `FUTEX_WAIT` (no spinning), copies the message out, and answers the same way.
+//! `raw-futex-rt` is `raw-futex` with its server at the `schd` caller's real-time priority for
+//! good: what a callee costs that needs no priority change at all.
 
 use std::io::IoSlice;
 use std::io::IoSliceMut;
@@ -225,8 +227,13 @@ impl Client for FutexClient {
     }
 }
 
-/// The server of `raw-futex`: maps the file at `path` and answers for ever.
-pub fn futex_server(path: &str) -> Result {
+/// The server of `raw-futex`: maps the file at `path` and answers for ever. For `raw-futex-rt`
+/// (`realtime`) it runs at [`SCHD_PRIORITY`](super::SCHD_PRIORITY) throughout: the floor of
+/// any priority inheritance, a callee already at the caller's priority when it is woken.
+pub fn futex_server(path: &str, realtime: bool) -> Result {
+    if realtime {
+        super::SCHD_PRIORITY.apply()?;
+    }
     let page = SharedPage::open(Path::new(path))?;
     super::say_ready()?;
     let mut buf = vec![0u8; MAX_MESSAGE];
