@@ -1,5 +1,6 @@
 //! Channels: point-to-point `SOCK_SEQPACKET` connections carrying frames.
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
@@ -509,11 +510,17 @@ impl Shm {
 }
 
 /// Where frames are received: the payload lands directly in a fresh `Vec` sized by the previous
-/// frame, and only what does not fit spills into a reusable overflow buffer (and is copied).
+/// frame, and only what does not fit spills into the receiving thread's [`OVERFLOW`] buffer (and
+/// is copied).
 #[derive(Debug)]
 pub(crate) struct RecvBuf {
-    overflow: Box<[u8]>,
     guess: usize,
+}
+
+thread_local! {
+    /// Where the part of a frame beyond its guessed size lands: one buffer of a whole frame per
+    /// receiving thread, not per channel, so that holding a reference costs no buffer.
+    static OVERFLOW: RefCell<Box<[u8]>> = RefCell::new(Box::default());
 }
 
 /// Bounds of the payload-size guess: small enough that a mistaken guess wastes little, large
@@ -523,10 +530,7 @@ const GUESS_MAX: usize = 16 * 1024;
 
 impl RecvBuf {
     pub(crate) fn new() -> RecvBuf {
-        RecvBuf {
-            overflow: Box::default(),
-            guess: GUESS_MIN,
-        }
+        RecvBuf { guess: GUESS_MIN }
     }
 }
 
@@ -602,16 +606,27 @@ fn recv_frame_x(
     buf: &mut RecvBuf,
     nonblocking: bool,
 ) -> Result<(Frame, u16)> {
-    if buf.overflow.is_empty() {
-        buf.overflow = vec![0u8; MAX_PAYLOAD_BYTES].into_boxed_slice();
-    }
+    OVERFLOW.with_borrow_mut(|overflow| {
+        if overflow.is_empty() {
+            *overflow = vec![0u8; MAX_PAYLOAD_BYTES].into_boxed_slice();
+        }
+        recv_frame_into(sock, buf, overflow, nonblocking)
+    })
+}
+
+fn recv_frame_into(
+    sock: BorrowedFd<'_>,
+    buf: &mut RecvBuf,
+    overflow: &mut [u8],
+    nonblocking: bool,
+) -> Result<(Frame, u16)> {
     let guess = buf.guess;
     let mut hdr = [0u8; HEADER_LEN];
     let mut payload = vec![0u8; guess];
     let mut iov = [
         IoSliceMut::new(&mut hdr),
         IoSliceMut::new(&mut payload),
-        IoSliceMut::new(&mut buf.overflow[..MAX_PAYLOAD_BYTES - guess]),
+        IoSliceMut::new(&mut overflow[..MAX_PAYLOAD_BYTES - guess]),
     ];
     let got = sys::recv_msg(sock, &mut iov, nonblocking).map_err(|e| Error::io("recvmsg", e))?;
     // From here on, returning early drops `got.fds`: a refused frame's fds are closed.
@@ -656,7 +671,7 @@ fn recv_frame_x(
             payload.shrink_to_fit();
         }
     } else {
-        payload.extend_from_slice(&buf.overflow[..payload_len - guess]);
+        payload.extend_from_slice(&overflow[..payload_len - guess]);
     }
     buf.guess = payload_len.clamp(GUESS_MIN, GUESS_MAX);
     let frame = Frame {
