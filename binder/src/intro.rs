@@ -15,6 +15,8 @@
 
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use afbus_transport::{Channel, FrameKind, Header};
 
 use crate::status::{Error, Result, StatusCode};
@@ -36,14 +38,38 @@ pub(crate) struct Intro {
     pub pid: i32,
 }
 
-/// A new reference key: random, never 0.
+/// Keys drawn from the kernel at once: one `getrandom` per this many references.
+const KEY_BATCH: usize = 32;
+
+/// Keys drawn from the kernel and not handed out yet, with the
+/// [`fork_generation`](afbus_transport::fork_generation) they were drawn in: a forked child
+/// draws its own, or its keys would be its parent's, which a peer of the parent could know.
+static KEYS: Mutex<(u64, Vec<u64>)> = Mutex::new((0, Vec::new()));
+
+/// A new reference key: random (from `getrandom`, drawn [`KEY_BATCH`] at a time), never 0.
 pub(crate) fn new_key() -> Result<u64> {
+    let mut guard = KEYS.lock();
+    let (drawn_in, keys) = &mut *guard;
+    let now = afbus_transport::fork_generation();
+    if *drawn_in != now {
+        keys.clear();
+        *drawn_in = now;
+    }
     loop {
-        let key = getrandom::u64()
-            .map_err(|e| Error::new(StatusCode::UNKNOWN_ERROR, format!("getrandom: {e}")))?;
-        if key != 0 {
-            return Ok(key);
+        if let Some(key) = keys.pop() {
+            if key != 0 {
+                return Ok(key);
+            }
+            continue;
         }
+        let mut bytes = [0u8; KEY_BATCH * 8];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| Error::new(StatusCode::UNKNOWN_ERROR, format!("getrandom: {e}")))?;
+        keys.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or_default())),
+        );
     }
 }
 
@@ -102,4 +128,50 @@ pub(crate) fn recv(channel: &Channel, maker: i32, wait: Option<Duration>) -> Res
         key,
         pid,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_nonzero_and_distinct() {
+        let keys: std::collections::HashSet<u64> =
+            (0..KEY_BATCH * 3).map(|_| new_key().unwrap()).collect();
+        assert_eq!(keys.len(), KEY_BATCH * 3);
+        assert!(!keys.contains(&0));
+    }
+
+    #[test]
+    fn a_forked_child_draws_its_own_keys() {
+        // The pool now holds keys the parent will hand out next.
+        new_key().unwrap();
+        let pending = KEYS.lock().1.clone();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        #[allow(unsafe_code)]
+        // SAFETY: the child only draws a key, writes it to a pipe and exits with `_exit`.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let key = new_key().map_or(0, |k| k);
+                let _ = nix::unistd::write(&w, &key.to_ne_bytes());
+                #[allow(unsafe_code)]
+                // SAFETY: exits the forked child at once, running nothing of the parent's.
+                unsafe {
+                    libc::_exit(0)
+                };
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                drop(w);
+                let mut b = [0u8; 8];
+                assert_eq!(nix::unistd::read(&r, &mut b).unwrap(), 8);
+                nix::sys::wait::waitpid(child, None).unwrap();
+                let childs = u64::from_ne_bytes(b);
+                assert_ne!(childs, 0);
+                assert!(
+                    !pending.contains(&childs),
+                    "the child handed out one of its parent's keys"
+                );
+            }
+        }
+    }
 }

@@ -59,9 +59,19 @@ pub(crate) enum Held {
 }
 
 /// The counts per peer process (by pid).
-#[derive(Default)]
 pub(crate) struct Peers {
     by_pid: Mutex<HashMap<i32, Use>>,
+    /// [`max_refs_per_peer`] when the runtime started (its fd limit raised).
+    max_refs: usize,
+}
+
+impl Default for Peers {
+    fn default() -> Peers {
+        Peers {
+            by_pid: Mutex::default(),
+            max_refs: max_refs_per_peer(),
+        }
+    }
 }
 
 impl Peers {
@@ -70,8 +80,8 @@ impl Peers {
         let mut map = self.by_pid.lock();
         let u = map.entry(pid).or_default();
         let (count, max) = match what {
-            Held::Exported => (&mut u.exported, max_refs_per_peer()),
-            Held::Imported => (&mut u.imported, max_refs_per_peer()),
+            Held::Exported => (&mut u.exported, self.max_refs),
+            Held::Imported => (&mut u.imported, self.max_refs),
             Held::Ring => (&mut u.rings, MAX_RINGS_PER_PEER),
         };
         if *count >= max {

@@ -61,4 +61,4 @@ pub use proto::{
     Fields, MasterStatus, MatchRule, NameOutcome, NameOwnerChanged, PeerInfo, PeerStatus,
     QueueMode, ReleaseOutcome, Signal, Watch, MAX_FIELDS, MAX_FIELD_LEN,
 };
-pub use sys::{socket_cookie, Credentials};
+pub use sys::{fork_generation, socket_cookie, Credentials};

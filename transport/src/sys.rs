@@ -375,7 +375,7 @@ extern "C" fn count_fork_in_child() {
 
 /// How many forks separate this process from the one that first called this: a value taken
 /// before a `fork` differs from the child's. (`pthread_atfork`, which nix does not wrap.)
-pub(crate) fn fork_generation() -> u64 {
+pub fn fork_generation() -> u64 {
     static REGISTER: std::sync::Once = std::sync::Once::new();
     REGISTER.call_once(|| {
         // SAFETY: the handler is a plain `extern "C"` function that only touches an atomic,
