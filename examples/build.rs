@@ -5,10 +5,10 @@ fn main() {
     // alone does.
     afbus_idl::Builder::new()
         .runtime_crate("::afbus::binder")
-        .include_dir("examples/aidl")
+        .include_dir("aidl")
         .files(
             ["IEcho", "IProgress", "IWorker", "IPriority", "IFiles"]
-                .map(|n| format!("examples/aidl/afbus/examples/{n}.aidl")),
+                .map(|n| format!("aidl/afbus/examples/{n}.aidl")),
         )
         .compile()
         .unwrap_or_else(|e| panic!("{e}"));
