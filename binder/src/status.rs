@@ -116,6 +116,32 @@ impl ExceptionCode {
     pub const SERVICE_SPECIFIC: ExceptionCode = ExceptionCode(-8);
     /// The transaction failed with a [`StatusCode`]; see [`Status::transaction_error`].
     pub const TRANSACTION_FAILED: ExceptionCode = ExceptionCode(-129);
+
+    /// The constant's name, if this is one of AIDL's exception codes.
+    pub fn name(self) -> Option<&'static str> {
+        Some(match self {
+            ExceptionCode::NONE => "NONE",
+            ExceptionCode::SECURITY => "SECURITY",
+            ExceptionCode::BAD_PARCELABLE => "BAD_PARCELABLE",
+            ExceptionCode::ILLEGAL_ARGUMENT => "ILLEGAL_ARGUMENT",
+            ExceptionCode::NULL_POINTER => "NULL_POINTER",
+            ExceptionCode::ILLEGAL_STATE => "ILLEGAL_STATE",
+            ExceptionCode::UNSUPPORTED_OPERATION => "UNSUPPORTED_OPERATION",
+            ExceptionCode::SERVICE_SPECIFIC => "SERVICE_SPECIFIC",
+            ExceptionCode::TRANSACTION_FAILED => "TRANSACTION_FAILED",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ExceptionCode {
+    /// The name (`SECURITY`), or the number for a code AIDL does not define.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "exception {}", self.0),
+        }
+    }
 }
 
 /// The outcome a service returns to its caller, as AIDL's `Status`: an exception code, a
@@ -204,7 +230,7 @@ impl fmt::Display for Status {
                 write!(f, "transaction failed: {}", StatusCode(self.code))?
             }
             ExceptionCode::SERVICE_SPECIFIC => write!(f, "service-specific error {}", self.code)?,
-            ExceptionCode(e) => write!(f, "exception {e}")?,
+            e => write!(f, "{e}")?,
         }
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
@@ -214,6 +240,30 @@ impl fmt::Display for Status {
 }
 
 impl std::error::Error for Status {}
+
+impl From<std::io::Error> for Status {
+    /// An OS error a handler ran into, for its caller: permission denied is `SECURITY`, an
+    /// invalid argument `ILLEGAL_ARGUMENT`, an unsupported operation `UNSUPPORTED_OPERATION`;
+    /// any other OS error is a service-specific error whose code is the errno, and the rest
+    /// `ILLEGAL_STATE`. The message is the error's text.
+    fn from(e: std::io::Error) -> Status {
+        use std::io::ErrorKind;
+        let message = e.to_string();
+        match e.kind() {
+            ErrorKind::PermissionDenied => Status::new_exception(ExceptionCode::SECURITY, message),
+            ErrorKind::InvalidInput => {
+                Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, message)
+            }
+            ErrorKind::Unsupported => {
+                Status::new_exception(ExceptionCode::UNSUPPORTED_OPERATION, message)
+            }
+            _ => match e.raw_os_error() {
+                Some(errno) => Status::new_service_specific(errno, message),
+                None => Status::new_exception(ExceptionCode::ILLEGAL_STATE, message),
+            },
+        }
+    }
+}
 
 impl From<StatusCode> for Status {
     fn from(code: StatusCode) -> Status {
@@ -261,7 +311,7 @@ impl From<Status> for Error {
 #[non_exhaustive]
 pub enum Error {
     /// A binder-level failure: dead object, timed out, would block, unknown transaction...
-    #[error("{code}: {context}")]
+    #[error("{code}{}", if context.is_empty() { String::new() } else { format!(": {context}") })]
     Binder {
         /// The status code.
         code: StatusCode,
@@ -319,3 +369,36 @@ impl Error {
 
 /// The binder runtime's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_as_names_not_numbers() {
+        let denied = Status::new_exception(ExceptionCode::SECURITY, "uid 1000 may not call");
+        assert_eq!(denied.to_string(), "SECURITY: uid 1000 may not call");
+        assert_eq!(ExceptionCode(-42).to_string(), "exception -42");
+        let unknown = Error::from(Status::from(StatusCode::UNKNOWN_TRANSACTION));
+        assert_eq!(unknown.to_string(), "UNKNOWN_TRANSACTION");
+        let timed = Error::new(StatusCode::TIMED_OUT, "no reply before the deadline");
+        assert_eq!(timed.to_string(), "TIMED_OUT: no reply before the deadline");
+    }
+
+    #[test]
+    fn os_errors_become_statuses_a_caller_can_tell_apart() {
+        let io = |kind| std::io::Error::from(kind);
+        let s = Status::from(io(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(s.exception_code(), ExceptionCode::SECURITY);
+        let s = Status::from(std::io::Error::from_raw_os_error(libc::ENOENT));
+        assert_eq!(
+            (s.exception_code(), s.service_specific_code()),
+            (ExceptionCode::SERVICE_SPECIFIC, libc::ENOENT)
+        );
+        assert!(s.message().contains("No such file"), "{}", s.message());
+        let s = Status::from(io(std::io::ErrorKind::InvalidInput));
+        assert_eq!(s.exception_code(), ExceptionCode::ILLEGAL_ARGUMENT);
+        let s = Status::from(std::io::Error::other("disk on fire"));
+        assert_eq!(s.exception_code(), ExceptionCode::ILLEGAL_STATE);
+    }
+}

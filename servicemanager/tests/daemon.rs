@@ -111,6 +111,8 @@ impl Binder for Echo {
         match code.0 {
             1 => reply.write_str(&data.read_string()?),
             2 => reply.write_i32(data.read_i32()? + data.read_i32()?),
+            3 => reply.write_bytes(&data.read_bytes()?),
+            4 => reply.write_fd(data.take_fd()?),
             _ => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
         }
         Ok(())
@@ -379,12 +381,16 @@ fn the_afbus_command_against_a_live_bus() {
         let (ok, out) = afbus(&bus, &["wait", "test.echo", "--timeout", "20"]);
         assert!(ok, "{out}");
         let (ok, out) = afbus(&bus, &["list"]);
-        assert!(ok && out.starts_with("test.echo\tpid "), "{out}");
+        assert!(
+            ok && out.starts_with("test.echo\ttest.IEcho\tpid "),
+            "{out}"
+        );
         let (ok, out) = afbus(&bus, &["--json", "list"]);
         assert!(ok, "{out}");
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v[0]["name"], "test.echo");
         assert_eq!(v[0]["pid"], service.pid());
+        assert_eq!(v[0]["interface"], "test.IEcho");
 
         let (ok, out) = afbus(
             &bus,
@@ -416,7 +422,41 @@ fn the_afbus_command_against_a_live_bus() {
         );
         assert_eq!((ok, out.trim()), (true, "[\"hey\"]"));
         let (ok, out) = afbus(&bus, &["call", "test.echo", "9"]);
-        assert!(!ok && out.contains("UNKNOWN_TRANSACTION"), "{out}");
+        assert!(
+            !ok && out.trim_end().ends_with("UNKNOWN_TRANSACTION"),
+            "{out}"
+        );
+        let (ok, out) = afbus(
+            &bus,
+            &[
+                "call",
+                "test.echo",
+                "3",
+                "bytes",
+                "00ff10",
+                "--reply",
+                "bytes",
+            ],
+        );
+        assert_eq!((ok, out.trim()), (true, "\"00ff10\""));
+        let file = bus.dir.path().join("passed");
+        std::fs::write(&file, "x").unwrap();
+        let (ok, out) = afbus(
+            &bus,
+            &[
+                "call",
+                "test.echo",
+                "4",
+                "fd",
+                file.to_str().unwrap(),
+                "--reply",
+                "fd",
+            ],
+        );
+        assert_eq!(
+            (ok, out.trim()),
+            (true, format!("{:?}", file.display().to_string()).as_str())
+        );
 
         let (ok, out) = afbus(&bus, &["--json", "status"]);
         assert!(ok, "{out}");
@@ -441,7 +481,43 @@ fn the_afbus_command_against_a_live_bus() {
             .any(|p| p["pid"] == service.pid()));
 
         let (ok, out) = afbus(&bus, &["wait", "test.never", "--timeout", "0.1"]);
-        assert!(!ok && out.contains("NAME_NOT_FOUND"), "{out}");
+        assert!(
+            !ok && out.contains("test.never was not registered within 0.1 s"),
+            "{out}"
+        );
+        let (ok, out) = afbus(&bus, &["check", "test.echo"]);
+        assert_eq!((ok, out.trim()), (true, "test.echo: found"));
+        let (ok, out) = afbus(&bus, &["check", "test.never"]);
+        assert_eq!((ok, out.trim()), (false, "test.never: not found"));
+        let (ok, out) = afbus(&bus, &["--json", "call", "test.echo", "9"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            !ok && v["error"].as_str().unwrap().contains("UNKNOWN_TRANSACTION"),
+            "{out}"
+        );
+    })
+}
+
+#[test]
+fn the_afbus_command_explains_an_empty_bus_and_a_missing_one() {
+    with_timeout(60, || {
+        let bus = Bus::start(None);
+        let (ok, out) = afbus(&bus, &["list"]);
+        assert!(ok && out.contains("no services registered"), "{out}");
+        let (ok, out) = afbus(&bus, &["--json", "list"]);
+        assert_eq!((ok, out.trim()), (true, "[]"));
+        let missing = bus.dir.path().join("no-such-bus");
+        let out = Command::new(AFBUS)
+            .arg("--bus")
+            .arg(&missing)
+            .arg("list")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success());
+        assert!(err.contains(&missing.display().to_string()), "{err}");
+        let out = Command::new(AFBUS).arg("--version").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "afbus 0.1.0");
     })
 }
 

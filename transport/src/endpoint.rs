@@ -119,7 +119,10 @@ impl BusSocket {
         let deadline = Instant::now() + MASTER_TIMEOUT;
         socket::connect(sock.as_raw_fd(), &addr).map_err(|e| match e {
             nix::errno::Errno::EAGAIN => Error::TimedOut,
-            e => Error::io("connect to bus", e.into()),
+            e => Error::Connect {
+                path: path.to_owned(),
+                source: e.into(),
+            },
         })?;
         let mut w = Writer::default();
         w.i32(claimed.pid).u32(claimed.uid).u32(claimed.gid);

@@ -108,6 +108,15 @@ pub enum Error {
     /// A live bus master already listens at this path.
     #[error("a live bus already listens at {0}")]
     BusInUse(PathBuf),
+    /// The bus socket could not be reached (no master there, or no permission).
+    #[error("connect to bus {}: {source}", path.display())]
+    Connect {
+        /// The bus socket tried.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
     /// The master connection hung up: the bus is gone.
     #[error("bus master is gone")]
     BusGone,

@@ -2,27 +2,32 @@
 //!
 //! ```text
 //! afbus [--bus PATH] [--json] list
+//! afbus check NAME
 //! afbus wait NAME [--timeout S]
-//! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...]
+//! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...] [--timeout S]
 //! afbus status
 //! afbus monitor [KEY=VALUE]...
 //! ```
 //! Argument types for `call`: `i32`, `i64`, `u32`, `u64`, `f64`, `bool`, `str`, `null` (a null
-//! string). The reply is decoded with `--reply` (same types), else shown as hex.
+//! string), `bytes` (hex), `fd` (a file opened for reading). The reply is decoded with
+//! `--reply` (the same types; an `fd` shows what it is open on), else shown as hex.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use afbus_binder::{Parcel, Runtime, RuntimeConfig, TransactionCode};
+use std::os::fd::AsRawFd;
+
+use afbus_binder::{Parcel, Runtime, RuntimeConfig, StatusCode, TransactionCode};
 use afbus_servicemanager::{bus_path, ServiceManager};
 use afbus_transport::{BusSocket, Event, Fields, Watch};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-/// Talk to an afbus bus.
+/// Talk to an afbus bus and its service manager: list, check, wait for and call services,
+/// and watch the bus.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "afbus", version)]
 struct Args {
     /// The bus socket (else $AFBUS_BUS, $XDG_RUNTIME_DIR/afbus/bus, /tmp/afbus-UID/bus).
     #[arg(long, global = true)]
@@ -36,8 +41,13 @@ struct Args {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the registered services with their owners.
+    /// List the registered services with their owners and interfaces.
     List,
+    /// Say whether a service is registered now (exit status 1 if not).
+    Check {
+        /// The service name.
+        name: String,
+    },
     /// Wait until a service is registered.
     Wait {
         /// The service name.
@@ -57,6 +67,9 @@ enum Command {
         /// How to decode the reply: comma-separated types.
         #[arg(long)]
         reply: Option<String>,
+        /// Seconds to wait for the reply.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
     },
     /// Show every endpoint of the bus: address, pid, uid, names, frames queued in the master.
     Status,
@@ -72,7 +85,15 @@ fn main() -> ExitCode {
     match run(&args) {
         Ok(out) => {
             print(&out, args.json);
-            ExitCode::SUCCESS
+            if out.failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) if args.json => {
+            println!("{}", json!({ "error": e.to_string() }));
+            ExitCode::FAILURE
         }
         Err(e) => {
             eprintln!("afbus: {e}");
@@ -83,10 +104,13 @@ fn main() -> ExitCode {
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
-/// What a command printed: lines of text, or one JSON value.
+/// What a command printed: lines of text, or one JSON value; `failed` for an answer that is
+/// a "no" (exit status 1).
+#[derive(Default)]
 struct Out {
     text: Vec<String>,
     json: Value,
+    failed: bool,
 }
 
 fn print(out: &Out, json: bool) {
@@ -110,50 +134,85 @@ fn run(args: &Args) -> Result<Out> {
         Command::List => {
             let sm = ServiceManager::connect(&rt, &bus)?;
             let services = sm.debug_info()?;
+            let mut text = Vec::new();
+            let mut rows = Vec::new();
+            for s in &services {
+                let interface = descriptor(&sm, &s.name);
+                text.push(format!(
+                    "{}\t{}\tpid {}\tuid {}",
+                    s.name,
+                    interface.as_deref().unwrap_or("?"),
+                    s.pid,
+                    s.uid
+                ));
+                rows.push(
+                    json!({"name": s.name, "interface": interface, "pid": s.pid, "uid": s.uid}),
+                );
+            }
+            if text.is_empty() {
+                text.push("no services registered (that this user may find)".into());
+            }
             Ok(Out {
-                text: services
-                    .iter()
-                    .map(|s| format!("{}\tpid {}\tuid {}", s.name, s.pid, s.uid))
-                    .collect(),
-                json: Value::Array(
-                    services
-                        .iter()
-                        .map(|s| json!({"name": s.name, "pid": s.pid, "uid": s.uid}))
-                        .collect(),
-                ),
+                text,
+                json: Value::Array(rows),
+                ..Out::default()
+            })
+        }
+        Command::Check { name } => {
+            let sm = ServiceManager::connect(&rt, &bus)?;
+            let found = sm.check_service(name)?.is_some();
+            Ok(Out {
+                text: vec![format!(
+                    "{name}: {}",
+                    if found { "found" } else { "not found" }
+                )],
+                json: json!({"name": name, "found": found}),
+                failed: !found,
             })
         }
         Command::Wait { name, timeout } => {
             let sm = ServiceManager::connect(&rt, &bus)?;
-            sm.wait_for_service(name, Duration::from_secs_f64(*timeout))?;
-            Ok(Out {
-                text: vec![format!("{name} is registered")],
-                json: json!({"name": name, "registered": true}),
-            })
+            match sm.wait_for_service(name, Duration::from_secs_f64(*timeout)) {
+                Ok(_) => Ok(Out {
+                    text: vec![format!("{name} is registered")],
+                    json: json!({"name": name, "registered": true}),
+                    ..Out::default()
+                }),
+                Err(e) if e.code() == StatusCode::NAME_NOT_FOUND => {
+                    Err(format!("{name} was not registered within {timeout} s").into())
+                }
+                Err(e) => Err(e.into()),
+            }
         }
         Command::Call {
             name,
             code,
             args,
             reply,
+            timeout,
         } => {
             let sm = ServiceManager::connect(&rt, &bus)?;
             let service = sm.get_service(name)?;
             let data = encode_args(args)?;
-            let mut r = service.transact(TransactionCode(*code), data)?;
+            let timeout = Duration::from_secs_f64(*timeout);
+            let mut r = service
+                .transact_timeout(TransactionCode(*code), data, timeout)
+                .map_err(|e| format!("{name}: call {code}: {e}"))?;
             match reply {
                 Some(types) => {
                     let values = decode_reply(&mut r, types)?;
                     Ok(Out {
                         text: values.iter().map(Value::to_string).collect(),
                         json: Value::Array(values),
+                        ..Out::default()
                     })
                 }
                 None => {
-                    let hex: String = r.as_bytes().iter().map(|b| format!("{b:02x}")).collect();
+                    let hex = hex(r.as_bytes());
                     Ok(Out {
                         text: vec![format!("reply: {} bytes: {hex}", r.len())],
                         json: json!({"reply_hex": hex}),
+                        ..Out::default()
                     })
                 }
             }
@@ -182,6 +241,7 @@ fn run(args: &Args) -> Result<Out> {
             Ok(Out {
                 text,
                 json: Value::Array(rows),
+                ..Out::default()
             })
         }
         Command::Monitor { rule } => {
@@ -230,6 +290,12 @@ fn encode_args(args: &[String]) -> Result<Parcel> {
             "bool" => p.write_bool(v.parse()?),
             "str" => p.write_str(v),
             "null" => p.write_nullable_str(None),
+            "bytes" => p.write_bytes(&unhex(v)?),
+            "fd" => p.write_fd(
+                std::fs::File::open(v)
+                    .map_err(|e| format!("fd argument {v}: {e}"))?
+                    .into(),
+            ),
             other => return Err(format!("unknown argument type {other:?}").into()),
         }
     }
@@ -249,8 +315,46 @@ fn decode_reply(r: &mut Parcel, types: &str) -> Result<Vec<Value>> {
                 "bool" => json!(r.read_bool()?),
                 "str" => json!(r.read_string()?),
                 "null" => json!(r.read_nullable_string()?),
+                "bytes" => json!(hex(&r.read_bytes()?)),
+                "fd" => {
+                    let fd = r.take_fd()?;
+                    let target = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+                    json!(target.map_or_else(|_| "fd".into(), |p| p.display().to_string()))
+                }
                 other => return Err(format!("unknown reply type {other:?}").into()),
             })
+        })
+        .collect()
+}
+
+/// The interface a service says it implements, asked with a short timeout: a service that does
+/// not answer shows as unknown instead of holding the listing.
+fn descriptor(sm: &ServiceManager, name: &str) -> Option<String> {
+    let service = sm.check_service(name).ok()??;
+    let mut r = service
+        .transact_timeout(
+            TransactionCode::INTERFACE,
+            Parcel::new(),
+            Duration::from_secs(1),
+        )
+        .ok()?;
+    r.read_string().ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Result<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return Err(format!("bytes argument {s:?} is not an even number of hex digits").into());
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| {
+            s.get(i..i + 2)
+                .and_then(|d| u8::from_str_radix(d, 16).ok())
+                .ok_or_else(|| format!("bytes argument {s:?} is not hex").into())
         })
         .collect()
 }
