@@ -18,10 +18,23 @@ use std::time::Instant;
 use afbus_transport::{Channel, Error as TransportError, Frame, FrameKind, Header};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-use crate::call::{encode_reply, peek_nested_in, FLAG_NESTED};
-use crate::object::{LocalObject, Proxy};
+use crate::call::{
+    decode_release, encode_reply, peek_homes, peek_nested_in, peek_target, FLAG_NESTED,
+};
+use crate::object::{LocalObject, Proxy, TransactionCode};
 use crate::senders::Senders;
 use crate::status::{Error, Result, Status, StatusCode};
+
+/// A frame as read from a channel, with the objects of ours it names there pinned when it was
+/// read, in channel order: a `RELEASE` read after it cannot take them away before it is served.
+pub(crate) struct Incoming {
+    pub frame: Frame,
+    /// The object a call is for: the channel's own, or one given over it (`None`: it names
+    /// none of those, which a nested call may still name by a reference's key).
+    pub target: Option<Arc<LocalObject>>,
+    /// The objects its `HOME` entries name, in order (`None`: not one of ours on this channel).
+    pub homes: Vec<Option<Arc<LocalObject>>>,
+}
 
 /// Which end of a reference channel this is.
 pub(crate) enum End {
@@ -68,12 +81,63 @@ pub(crate) struct ConnState {
     more: bool,
     /// Reading is paused (also) because this sending process holds too much one-way backlog.
     paused_for: Option<i32>,
+    /// Objects given over this channel, and the proxies that call through it.
+    pub links: Links,
+}
+
+/// What a channel carries besides its own object: objects either side gives the other over it
+/// (see [`crate::runtime`]'s `gives`), each named on it by a random key.
+#[derive(Default)]
+pub(crate) struct Links {
+    /// Our objects given over this channel, by key, with the gives not yet released.
+    pub given: HashMap<u64, (Arc<LocalObject>, u32)>,
+    /// The key each given object has here, by its number: giving it again reuses the key.
+    pub key_of: HashMap<u64, u64>,
+    /// Our proxies that call through this channel: its own object's (a client end), and those
+    /// of the objects given to us over it.
+    pub proxies: Vec<Weak<Proxy>>,
+    /// An owner end whose holder let go of the channel's own object while keeping the channel
+    /// for objects given over it.
+    pub own_released: bool,
+}
+
+impl ConnState {
+    /// Whether a thread is reading the channel now.
+    pub(crate) fn reading(&self) -> bool {
+        self.reading
+    }
+}
+
+impl Links {
+    /// The object given over this channel under `key`, or the channel's own for key 0.
+    pub(crate) fn object(&self, end: &End, key: u64) -> Option<Arc<LocalObject>> {
+        match (key, end) {
+            (0, End::Owner(obj)) if !self.own_released => Some(obj.clone()),
+            (0, _) => None,
+            (key, _) => self.given.get(&key).map(|(obj, _)| obj.clone()),
+        }
+    }
+
+    /// Our object that a `HOME` entry's key names on this channel (`own_key`: the channel's
+    /// key, which names its own object on an owner end).
+    pub(crate) fn home(&self, end: &End, own_key: u64, key: u64) -> Option<Arc<LocalObject>> {
+        match key == own_key {
+            true => self.object(end, 0),
+            false => None,
+        }
+        .or_else(|| self.object(end, key))
+    }
+
+    /// Whether this end serves calls: an owner end, or any end with objects given over it.
+    pub(crate) fn serves(&self, end: &End) -> bool {
+        matches!(end, End::Owner(_)) || !self.given.is_empty()
+    }
 }
 
 #[derive(Default)]
 struct Mailbox {
-    reply: Option<Frame>,
-    nested: VecDeque<Frame>,
+    reply: Option<Incoming>,
+    nested: VecDeque<Incoming>,
     /// The reply came but its fds could not be received (out of file descriptors).
     lost: bool,
 }
@@ -88,8 +152,10 @@ pub(crate) enum Read {
     Drain(Arc<LocalObject>),
     /// A one-way call was queued behind those a thread is running now.
     Queued,
-    /// A fresh request or one-way call for this owner end.
-    Fresh(Frame),
+    /// A fresh request or one-way call for an object served on this end.
+    Fresh(Incoming),
+    /// The peer let go of `count` gives of the object under `key` (0: the channel's own).
+    Release { key: u64, count: u32 },
     /// The channel hung up.
     HungUp,
 }
@@ -97,11 +163,13 @@ pub(crate) enum Read {
 /// Work a reader found that some thread must do.
 pub(crate) enum Work {
     /// Serve a fresh call.
-    Call(Frame),
+    Call(Incoming),
     /// Run an object's queued one-way calls.
     Drain(Arc<LocalObject>),
     /// Read the channel: frames wait in its ring that no poller will hear of.
     Poll,
+    /// The peer let go of gives (see [`Read::Release`]).
+    Release { key: u64, count: u32 },
 }
 
 /// Bytes of one-way calls the runtime reads ahead from one channel before it stops reading it;
@@ -143,13 +211,6 @@ impl Conn {
         }
     }
 
-    pub(crate) fn owner_object(&self) -> Option<&Arc<LocalObject>> {
-        match &self.end {
-            End::Owner(o) => Some(o),
-            End::Client(_) => None,
-        }
-    }
-
     pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
         self.st.lock()
     }
@@ -177,11 +238,11 @@ impl Conn {
         self: &Arc<Self>,
         txn: u64,
         deadline: Option<Instant>,
-        mut run_nested: impl FnMut(Frame),
+        mut run_nested: impl FnMut(Incoming),
         mut on_fresh: impl FnMut(Work),
         mut on_hangup: impl FnMut(),
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
-    ) -> Result<Frame> {
+    ) -> Result<Incoming> {
         let mut st = self.st.lock();
         loop {
             let Some(mb) = st.mailboxes.get_mut(&txn) else {
@@ -235,6 +296,9 @@ impl Conn {
                     }
                     Read::Drain(obj) => {
                         MutexGuard::unlocked(&mut st, || on_fresh(Work::Drain(obj)))
+                    }
+                    Read::Release { key, count } => {
+                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Release { key, count }))
                     }
                     Read::HungUp => MutexGuard::unlocked(&mut st, &mut on_hangup),
                 }
@@ -329,49 +393,83 @@ impl Conn {
 
     fn file(self: &Arc<Self>, st: &mut ConnState, frame: Frame) -> Read {
         let nested = frame.header.flags & FLAG_NESTED != 0;
+        // What the frame names on this channel, as of now.
+        let pin = |st: &ConnState, frame: Frame, reply: bool| {
+            let target = (!reply)
+                .then(|| {
+                    st.links
+                        .object(&self.end, peek_target(&frame.payload).unwrap_or(0))
+                })
+                .flatten();
+            let homes = peek_homes(&frame.payload, reply)
+                .into_iter()
+                .map(|key| st.links.home(&self.end, self.key, key))
+                .collect();
+            Incoming {
+                frame,
+                target,
+                homes,
+            }
+        };
         match frame.header.kind {
             FrameKind::Reply => {
-                if let Some(mb) = st.mailboxes.get_mut(&frame.header.txn) {
-                    mb.reply = Some(frame);
+                let txn = frame.header.txn;
+                let incoming = pin(st, frame, true);
+                if let Some(mb) = st.mailboxes.get_mut(&txn) {
+                    mb.reply = Some(incoming);
                 }
                 Read::Nothing
             }
             FrameKind::Request if nested => {
-                let into = peek_nested_in(&frame.payload).and_then(|t| st.mailboxes.get_mut(&t));
+                let incoming = pin(st, frame, false);
+                let into =
+                    peek_nested_in(&incoming.frame.payload).and_then(|t| st.mailboxes.get_mut(&t));
                 match into {
                     Some(mb) => {
-                        mb.nested.push_back(frame);
+                        mb.nested.push_back(incoming);
                         Read::Nothing
                     }
                     // The call it was nested in is gone: answer it as a fresh call would be.
-                    None => Read::Fresh(frame),
+                    None => Read::Fresh(incoming),
                 }
             }
-            FrameKind::OneWay => match &self.end {
-                End::Owner(obj) => {
-                    let bytes = frame.payload.len();
-                    st.oneway_pending += bytes;
-                    if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
-                        st.paused = true;
-                    }
-                    let (pid, uid) = frame.creds.map_or((0, u32::MAX), |c| (c.pid, c.uid));
-                    if self.senders.charge(pid, uid, bytes, self) {
-                        st.paused = true;
-                        st.paused_for = Some(pid);
-                    }
-                    let mut q = obj.oneway.lock();
-                    q.calls.push_back((self.clone(), frame));
-                    if q.running {
-                        Read::Queued
-                    } else {
-                        q.running = true;
-                        Read::Drain(obj.clone())
-                    }
+            FrameKind::OneWay if frame.header.code == TransactionCode::RELEASE.0 => {
+                match decode_release(&frame.payload) {
+                    Some((key, count)) => Read::Release { key, count },
+                    None => Read::Nothing,
                 }
-                End::Client(_) => Read::Nothing,
-            },
-            FrameKind::Request if matches!(self.end, End::Owner(_)) => Read::Fresh(frame),
-            // Requests on a client end that are not nested, notices, signals: not ours to serve.
+            }
+            FrameKind::OneWay => {
+                let incoming = pin(st, frame, false);
+                // The object it is for: the channel's own, or one given over it.
+                let Some(obj) = incoming.target.clone() else {
+                    return Read::Nothing;
+                };
+                let bytes = incoming.frame.payload.len();
+                st.oneway_pending += bytes;
+                if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
+                    st.paused = true;
+                }
+                let (pid, uid) = incoming
+                    .frame
+                    .creds
+                    .map_or((0, u32::MAX), |c| (c.pid, c.uid));
+                if self.senders.charge(pid, uid, bytes, self) {
+                    st.paused = true;
+                    st.paused_for = Some(pid);
+                }
+                let mut q = obj.oneway.lock();
+                q.calls.push_back((self.clone(), incoming));
+                if q.running {
+                    Read::Queued
+                } else {
+                    q.running = true;
+                    Read::Drain(obj.clone())
+                }
+            }
+            // A request for an object served here (run() finds it, or refuses the call).
+            FrameKind::Request if st.links.serves(&self.end) => Read::Fresh(pin(st, frame, false)),
+            // Requests on an end that serves nothing, notices, signals: not ours to serve.
             _ => Read::Nothing,
         }
     }
@@ -390,7 +488,7 @@ impl Conn {
                     StatusCode::FAILED_TRANSACTION.0,
                     "the callee could not receive the call's fds".into(),
                 );
-                let payload = encode_reply(Vec::new(), 0, 0, Some(&failed));
+                let payload = encode_reply(Vec::new(), 0, &[], Some(&failed));
                 let _ =
                     self.chan
                         .try_send(&Header::new(FrameKind::Reply).with_txn(txn), &payload, &[]);

@@ -59,7 +59,7 @@ pub use object::{
     ONEWAY_ROOM_WAIT,
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
-pub use peers::{max_refs_per_peer, MAX_RINGS_PER_PEER};
+pub use peers::{max_refs_per_peer, MAX_GIVEN_PER_PEER, MAX_RINGS_PER_PEER};
 pub use priority::{Priority, SchedPolicy};
 pub use reply::REPLY_TIMEOUT;
 pub use runtime::{

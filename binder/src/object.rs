@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-use afbus_transport::{Credentials, Frame};
+use afbus_transport::Credentials;
 use parking_lot::Mutex;
 
 use crate::conn::Conn;
@@ -36,6 +36,9 @@ impl TransactionCode {
     pub const INTERFACE: TransactionCode = TransactionCode(pack(*b"_NTF"));
     /// Answered by the runtime: mint a new reference for a third process.
     pub(crate) const MINT: TransactionCode = TransactionCode(pack(*b"_MNT"));
+    /// One-way, handled by the runtime: the sender lets go of objects given to it over this
+    /// channel (see [`crate::call`] for its payload).
+    pub(crate) const RELEASE: TransactionCode = TransactionCode(pack(*b"_RLS"));
 
     /// True for the codes the runtime answers itself.
     pub(crate) fn is_builtin(self) -> bool {
@@ -166,8 +169,9 @@ pub trait Binder: Send + Sync + 'static {
     /// died). The runtime then drops its own hold on the object.
     fn on_last_ref(&self) {}
 
-    /// Called whenever the number of remote references (processes holding a proxy, each
-    /// through its own channel) changes, with the new number.
+    /// Called whenever the number of remote references changes, with the new number: each
+    /// reference channel to the object counts one, and so does each channel it is given over
+    /// (however many times it was passed there).
     fn on_refs_changed(&self, _count: usize) {}
 }
 
@@ -220,7 +224,8 @@ impl<F: Fn() + Send + Sync> DeathRecipient for F {
 }
 
 /// A reference to an object, local or remote. Cloning it is cheap; the last clone of a proxy
-/// closes its channel, which the owner sees as one reference fewer.
+/// lets its reference go (closing its channel, or releasing what was given over one), which the
+/// owner sees as one reference fewer.
 #[derive(Clone)]
 pub struct SpIBinder(pub(crate) Kind);
 
@@ -242,14 +247,20 @@ pub(crate) struct LocalObject {
 /// One-way calls to one object run in arrival order, one at a time.
 #[derive(Default)]
 pub(crate) struct OnewayQueue {
-    pub calls: VecDeque<(Arc<Conn>, Frame)>,
+    pub calls: VecDeque<(Arc<Conn>, crate::conn::Incoming)>,
     pub running: bool,
 }
 
-/// A remote object, reached through one channel that every clone in this process shares.
+/// A remote object, reached through one channel that every clone in this process shares:
+/// its own reference channel, or a channel it was given over (see [`crate::runtime`]'s
+/// `gives`).
 pub(crate) struct Proxy {
     pub runtime: Weak<RuntimeInner>,
     pub conn: Arc<Conn>,
+    /// 0: the channel's own object. Otherwise the key the object was given under on `conn`.
+    pub target: u64,
+    /// For a given object: how many times it was given to us (released when we drop it).
+    pub gives: std::sync::atomic::AtomicU32,
     /// The owner's runtime id and the object's number there: the object's identity.
     pub owner: u64,
     pub number: u64,
@@ -272,6 +283,15 @@ pub(crate) struct DeathState {
 }
 
 impl Proxy {
+    /// The key that names this object on its channel: a given object's key, or the channel's
+    /// own (which a call nested in one of the owner's names it by).
+    pub(crate) fn key(&self) -> u64 {
+        match self.target {
+            0 => self.conn.key,
+            key => key,
+        }
+    }
+
     pub(crate) fn oneway_mode(&self) -> OnewayMode {
         if self.wait_when_full.load(Ordering::Relaxed) {
             OnewayMode::WaitWhenFull

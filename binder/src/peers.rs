@@ -1,6 +1,7 @@
 //! What each peer process can make this runtime hold, bounded: references it holds to our
 //! objects (each a channel, so an fd here), references of its objects we hold (an fd each too),
-//! and shared-memory rings. Going past a bound fails that peer's call, not anyone else's.
+//! objects given either way over channels (a table entry each), and shared-memory rings. Going
+//! past a bound fails that peer's call, not anyone else's.
 
 use std::collections::HashMap;
 
@@ -12,6 +13,12 @@ use crate::status::{Error, Result, StatusCode};
 /// the socket. A ring pair maps [`afbus_transport::shm::SHM_BYTES`] (516 KiB), so a peer can make
 /// us map about 4 MiB.
 pub const MAX_RINGS_PER_PEER: usize = 8;
+
+/// The most objects given over channels each way between one peer process and this runtime
+/// (each a table entry, and a proxy of a few hundred bytes on the receiving side; no fd),
+/// unless [`RuntimeConfig::max_given_per_peer`](crate::RuntimeConfig::max_given_per_peer) says
+/// otherwise.
+pub const MAX_GIVEN_PER_PEER: usize = 64 * 1024;
 
 /// The most references (either way) one peer process may have with this runtime: an eighth
 /// of the fd table, so that no one peer can exhaust it, and at least 128.
@@ -38,12 +45,20 @@ struct Use {
     exported: usize,
     /// Proxies of ours to the peer's objects.
     imported: usize,
+    /// Our objects given to the peer over channels.
+    given: usize,
+    /// Proxies of ours to the peer's objects given to us over channels.
+    received: usize,
     rings: usize,
 }
 
 impl Use {
     fn is_empty(&self) -> bool {
-        self.exported == 0 && self.imported == 0 && self.rings == 0
+        self.exported == 0
+            && self.imported == 0
+            && self.given == 0
+            && self.received == 0
+            && self.rings == 0
     }
 }
 
@@ -54,6 +69,10 @@ pub(crate) enum Held {
     Exported,
     /// A reference to one of the peer's objects, held by us.
     Imported,
+    /// One of our objects, given to the peer over a channel.
+    Given,
+    /// One of the peer's objects, given to us over a channel.
+    Received,
     /// A ring pair on one of our channels with the peer.
     Ring,
 }
@@ -63,18 +82,25 @@ pub(crate) struct Peers {
     by_pid: Mutex<HashMap<i32, Use>>,
     /// [`max_refs_per_peer`] when the runtime started (its fd limit raised).
     max_refs: usize,
+    /// The bound on given objects each way.
+    max_given: usize,
 }
 
 impl Default for Peers {
     fn default() -> Peers {
-        Peers {
-            by_pid: Mutex::default(),
-            max_refs: max_refs_per_peer(),
-        }
+        Peers::new(MAX_GIVEN_PER_PEER)
     }
 }
 
 impl Peers {
+    pub(crate) fn new(max_given: usize) -> Peers {
+        Peers {
+            by_pid: Mutex::default(),
+            max_refs: max_refs_per_peer(),
+            max_given,
+        }
+    }
+
     /// Counts one more of `what` for `pid`, or says why not.
     pub(crate) fn charge(&self, pid: i32, what: Held) -> Result<()> {
         let mut map = self.by_pid.lock();
@@ -82,6 +108,8 @@ impl Peers {
         let (count, max) = match what {
             Held::Exported => (&mut u.exported, self.max_refs),
             Held::Imported => (&mut u.imported, self.max_refs),
+            Held::Given => (&mut u.given, self.max_given),
+            Held::Received => (&mut u.received, self.max_given),
             Held::Ring => (&mut u.rings, MAX_RINGS_PER_PEER),
         };
         if *count >= max {
@@ -105,6 +133,8 @@ impl Peers {
             let count = match what {
                 Held::Exported => &mut u.exported,
                 Held::Imported => &mut u.imported,
+                Held::Given => &mut u.given,
+                Held::Received => &mut u.received,
                 Held::Ring => &mut u.rings,
             };
             *count = count.saturating_sub(1);

@@ -17,8 +17,8 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTime
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
-use crate::call::{self, CallInfo, FLAG_NESTED, FLAG_SPILLED};
-use crate::conn::{Conn, ConnState, End, Read, Work};
+use crate::call::{self, CallInfo, WireObject, FLAG_NESTED, FLAG_SPILLED};
+use crate::conn::{Conn, ConnState, End, Incoming, Read, Work};
 use crate::object::{
     dispatch, Binder, CallContext, Caller, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue,
     Proxy, SpIBinder, TransactionCode,
@@ -28,6 +28,8 @@ use crate::peers::{Held, Peers};
 use crate::priority::{Priority, PriorityGuard};
 use crate::senders::{SenderBacklog, Senders};
 use crate::status::{Error, Result, Status, StatusCode};
+
+mod gives;
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
 pub const DEFAULT_MAX_THREADS: usize = 15;
@@ -92,6 +94,10 @@ pub struct RuntimeConfig {
     /// Binder. A broker every user calls (the service manager) sets it, so that no uid can hold
     /// all its threads with calls that wait on something it controls.
     pub max_calls_per_uid: Option<usize>,
+    /// Most objects given over channels to one peer process, and taken from it
+    /// ([`MAX_GIVEN_PER_PEER`](crate::MAX_GIVEN_PER_PEER) by default): past it, the call or
+    /// reply that would give one more fails with `NO_MEMORY`.
+    pub max_given_per_peer: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -104,6 +110,7 @@ impl Default for RuntimeConfig {
             mint_timeout: MINT_TIMEOUT,
             reply_timeout: crate::reply::REPLY_TIMEOUT,
             max_calls_per_uid: None,
+            max_given_per_peer: crate::peers::MAX_GIVEN_PER_PEER,
         }
     }
 }
@@ -203,6 +210,7 @@ impl Runtime {
         epoll
             .add(&work_fd, EpollEvent::new(EpollFlags::EPOLLIN, WORK))
             .map_err(os("epoll_ctl"))?;
+        let max_given = config.max_given_per_peer;
         let inner = Arc::new_cyclic(|me| RuntimeInner {
             id: runtime_id(),
             me: me.clone(),
@@ -219,7 +227,7 @@ impl Runtime {
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
-            peers: Peers::default(),
+            peers: Peers::new(max_given),
             calls_by_uid: Arc::default(),
             acceptor_started: AtomicBool::new(false),
             spawned: Mutex::new(0),
@@ -399,13 +407,7 @@ impl RuntimeInner {
         if let Some(end) = holder_end {
             self.homes.lock().insert(end, key);
         }
-        let refs = {
-            let mut refs = self.refs.lock();
-            let n = refs.entry(obj.number).or_insert(0);
-            *n += 1;
-            *n
-        };
-        obj.binder.on_refs_changed(refs);
+        self.add_ref(obj);
         self.conns.lock().insert(token, conn.clone());
         let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, token);
         if let Err(e) = self.epoll.add(conn.chan.as_fd(), ev) {
@@ -473,6 +475,8 @@ impl RuntimeInner {
                 End::Client(me.clone()),
                 self.senders.clone(),
             )),
+            target: 0,
+            gives: 0.into(),
             owner: intro.owner,
             number: intro.number,
             owner_pid: intro.pid,
@@ -485,6 +489,7 @@ impl RuntimeInner {
         });
         proxies.insert(key, Arc::downgrade(&proxy));
         drop(proxies);
+        proxy.conn.lock().links.proxies.push(Arc::downgrade(&proxy));
         self.conns.lock().insert(token, proxy.conn.clone());
         // No events asked for: epoll still reports the hang-up, once.
         let ev = EpollEvent::new(EpollFlags::EPOLLONESHOT, token);
@@ -501,10 +506,11 @@ impl RuntimeInner {
             proxies.remove(&key);
         }
         drop(proxies);
-        self.peers.refund(proxy.owner_pid, Held::Imported);
-        if self.conns.lock().remove(&proxy.conn.token).is_some() {
-            let _ = self.epoll.delete(proxy.conn.chan.as_fd());
+        if proxy.target == 0 {
+            self.peers.refund(proxy.owner_pid, Held::Imported);
         }
+        let gives = proxy.gives.load(Ordering::Relaxed);
+        self.proxy_gone(&proxy.conn, proxy.target, gives);
     }
 
     /// Hands a channel back to the loopers after a reader let go of it: re-armed in epoll if
@@ -516,19 +522,23 @@ impl RuntimeInner {
         if st.dead {
             return false;
         }
-        // Only an owner end waits in epoll for what comes: a client end gets frames only while
-        // a thread of ours waits on it, and that thread reads them.
-        let pending = matches!(conn.end, End::Owner(_)) && conn.chan.park_poll();
-        let events = match conn.end {
-            End::Owner(_) if st.paused => return false,
-            End::Owner(_) => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
-            End::Client(_) => EpollFlags::EPOLLONESHOT,
+        // An end that serves objects (an owner end, or one with objects given over it) waits
+        // in epoll for what comes; any other gets frames only while a thread of ours waits on
+        // it, and that thread reads them.
+        let serves = st.links.serves(&conn.end);
+        if serves && st.paused {
+            return false;
+        }
+        let pending = serves && conn.chan.park_poll();
+        let events = match serves {
+            true => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
+            false => EpollFlags::EPOLLONESHOT,
         };
         if !st.armed {
             let mut ev = EpollEvent::new(events, conn.token);
             st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
         }
-        pending && matches!(conn.end, End::Owner(_))
+        pending
     }
 
     /// A channel hung up: fail its waiters, drop the reference it stood for, tell whoever
@@ -539,6 +549,14 @@ impl RuntimeInner {
             return;
         }
         let _ = self.epoll.delete(conn.chan.as_fd());
+        self.release_all(conn);
+        let (proxies, own_released) = {
+            let mut st = conn.lock();
+            (std::mem::take(&mut st.links.proxies), st.links.own_released)
+        };
+        for p in proxies.iter().filter_map(Weak::upgrade) {
+            p.died();
+        }
         match &conn.end {
             End::Owner(obj) => {
                 self.keys.lock().remove(&conn.key);
@@ -549,28 +567,46 @@ impl RuntimeInner {
                 if conn.ring.load(Ordering::Relaxed) {
                     self.peers.refund(conn.peer, Held::Ring);
                 }
-                let left = {
-                    let mut refs = self.refs.lock();
-                    match refs.get_mut(&obj.number) {
-                        Some(n) if *n <= 1 => refs.remove(&obj.number).map(|_| 0),
-                        Some(n) => {
-                            *n -= 1;
-                            Some(*n)
-                        }
-                        None => None,
-                    }
-                };
-                if let Some(left) = left {
-                    obj.binder.on_refs_changed(left);
-                    if left == 0 {
-                        obj.binder.on_last_ref();
-                    }
+                if !own_released {
+                    self.drop_ref(obj);
                 }
             }
             End::Client(proxy) => {
                 if let Some(p) = proxy.upgrade() {
                     p.died();
                 }
+            }
+        }
+    }
+
+    /// Counts one more live reference to `obj` (a channel, or a give) and says so.
+    fn add_ref(&self, obj: &Arc<LocalObject>) {
+        let refs = {
+            let mut refs = self.refs.lock();
+            let n = refs.entry(obj.number).or_insert(0);
+            *n += 1;
+            *n
+        };
+        obj.binder.on_refs_changed(refs);
+    }
+
+    /// Counts one live reference to `obj` fewer and says so; `on_last_ref` at zero.
+    fn drop_ref(&self, obj: &Arc<LocalObject>) {
+        let left = {
+            let mut refs = self.refs.lock();
+            match refs.get_mut(&obj.number) {
+                Some(n) if *n <= 1 => refs.remove(&obj.number).map(|_| 0),
+                Some(n) => {
+                    *n -= 1;
+                    Some(*n)
+                }
+                None => None,
+            }
+        };
+        if let Some(left) = left {
+            obj.binder.on_refs_changed(left);
+            if left == 0 {
+                obj.binder.on_last_ref();
             }
         }
     }
@@ -587,26 +623,29 @@ impl RuntimeInner {
                     && cc.caller == proxy.owner
                     && cc.caller_pid == proxy.owner_pid =>
             {
-                (cc.conn.clone(), proxy.conn.key, cc.txn)
+                (cc.conn.clone(), proxy.key(), cc.txn)
             }
-            _ => (proxy.conn.clone(), 0, 0),
+            _ => (proxy.conn.clone(), proxy.target, 0),
         })
     }
 
     /// Turns a parcel into a frame's payload (by `encode`), fds and flags: its objects become
-    /// reference channels, and data too large for a frame spills into a sealed memfd.
+    /// entries of the frame's object table (see [`crate::call`]), and data too large for a
+    /// frame spills into a sealed memfd. `over`: the channel the frame goes on, when its
+    /// objects are for the process at its other end (see [`gives`]).
     fn encode_parcel(
         &self,
         parcel: Parcel,
         to: Recipient,
-        encode: impl FnOnce(Vec<u8>, usize, usize) -> Vec<u8>,
+        over: Option<&Arc<Conn>>,
+        encode: impl FnOnce(Vec<u8>, usize, &[WireObject]) -> Vec<u8>,
     ) -> Result<Outgoing> {
         let (mut bytes, mut fds, objects) = parcel.into_wire()?;
-        let obj_fds = self.mint_all(&objects, to)?;
+        let (table, obj_fds) = self.mint_all(&objects, to, over)?;
         let parcel_fds = fds.len();
         fds.extend(obj_fds);
         let mut flags = 0;
-        if !fits_frame(bytes.len(), fds.len()) {
+        if !fits_frame(bytes.len() + table.len() * call::OBJECT_LEN, fds.len()) {
             if bytes.len() > MAX_PARCEL_BYTES {
                 return Err(Error::new(
                     StatusCode::BAD_VALUE,
@@ -622,44 +661,77 @@ impl RuntimeInner {
             bytes = Vec::new();
             flags = FLAG_SPILLED;
         }
-        check_frame(bytes.len(), fds.len())?;
+        check_frame(bytes.len() + table.len() * call::OBJECT_LEN, fds.len())?;
         Ok(Outgoing {
-            payload: encode(bytes, parcel_fds, objects.len()),
+            payload: encode(bytes, parcel_fds, &table),
             fds,
             flags,
+            objects,
         })
     }
 
-    /// Encodes a call to `to`.
-    fn encode_call(&self, data: Parcel, info: &CallInfo, to: Recipient) -> Result<Outgoing> {
-        self.encode_parcel(data, to, |bytes, parcel_fds, objects| {
+    /// Encodes a call to `to`, going on `over`.
+    fn encode_call(
+        &self,
+        data: Parcel,
+        info: &CallInfo,
+        to: Recipient,
+        over: &Arc<Conn>,
+    ) -> Result<Outgoing> {
+        self.encode_parcel(data, to, Some(over), |bytes, parcel_fds, objects| {
             call::encode_call(bytes, parcel_fds, objects, info)
         })
     }
 
-    /// Encodes a reply to a caller, `to`.
-    fn encode_reply(&self, reply: std::result::Result<Parcel, Status>, to: Recipient) -> Outgoing {
+    /// Encodes a reply to a caller, `to` (see [`Self::encode_parcel`] for `over`).
+    fn encode_reply(
+        &self,
+        reply: std::result::Result<Parcel, Status>,
+        to: Recipient,
+        over: Option<&Arc<Conn>>,
+    ) -> Outgoing {
         let encoded = reply.map_err(Error::Service).and_then(|parcel| {
-            self.encode_parcel(parcel, to, |bytes, parcel_fds, objects| {
+            self.encode_parcel(parcel, to, over, |bytes, parcel_fds, objects| {
                 call::encode_reply(bytes, parcel_fds, objects, None)
             })
         });
         encoded.unwrap_or_else(|e| Outgoing {
-            payload: call::encode_reply(Vec::new(), 0, 0, Some(&Status::from(e))),
+            payload: call::encode_reply(Vec::new(), 0, &[], Some(&Status::from(e))),
             fds: Vec::new(),
             flags: 0,
+            objects: Vec::new(),
         })
     }
 
-    /// A reference channel for each object of an outgoing parcel going to `to`. A proxy going
-    /// back to the runtime that owns it travels as its own channel (a duplicate of the socket,
-    /// which its owner knows by its cookie): no new reference to mint, no round trip.
-    fn mint_all(&self, objects: &[SpIBinder], to: Recipient) -> Result<Vec<OwnedFd>> {
-        let mut fds = Vec::with_capacity(objects.len());
+    /// The object table entry (and any fd) for each object of an outgoing parcel going to
+    /// `to`. Over a channel to the holder (`over`), an object of ours is given over it and one
+    /// of the holder's own that it reaches through this channel goes home by its key: no fd.
+    /// Otherwise an object travels as a reference channel: a proxy going back to the runtime
+    /// that owns it as its own channel (a duplicate of the socket, which its owner knows by its
+    /// cookie), an object of ours as a new channel, and another's as one its owner mints.
+    fn mint_all(
+        &self,
+        objects: &[SpIBinder],
+        to: Recipient,
+        over: Option<&Arc<Conn>>,
+    ) -> Result<(Vec<WireObject>, Vec<OwnedFd>)> {
+        let mut table = Vec::with_capacity(objects.len());
+        let mut fds = Vec::new();
         for o in objects {
-            let fd = match &o.0 {
-                Kind::Remote(proxy)
-                    if proxy.minted && proxy.owner_pid == to.pid && proxy.owner == to.runtime =>
+            let fd = match (&o.0, over) {
+                (Kind::Remote(proxy), Some(c)) if Arc::ptr_eq(&proxy.conn, c) => {
+                    table.push(WireObject::Home { key: proxy.key() });
+                    continue;
+                }
+                (Kind::Local(obj), Some(c)) if obj.runtime_id == self.id => {
+                    table.push(self.give(c, obj)?);
+                    continue;
+                }
+                (Kind::Remote(proxy), _)
+                    if proxy.minted
+                        && proxy.target == 0
+                        && proxy.owner_pid == to.pid
+                        && proxy.owner == to.runtime =>
                 {
                     proxy
                         .conn
@@ -668,7 +740,7 @@ impl RuntimeInner {
                         .try_clone_to_owned()
                         .map_err(|e| Error::new(StatusCode::NO_MEMORY, format!("dup: {e}")))?
                 }
-                Kind::Local(obj) => match obj.runtime.upgrade() {
+                (Kind::Local(obj), _) => match obj.runtime.upgrade() {
                     Some(rt) => rt.export(obj, to.pid)?,
                     None => {
                         return Err(Error::new(
@@ -677,11 +749,12 @@ impl RuntimeInner {
                         ))
                     }
                 },
-                Kind::Remote(proxy) => self.mint_remote(proxy, to.pid)?,
+                (Kind::Remote(proxy), _) => self.mint_remote(proxy, to.pid)?,
             };
+            table.push(WireObject::Channel);
             fds.push(fd);
         }
-        Ok(fds)
+        Ok((table, fds))
     }
 
     /// Asks a proxy's owner for a new reference for process `to`, which the owner charges to
@@ -689,13 +762,13 @@ impl RuntimeInner {
     fn mint_remote(&self, proxy: &Proxy, to: i32) -> Result<OwnedFd> {
         let mut data = Parcel::new();
         data.write_i32(to);
-        let frame = self.arc().call_frame(
+        let (reply, _) = self.arc().call_frame(
             proxy,
             TransactionCode::MINT,
             data,
             Some(self.config.mint_timeout),
         )?;
-        let (body, status, mut fds) = decode_reply(frame)?;
+        let (body, status, mut fds) = decode_reply(reply.frame)?;
         if let Some(status) = status {
             return Err(Error::Service(status));
         }
@@ -715,12 +788,12 @@ impl RuntimeInner {
         data: Parcel,
         timeout: Option<Duration>,
     ) -> Result<Parcel> {
-        let frame = self.call_frame(proxy, code, data, timeout)?;
-        let (body, status, fds) = decode_reply(frame)?;
+        let (reply, conn) = self.call_frame(proxy, code, data, timeout)?;
+        let (body, status, fds) = decode_reply(reply.frame)?;
         if let Some(status) = status {
             return Err(status.into());
         }
-        self.to_parcel(body, fds)
+        self.to_parcel(body, fds, &conn, reply.homes)
     }
 
     fn call_frame(
@@ -729,7 +802,7 @@ impl RuntimeInner {
         code: TransactionCode,
         data: Parcel,
         timeout: Option<Duration>,
-    ) -> Result<Frame> {
+    ) -> Result<(Incoming, Arc<Conn>)> {
         let deadline = timeout.map(|t| Instant::now() + t);
         let (conn, target, nested_in) = self.route(proxy);
         let info = CallInfo {
@@ -742,7 +815,8 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info, Recipient::owner_of(proxy))?;
+            objects,
+        } = self.encode_call(data, &info, Recipient::owner_of(proxy), &conn)?;
         let txn = self.next_txn.fetch_add(1, Ordering::Relaxed);
         let nested = if nested_in != 0 { FLAG_NESTED } else { 0 };
         let header = Header::new(FrameKind::Request)
@@ -758,15 +832,16 @@ impl RuntimeInner {
             }
             return Err(dead_if_hung_up(e));
         }
-        drop((payload, fds));
-        conn.wait_reply(
+        drop((payload, fds, objects));
+        let reply = conn.wait_reply(
             txn,
             deadline,
             |nested| self.serve(&conn, nested, Route::Nested, false),
-            |work| self.queue_work(&conn, work),
+            |work| self.take_work(&conn, work),
             || self.conn_died(&conn),
             |c, st| self.rearm(c, st),
-        )
+        )?;
+        Ok((reply, conn))
     }
 
     pub(crate) fn oneway(
@@ -777,7 +852,7 @@ impl RuntimeInner {
         mode: OnewayMode,
     ) -> Result<()> {
         let info = CallInfo {
-            target: 0,
+            target: proxy.target,
             caller_runtime: self.id,
             nested_in: 0,
             priority: self.caller_priority(),
@@ -786,7 +861,8 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-        } = self.encode_call(data, &info, Recipient::owner_of(proxy))?;
+            objects: _keep,
+        } = self.encode_call(data, &info, Recipient::owner_of(proxy), &proxy.conn)?;
         let header = Header::new(FrameKind::OneWay)
             .with_code(code.0)
             .with_flags(flags);
@@ -834,18 +910,51 @@ impl RuntimeInner {
         }
     }
 
-    fn to_parcel(&self, body: call::Body, mut fds: Vec<OwnedFd>) -> Result<Parcel> {
-        let object_fds = fds.split_off(body.parcel_fds);
-        let mut objects = Vec::with_capacity(object_fds.len());
-        for fd in object_fds {
-            if let Some(obj) = self.home(&fd) {
-                objects.push(SpIBinder(Kind::Local(obj)));
-                continue;
-            }
-            let channel = Channel::from_fd(fd);
-            // A minted channel was made by the object's owner: its SO_PEERCRED is the owner's.
-            let maker = channel.socket_peer_credentials().map_or(0, |c| c.pid);
-            objects.push(self.import(channel, maker, None)?);
+    /// The parcel a received body stands for, its objects made real: reference channels
+    /// imported (or recognised as ours come home), objects given over `conn` as proxies that
+    /// call them there, and ours come home over it by key.
+    fn to_parcel(
+        &self,
+        body: call::Body,
+        mut fds: Vec<OwnedFd>,
+        conn: &Arc<Conn>,
+        homes: Vec<Option<Arc<LocalObject>>>,
+    ) -> Result<Parcel> {
+        let mut channels = fds.split_off(body.parcel_fds).into_iter();
+        let mut homes = homes.into_iter();
+        let mut objects = Vec::with_capacity(body.objects.len());
+        for entry in body.objects {
+            let object = match entry {
+                WireObject::Given { key, number, owner } => {
+                    self.receive_give(conn, key, number, owner)?
+                }
+                // Pinned when the frame was read (see `Incoming`).
+                WireObject::Home { .. } => match homes.next().flatten() {
+                    Some(obj) => SpIBinder(Kind::Local(obj)),
+                    None => {
+                        return Err(Error::new(
+                            StatusCode::BAD_VALUE,
+                            "an object said to be ours that was not given over this channel",
+                        ))
+                    }
+                },
+                WireObject::Channel => {
+                    let fd = channels.next().ok_or_else(|| {
+                        Error::new(StatusCode::BAD_VALUE, "a channel without its fd")
+                    })?;
+                    match self.home(&fd) {
+                        Some(obj) => SpIBinder(Kind::Local(obj)),
+                        None => {
+                            let channel = Channel::from_fd(fd);
+                            // A minted channel was made by the object's owner: its
+                            // SO_PEERCRED is the owner's.
+                            let maker = channel.socket_peer_credentials().map_or(0, |c| c.pid);
+                            self.import(channel, maker, None)?
+                        }
+                    }
+                }
+            };
+            objects.push(object);
         }
         Ok(Parcel::from_wire(body.data, fds, objects))
     }
@@ -854,11 +963,13 @@ impl RuntimeInner {
 
     /// Serves one request or one-way call that arrived on `conn`, and replies to a request.
     /// `stay`: this thread reads the channel again right after (see [`SHM_LINGER`]).
-    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, frame: Frame, route: Route, stay: bool) {
+    fn serve(self: &Arc<Self>, conn: &Arc<Conn>, incoming: Incoming, route: Route, stay: bool) {
+        let frame = &incoming.frame;
         let oneway = frame.header.kind == FrameKind::OneWay;
         let txn = frame.header.txn;
         let caller = call::peek_caller(&frame.payload).unwrap_or(0);
         let caller_pid = frame.creds.map_or(0, |c| c.pid);
+        let minting = frame.header.code == TransactionCode::MINT.0;
         // While a synchronous call is served (its reply included, which may mint references),
         // calls to the caller's process go back over this channel to its waiting thread. A
         // one-way caller waits for nothing: calls from its handler take the ordinary route.
@@ -879,7 +990,7 @@ impl RuntimeInner {
             _ => Ok(None),
         };
         let result = match &slot {
-            Ok(_) => self.run(conn, frame, oneway, route),
+            Ok(_) => self.run(conn, incoming, oneway, route),
             Err(status) => Err(status.clone()),
         };
         let reply = (!oneway).then(|| {
@@ -891,7 +1002,10 @@ impl RuntimeInner {
                 pid,
                 runtime: caller,
             };
-            self.encode_reply(result, to)
+            // Objects in the reply are given over this channel when they are for the caller; a
+            // reference minted for another process is a channel of its own.
+            let over = (pid == caller_pid && !minting).then_some(conn);
+            self.encode_reply(result, to, over)
         });
         if !oneway {
             CURRENT.with(|c| c.borrow_mut().pop());
@@ -900,6 +1014,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
+            objects: _keep,
         }) = reply
         {
             let header = Header::new(FrameKind::Reply)
@@ -965,10 +1080,15 @@ impl RuntimeInner {
     fn run(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        mut frame: Frame,
+        incoming: Incoming,
         oneway: bool,
         route: Route,
     ) -> std::result::Result<(Parcel, i32), Status> {
+        let Incoming {
+            mut frame,
+            target,
+            homes,
+        } = incoming;
         let code = TransactionCode(frame.header.code);
         // The process the kernel named, with its uid and gid as of now, when first asked.
         let caller = Caller::of_frame(conn, frame.creds);
@@ -976,15 +1096,18 @@ impl RuntimeInner {
         let (mut body, info) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
         with_spilled(&mut body, spilled).map_err(Status::from)?;
-        let object = match info.target {
-            0 => conn.owner_object().cloned(),
-            // Another object than the channel's own only for a call nested in one of ours, and
-            // named by the key of a live reference: a peer reaches only what it was given.
-            key if route == Route::Nested => self.keys.lock().get(&key).cloned(),
+        // The channel's own object (target 0) or one given over it, as the channel named them
+        // when the call was read; in a call nested in one of ours, also any object of ours
+        // named by the key of a live reference: a peer reaches only what it was given.
+        let object = target.or_else(|| match (info.target, route) {
+            (0, _) => None,
+            (key, Route::Nested) => self.keys.lock().get(&key).cloned(),
             _ => None,
-        };
+        });
         let object = object.ok_or_else(|| Status::from(StatusCode::NAME_NOT_FOUND))?;
-        let mut data = self.to_parcel(body, frame.fds).map_err(Status::from)?;
+        let mut data = self
+            .to_parcel(body, frame.fds, conn, homes)
+            .map_err(Status::from)?;
         // The priority is the caller's word: it may raise ours only if the caller could act as
         // this process anyway (root, or our own uid); anyone may lower it.
         let guard = self.config.inherit_priority.then(|| {
@@ -1038,10 +1161,10 @@ impl RuntimeInner {
                 }
                 next
             };
-            let Some((conn, frame)) = next else { return };
-            let bytes = frame.payload.len();
-            let pid = frame.creds.map_or(0, |c| c.pid);
-            self.serve(&conn, frame, Route::Fresh, false);
+            let Some((conn, incoming)) = next else { return };
+            let bytes = incoming.frame.payload.len();
+            let pid = incoming.frame.creds.map_or(0, |c| c.pid);
+            self.serve(&conn, incoming, Route::Fresh, false);
             self.read_ahead(&conn);
             for c in conn.oneway_done(bytes, pid) {
                 if self.rearm(&c, &mut c.lock()) {
@@ -1057,12 +1180,13 @@ impl RuntimeInner {
     /// refuse the sender's next one-way call while we have room. (On a ring the sender has room
     /// for as much as we would read.)
     fn read_ahead(self: &Arc<Self>, conn: &Arc<Conn>) {
-        if !matches!(conn.end, End::Owner(_)) || conn.chan.is_shm() {
+        if !conn.lock().links.serves(&conn.end) || conn.chan.is_shm() {
             return;
         }
         loop {
             match conn.linger(Instant::now(), |c, st| self.rearm(c, st)) {
                 Read::Queued => {}
+                Read::Release { key, count } => self.release(conn, key, count),
                 Read::Drain(obj) => self.queue_work(conn, Work::Drain(obj)),
                 // A synchronous call is not read ahead past: it goes to the pool and reading
                 // stops, so that a peer cannot pile calls up in memory behind one-way ones.
@@ -1091,6 +1215,16 @@ impl RuntimeInner {
             Work::Call(frame) => self.serve(conn, frame, Route::Fresh, false),
             Work::Drain(obj) => self.drain(&obj),
             Work::Poll => self.poll_conn(conn),
+            Work::Release { key, count } => self.release(conn, key, count),
+        }
+    }
+
+    /// Work a thread waiting for a reply read: a release it does at once (it is quick and
+    /// must not wait behind calls), the rest goes to the pool.
+    fn take_work(self: &Arc<Self>, conn: &Arc<Conn>, work: Work) {
+        match work {
+            Work::Release { key, count } => self.release(conn, key, count),
+            work => self.queue_work(conn, work),
         }
     }
 
@@ -1206,6 +1340,7 @@ impl RuntimeInner {
         let owner = matches!(conn.end, End::Owner(_));
         let mut linger: Option<Instant> = None;
         loop {
+            let serves = conn.lock().links.serves(&conn.end);
             let read = match linger {
                 None => conn.poll_once(|c, st| self.rearm(c, st)),
                 Some(until) => conn.linger(until, |c, st| self.rearm(c, st)),
@@ -1246,15 +1381,18 @@ impl RuntimeInner {
                         linger = Some(Instant::now() + SHM_LINGER);
                     }
                 }
+                Read::Release { key, count } => self.release(conn, key, count),
                 Read::Nothing | Read::Queued => {}
             }
             // Frames left in the ring: read on (nobody else hears of them).
-            if owner && conn.take_more() {
+            if serves && conn.take_more() {
                 continue;
             }
             match linger {
                 Some(until) if Instant::now() < until => {}
-                _ if owner => return,
+                // An end that serves was woken for what came and has read it; any other end
+                // reports only its hang-up, and everything before it is read.
+                _ if serves => return,
                 _ => {}
             }
         }
@@ -1308,6 +1446,9 @@ struct Outgoing {
     payload: Vec<u8>,
     fds: Vec<OwnedFd>,
     flags: u16,
+    /// The parcel's objects, held until the frame is sent: a proxy going home by its key must
+    /// not release that key before the frame that names it.
+    objects: Vec<SpIBinder>,
 }
 
 /// True if `data_len` bytes of parcel data and `fds` fds and objects fit one frame, the trailer

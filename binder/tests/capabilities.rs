@@ -30,9 +30,11 @@ fn child_entry() {
     }
 }
 
-/// A call's payload as the wire format has it: data, then the 37-byte trailer.
+/// A call's payload as the wire format has it: data, one 25-byte object table entry per
+/// object (each a reference channel: kind 0, the frame's next fd), then the 37-byte trailer.
 fn call_payload(data: &[u8], objects: u16, target: u64, nested_in: u64) -> Vec<u8> {
     let mut p = data.to_vec();
+    p.extend(std::iter::repeat_n(0u8, 25 * usize::from(objects)));
     p.extend_from_slice(&target.to_le_bytes());
     p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes()); // the caller's runtime id: its word
     p.extend_from_slice(&nested_in.to_le_bytes());
@@ -300,11 +302,11 @@ impl afbus_binder::Binder for Counted {
     }
 }
 
-/// A reference that goes back to its owner is the owner's object again, and travels as the
-/// holder's own socket: the owner mints nothing for it (its reference count never goes past
-/// the one the holder has).
+/// A reference that goes back to its owner is the owner's object again, and travels by the key
+/// it was given under: the owner mints nothing for it (its reference count never goes past the
+/// one the holder has).
 #[test]
-fn a_reference_comes_home_as_its_own_socket() {
+fn a_reference_comes_home_by_its_key() {
     with_timeout(60, || {
         let (_bus, _server, endpoint) = serving();
         let rt = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
@@ -332,5 +334,111 @@ fn a_reference_comes_home_as_its_own_socket() {
                 "round {round}: {history:?}"
             );
         }
+    });
+}
+
+/// A call's payload with an object table: `entries` of (kind, key), the rest of each entry 0.
+fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64) -> Vec<u8> {
+    let mut p = data.to_vec();
+    for &(kind, key) in entries {
+        p.push(kind);
+        p.extend_from_slice(&key.to_le_bytes());
+        p.extend_from_slice(&[0; 16]);
+    }
+    p.extend_from_slice(&target.to_le_bytes());
+    p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes());
+    p.extend_from_slice(&0u64.to_le_bytes());
+    p.push(0);
+    p.extend_from_slice(&0i32.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    p.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    p
+}
+
+/// Objects named by key on a channel (coming home, or called) are only those of that channel:
+/// its own, or one given over it. A raw attacker holding references to two objects of the
+/// service cannot pass one off through the other's channel, nor guess keys; releasing what it
+/// holds only drops its own reference.
+#[test]
+fn keys_name_only_what_was_given_over_the_channel() {
+    const HOME: u8 = 2;
+    with_timeout(60, || {
+        let (_bus, _server, endpoint) = serving();
+        let (svc, (_, _, svc_key)) = raw_get(&endpoint, SVC);
+        let (_gate, (_, _, gate_key)) = raw_get(&endpoint, GATE);
+        let mut txn = 0;
+        let mut call = |code: afbus_binder::TransactionCode, payload: Vec<u8>| {
+            txn += 1;
+            let header = Header::new(FrameKind::Request)
+                .with_code(code.0)
+                .with_txn(txn);
+            svc.send(&header, &payload, &[]).unwrap();
+            loop {
+                let reply = svc.recv_timeout(WAIT).expect("a reply");
+                if reply.header.kind == FrameKind::Reply && reply.header.txn == txn {
+                    return reply_status(&reply);
+                }
+            }
+        };
+        let binder = {
+            let mut p = Parcel::new();
+            p.write_u8(1);
+            p.write_u32(0);
+            p.as_bytes().to_vec()
+        };
+        let bad_value = (-129, StatusCode::BAD_VALUE.0);
+        let not_found = (-129, StatusCode::NAME_NOT_FOUND.0);
+        for key in [gate_key, gate_key ^ 1, 1, u64::MAX] {
+            let payload = call_with_objects(&binder, &[(HOME, key)], 0);
+            assert_eq!(call(STORE_BINDER, payload), bad_value, "HOME {key:#x}");
+            let payload = call_with_objects(&[], &[], key);
+            assert_eq!(call(PRIORITY, payload), not_found, "target {key:#x}");
+        }
+        // Its own object, by its own channel's key: it holds that one.
+        let payload = call_with_objects(&binder, &[(HOME, svc_key)], 0);
+        assert_eq!(call(STORE_BINDER, payload), (0, 0));
+        // Releases of keys never given, and far too many: nothing happens.
+        let release = Header::new(FrameKind::OneWay).with_code(u32::from_be_bytes(*b"_RLS"));
+        for (key, count) in [(gate_key, 1u32), (7, u32::MAX), (0, 0)] {
+            let mut p = key.to_le_bytes().to_vec();
+            p.extend_from_slice(&count.to_le_bytes());
+            svc.send(&release, &p, &[]).unwrap();
+        }
+        assert_eq!(call(PRIORITY, call_with_objects(&[], &[], 0)).0, 0);
+        // The service serves others as before.
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let got = rt.get_service(&endpoint, GATE).unwrap();
+        got.ping().unwrap();
+    });
+}
+
+/// An object given to a process that is then SIGKILLed is released: the kernel closes the
+/// channel it was given over, and its owner hears the hang-up, no message needed.
+#[test]
+fn a_killed_holder_releases_the_objects_given_to_it() {
+    with_timeout(60, || {
+        let (_bus, mut server, endpoint) = serving();
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        rt.start_thread_pool();
+        let svc = rt.get_service(&endpoint, SVC).unwrap();
+        let counted = std::sync::Arc::new(Counted::default());
+        let mine = rt.local_arc(counted.clone());
+        // A first call sets the channel up (its shared-memory rings, on that path).
+        svc.ping().unwrap();
+        svc.ping().unwrap();
+        let fds_before = common::open_fds();
+        let mut p = Parcel::new();
+        p.write_binder(&mine);
+        svc.transact(STORE_BINDER, p).unwrap();
+        assert_eq!(*counted.history.lock(), [1], "the service holds it");
+        assert_eq!(common::open_fds(), fds_before, "no channel was made for it");
+        server.kill();
+        let mut history = counted.history.lock();
+        while history.len() < 2 {
+            let waited = counted.gone.wait_for(&mut history, WAIT);
+            assert!(!waited.timed_out(), "{history:?}");
+        }
+        assert_eq!(*history, [1, 0]);
     });
 }

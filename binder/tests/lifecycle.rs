@@ -48,7 +48,8 @@ fn child_entry() {
             let _ = svc.transact(SLEEP, p);
             std::thread::sleep(Duration::from_secs(3600));
         }
-        // Runs out of fds: a call whose reply brings one fails cleanly, then works again.
+        // Runs out of fds: a call whose reply brings one fails cleanly, a reference still
+        // comes (it needs no fd), and once fds are free again the first call works.
         "starved" => {
             use nix::sys::resource::{getrlimit, setrlimit, Resource};
             let rt = Runtime::new(RuntimeConfig::default()).unwrap();
@@ -60,17 +61,17 @@ fn child_entry() {
             let free_from = std::os::fd::AsRawFd::as_raw_fd(&lowest) as u64;
             drop(lowest);
             setrlimit(Resource::RLIMIT_NOFILE, free_from, hard).unwrap();
-            let starved = svc.transact(MAKE_CHILD, Parcel::new());
-            setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
-            let code = starved
-                .expect_err("no fd to receive the reference in")
-                .code();
+            let starved = svc.transact(NEW_FD, Parcel::new());
             let child = svc
                 .transact(MAKE_CHILD, Parcel::new())
-                .unwrap()
-                .read_binder()
+                .and_then(|mut r| Ok(r.read_binder()?));
+            setrlimit(Resource::RLIMIT_NOFILE, soft, hard).unwrap();
+            let code = starved.expect_err("no fd to receive the reply's in").code();
+            child
+                .expect("a reference given over the channel needs no fd")
+                .ping()
                 .unwrap();
-            child.ping().unwrap();
+            svc.transact(NEW_FD, Parcel::new()).unwrap();
             // The exit code tells the test which error the starved call got.
             std::process::exit(if code == afbus_binder::StatusCode::FAILED_TRANSACTION {
                 0

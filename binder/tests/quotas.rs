@@ -1,5 +1,6 @@
-//! What one peer process can make a service hold is bounded: references (an fd each) and
-//! shared-memory rings. Past the bound that peer's call fails; other peers are still served.
+//! What one peer process can make a service hold is bounded: objects given to it, references
+//! (an fd each) and shared-memory rings. Past the bound that peer's call fails; other peers
+//! are still served.
 
 #[path = "../../transport/tests/common/mod.rs"]
 mod common;
@@ -18,6 +19,9 @@ const CALLS_PER_UID: usize = 2;
 /// The fd limit the service runs under: a peer may hold an eighth of it.
 const SERVICE_NOFILE: u64 = 1024;
 
+/// The objects the small service gives one peer at most.
+const GIVEN_PER_PEER: usize = 300;
+
 #[test]
 fn child_entry() {
     let Some((role, bus)) = child_role() else {
@@ -27,7 +31,13 @@ fn child_entry() {
         "small-server" => {
             let nofile = nix::sys::resource::Resource::RLIMIT_NOFILE;
             nix::sys::resource::setrlimit(nofile, SERVICE_NOFILE, SERVICE_NOFILE).unwrap();
-            serve(&bus)
+            serve_with(
+                &bus,
+                RuntimeConfig {
+                    max_given_per_peer: GIVEN_PER_PEER,
+                    ..RuntimeConfig::default()
+                },
+            )
         }
         // The service with its calls bounded per uid.
         "capped-server" => {
@@ -107,10 +117,11 @@ fn one_peer_holds_at_most_its_share_of_references_and_rings() {
         })
         .unwrap();
         let svc = rt.get_service(&endpoint, SVC).unwrap();
-        // The service's share for one peer, as it computes it under its limit.
-        let share = (SERVICE_NOFILE / 8).max(128) as usize;
+        // Each child object is given over the service's channel: the share is the given bound
+        // (no fd each), the service's own reference on top.
+        let share = GIVEN_PER_PEER + 1;
         assert!(
-            max_refs_per_peer() >= share,
+            max_refs_per_peer() >= (SERVICE_NOFILE / 8) as usize,
             "this process's own limit is higher"
         );
         let mut held = vec![svc.clone()];
@@ -126,7 +137,7 @@ fn one_peer_holds_at_most_its_share_of_references_and_rings() {
         };
         assert_eq!(held.len(), share, "{refused}");
         assert_eq!(refused.code(), StatusCode::NO_MEMORY, "{refused}");
-        // Calls on every reference work; only the first MAX_RINGS_PER_PEER channels get rings.
+        // Calls on every reference work; they share the service's channel, and its one ring.
         for (i, child) in held.iter().enumerate() {
             for _ in 0..2 {
                 let mut p = Parcel::new();

@@ -40,6 +40,8 @@ pub const ONEWAY_BACKLOG: TransactionCode = TransactionCode(20);
 pub const STORE_BINDER: TransactionCode = TransactionCode(21);
 pub const LOAD_BINDER: TransactionCode = TransactionCode(22);
 pub const BYTES_SUM: TransactionCode = TransactionCode(23);
+/// Replies with an fd (`/dev/null`).
+pub const NEW_FD: TransactionCode = TransactionCode(24);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -162,6 +164,11 @@ impl Binder for Service {
                 let same = shared.child.lock().as_ref() == Some(&b);
                 reply.write_bool(same && b.is_local());
             }
+            NEW_FD => reply.write_fd(
+                std::fs::File::open("/dev/null")
+                    .map_err(|_| Status::from(StatusCode::NO_MEMORY))?
+                    .into(),
+            ),
             WRITE_FD => {
                 let fd = data.take_fd()?;
                 nix::unistd::write(fd.as_fd(), data.read_string()?.as_bytes())
@@ -232,7 +239,12 @@ fn nice_of(tid: i32) -> i32 {
 
 /// Runs the service: publishes SVC and GATE on the bus and serves until killed.
 pub fn serve(bus_path: &str) -> ! {
-    let rt = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime"));
+    serve_with(bus_path, RuntimeConfig::default())
+}
+
+/// [`serve`] with a runtime configured so.
+pub fn serve_with(bus_path: &str, config: RuntimeConfig) -> ! {
+    let rt = Arc::new(Runtime::new(config).expect("runtime"));
     rt.start_thread_pool();
     let bus = Arc::new(BusSocket::connect(bus_path).expect("join bus"));
     let shared = Arc::new(Shared::default());

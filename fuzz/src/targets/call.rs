@@ -227,6 +227,9 @@ pub fn target(data: &[u8]) {
     );
 }
 
+/// Bytes of one object table entry (kind 0: a reference channel, the frame's next fd).
+const OBJECT_ENTRY_LEN: usize = 25;
+
 /// A call trailer (the binder layer's wire format: see `binder/src/call.rs`).
 #[derive(Default)]
 struct Trailer {
@@ -241,7 +244,9 @@ struct Trailer {
 }
 
 impl Trailer {
+    /// Appends the object table (a reference channel entry per object) and the trailer.
     fn append(&self, out: &mut Vec<u8>) {
+        out.extend(std::iter::repeat_n(0u8, OBJECT_ENTRY_LEN * self.objects));
         let start = out.len();
         out.extend_from_slice(&u64::from(self.target).to_le_bytes());
         out.extend_from_slice(&0u64.to_le_bytes());

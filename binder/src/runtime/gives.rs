@@ -1,0 +1,229 @@
+//! Objects given over a channel: references that cost a table entry, not a socket.
+//!
+//! Every reference channel links two processes, and either may pass its own objects to the
+//! other over it: the object is *given* on that channel under a fresh random key (the giver's
+//! `keys` entry, as a channel's own key is), the frame's object table says `GIVEN`, and the
+//! receiver's proxy calls it on the same channel naming that key. Giving an object again over
+//! the same channel reuses its key and counts one more give; the receiver counts the gives it
+//! took and sends `RELEASE` with that count when its proxy goes, and the giver drops the object
+//! when every give is released. If the channel hangs up (the peer exited or was killed), every
+//! give over it is released at once: the kernel still tells the giver, without a message.
+//!
+//! An object going back to its owner over the channel it was given on (or the channel's own
+//! object, over itself) travels as `HOME` with its key: no fd, and the owner accepts only a key
+//! given over that very channel. A give and its uses travel on one channel, and a frame's
+//! `HOME` entries and target are looked up as it is read (see [`crate::conn::Incoming`]), so a
+//! `RELEASE` read after a frame that used the key cannot take the object from under it.
+
+use std::os::fd::AsFd;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use afbus_transport::{FrameKind, Header};
+use nix::sys::epoll::{EpollEvent, EpollFlags};
+
+use super::RuntimeInner;
+use crate::call::{encode_release, WireObject};
+use crate::conn::{Conn, End, Work};
+use crate::object::{Kind, LocalObject, Proxy, SpIBinder, TransactionCode, ONEWAY_ROOM_WAIT};
+use crate::peers::Held;
+use crate::status::{Error, Result, StatusCode};
+
+impl RuntimeInner {
+    /// Gives `obj` over `conn` (once more, if it is given there already); its entry in the
+    /// frame's object table.
+    pub(super) fn give(&self, conn: &Arc<Conn>, obj: &Arc<LocalObject>) -> Result<WireObject> {
+        let entry = |key| WireObject::Given {
+            key,
+            number: obj.number,
+            owner: self.id,
+        };
+        let mut st = conn.lock();
+        if st.dead {
+            return Err(Error::new(StatusCode::DEAD_OBJECT, "the channel hung up"));
+        }
+        if let Some(&key) = st.links.key_of.get(&obj.number) {
+            if let Some((_, gives)) = st.links.given.get_mut(&key) {
+                *gives = gives.saturating_add(1);
+                return Ok(entry(key));
+            }
+        }
+        self.peers.charge(conn.peer, Held::Given)?;
+        let key = crate::intro::new_key()?;
+        let first = st.links.given.is_empty();
+        st.links.given.insert(key, (obj.clone(), 1));
+        st.links.key_of.insert(obj.number, key);
+        // A client end that now serves an object is watched for calls, not only its hang-up,
+        // and on shared memory the peer is to ring the socket doorbell for what it writes (a
+        // thread reading the channel now does both when it lets go).
+        let mut pending = false;
+        if first && matches!(conn.end, End::Client(_)) && st.armed && !st.reading() {
+            let mut ev =
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
+            st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
+            pending = conn.chan.park_poll();
+        }
+        drop(st);
+        if pending {
+            self.queue_work(conn, Work::Poll);
+        }
+        self.keys.lock().insert(key, obj.clone());
+        self.add_ref(obj);
+        Ok(entry(key))
+    }
+
+    /// The peer let go of `count` gives of the object under `key` on `conn` (key 0: the
+    /// channel's own object, which the holder keeps the channel for other gives without).
+    pub(super) fn release(&self, conn: &Arc<Conn>, key: u64, count: u32) {
+        if count == 0 {
+            return;
+        }
+        let obj = {
+            let mut st = conn.lock();
+            if key == 0 {
+                match &conn.end {
+                    End::Owner(obj) if !st.links.own_released && !st.dead => {
+                        st.links.own_released = true;
+                        obj.clone()
+                    }
+                    _ => return,
+                }
+            } else {
+                let Some((obj, gives)) = st.links.given.get_mut(&key) else {
+                    return;
+                };
+                *gives = gives.saturating_sub(count);
+                if *gives > 0 {
+                    return;
+                }
+                let obj = obj.clone();
+                st.links.given.remove(&key);
+                st.links.key_of.remove(&obj.number);
+                obj
+            }
+        };
+        self.keys
+            .lock()
+            .remove(&if key == 0 { conn.key } else { key });
+        if key != 0 {
+            self.peers.refund(conn.peer, Held::Given);
+        }
+        self.drop_ref(&obj);
+        self.close_if_unused(conn);
+    }
+
+    /// A channel hung up: everything given over it is released.
+    pub(super) fn release_all(&self, conn: &Arc<Conn>) {
+        let given: Vec<_> = {
+            let mut st = conn.lock();
+            st.links.key_of.clear();
+            st.links.given.drain().collect()
+        };
+        for (key, (obj, _)) in given {
+            self.keys.lock().remove(&key);
+            self.peers.refund(conn.peer, Held::Given);
+            self.drop_ref(&obj);
+        }
+    }
+
+    /// An object given to us over `conn`: a proxy that calls it there (or the one we have).
+    pub(super) fn receive_give(
+        &self,
+        conn: &Arc<Conn>,
+        key: u64,
+        number: u64,
+        owner: u64,
+    ) -> Result<SpIBinder> {
+        let mut proxies = self.proxies.lock();
+        let id = (owner, number, conn.peer);
+        if let Some(existing) = proxies.get(&id).and_then(std::sync::Weak::upgrade) {
+            drop(proxies);
+            if Arc::ptr_eq(&existing.conn, conn) && existing.target == key {
+                existing.gives.fetch_add(1, Ordering::Relaxed);
+            } else {
+                // We reach it another way already: this give is not needed.
+                self.send_release(conn, key, 1);
+            }
+            return Ok(SpIBinder(Kind::Remote(existing)));
+        }
+        if let Err(e) = self.peers.charge(conn.peer, Held::Received) {
+            drop(proxies);
+            self.send_release(conn, key, 1);
+            return Err(e);
+        }
+        let proxy = Arc::new(Proxy {
+            runtime: self.me.clone(),
+            conn: conn.clone(),
+            target: key,
+            gives: 1.into(),
+            owner,
+            number,
+            owner_pid: conn.peer,
+            minted: false,
+            wait_when_full: false.into(),
+            refusal_logged: false.into(),
+            death: Default::default(),
+        });
+        proxies.insert(id, Arc::downgrade(&proxy));
+        drop(proxies);
+        conn.lock().links.proxies.push(Arc::downgrade(&proxy));
+        Ok(SpIBinder(Kind::Remote(proxy)))
+    }
+
+    /// A proxy that calls through `conn` is gone: release what it was given, and close the
+    /// channel once nothing uses it. `target` and `gives` are the proxy's.
+    pub(super) fn proxy_gone(&self, conn: &Arc<Conn>, target: u64, gives: u32) {
+        if target != 0 {
+            self.peers.refund(conn.peer, Held::Received);
+            if gives > 0 {
+                self.send_release(conn, target, gives);
+            }
+        }
+        let (unused, own_kept) = {
+            let mut st = conn.lock();
+            st.links.proxies.retain(|p| p.strong_count() > 0);
+            let unused = st.links.proxies.is_empty() && st.links.given.is_empty();
+            (unused, target == 0 && !unused && !st.dead)
+        };
+        if own_kept {
+            // The channel stays for other objects: its owner hears of this one by message.
+            self.send_release(conn, 0, 1);
+        }
+        if unused {
+            self.close_if_unused(conn);
+        }
+    }
+
+    /// Stops watching a client end that no proxy uses and nothing is given over: dropping the
+    /// last handle on it closes the socket, which its owner sees as the reference gone.
+    fn close_if_unused(&self, conn: &Arc<Conn>) {
+        if !matches!(conn.end, End::Client(_)) {
+            return;
+        }
+        {
+            let mut st = conn.lock();
+            st.links.proxies.retain(|p| p.strong_count() > 0);
+            if !st.links.proxies.is_empty() || !st.links.given.is_empty() {
+                return;
+            }
+        }
+        if self.conns.lock().remove(&conn.token).is_some() {
+            let _ = self.epoll.delete(conn.chan.as_fd());
+        }
+    }
+
+    /// Sends `RELEASE` for `count` gives of `key` on `conn`, waiting a little for room: a
+    /// channel that stays full keeps the give until it hangs up.
+    fn send_release(&self, conn: &Conn, key: u64, count: u32) {
+        if conn.lock().dead {
+            return;
+        }
+        let header = Header::new(FrameKind::OneWay).with_code(TransactionCode::RELEASE.0);
+        let deadline = Instant::now() + ONEWAY_ROOM_WAIT;
+        let payload = encode_release(key, count);
+        if let Err(e) = conn.chan.send_until(&header, &payload, &[], Some(deadline)) {
+            tracing::debug!(key, count, "a release was not sent: {e}");
+        }
+    }
+}
