@@ -55,6 +55,9 @@ fn child_entry() {
             let rt = Runtime::new(RuntimeConfig::default()).unwrap();
             let endpoint = BusSocket::connect(&bus).unwrap();
             let svc = rt.get_service(&endpoint, SVC).unwrap();
+            // On shared memory, the reply to the next call is the one that switches the
+            // service's direction to its ring: losing it must not lose the switch.
+            svc.transact(NEW_FD, Parcel::new()).unwrap();
             let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
             // The lowest free fd number: below it every number is taken.
             let lowest = nix::unistd::dup(std::io::stdin()).unwrap();

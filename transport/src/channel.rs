@@ -398,16 +398,27 @@ impl Channel {
     /// One socket read while the peer has not switched to its ring: `Ok(None)` when the frame
     /// was the channel's own signalling (or nothing came in time).
     fn recv_socket(&self, rx: &mut Rx, wait: Wait) -> Result<Option<Frame>> {
-        let (frame, x) = match wait {
-            Wait::NonBlocking => recv_frame_x(self.fd.as_fd(), &mut rx.buf, true)?,
-            Wait::Until(None) => recv_frame_x(self.fd.as_fd(), &mut rx.buf, false)?,
+        let got = match wait {
+            Wait::NonBlocking => recv_frame_x(self.fd.as_fd(), &mut rx.buf, true),
+            Wait::Until(None) => recv_frame_x(self.fd.as_fd(), &mut rx.buf, false),
             Wait::Until(Some(d)) => match recv_frame_x(self.fd.as_fd(), &mut rx.buf, true) {
                 Err(Error::WouldBlock) => {
                     wait_readable(self.fd.as_fd(), Some(d))?;
                     return Ok(None);
                 }
-                other => other?,
+                other => other,
             },
+        };
+        let (frame, x) = match got {
+            // The frame is lost, but not the switch it announced: the peer's next frames come
+            // from its ring.
+            Err(e) => {
+                if let Some(creds) = rx.buf.lost_switch.take() {
+                    self.switch_rx(rx, creds);
+                }
+                return Err(e);
+            }
+            Ok(got) => got,
         };
         if x & XFLAG_OFFER != 0 {
             self.take_offer(frame);
@@ -417,17 +428,23 @@ impl Channel {
             return Ok(None);
         }
         if x & XFLAG_SWITCH != 0 {
-            if let Some(shm) = self.shm.get() {
-                rx.ring = true;
-                rx.peer_creds = frame.creds;
-                shm.rx_ring.store(true, Ordering::Release);
-                let mut tx = shm.tx.lock();
-                if tx.mode == TxMode::Socket {
-                    tx.mode = TxMode::SwitchNext;
-                }
-            }
+            self.switch_rx(rx, frame.creds);
         }
         Ok(Some(frame))
+    }
+
+    /// The peer switched to its ring (its frame flagged `XFLAG_SWITCH` came, stamped `creds`):
+    /// read from there on, and switch our direction too if we have not.
+    fn switch_rx(&self, rx: &mut Rx, creds: Option<Credentials>) {
+        if let Some(shm) = self.shm.get() {
+            rx.ring = true;
+            rx.peer_creds = creds;
+            shm.rx_ring.store(true, Ordering::Release);
+            let mut tx = shm.tx.lock();
+            if tx.mode == TxMode::Socket {
+                tx.mode = TxMode::SwitchNext;
+            }
+        }
     }
 
     /// The socket frame a ring marker stands for; `None` if the peer marked nothing.
@@ -515,6 +532,9 @@ impl Shm {
 #[derive(Debug)]
 pub(crate) struct RecvBuf {
     guess: usize,
+    /// A frame flagged `XFLAG_SWITCH` was refused for its fds: the peer switched all the same,
+    /// with these credentials.
+    lost_switch: Option<Option<Credentials>>,
 }
 
 thread_local! {
@@ -530,7 +550,10 @@ const GUESS_MAX: usize = 16 * 1024;
 
 impl RecvBuf {
     pub(crate) fn new() -> RecvBuf {
-        RecvBuf { guess: GUESS_MIN }
+        RecvBuf {
+            guess: GUESS_MIN,
+            lost_switch: None,
+        }
     }
 }
 
@@ -643,9 +666,11 @@ fn recv_frame_into(
     }
     if got.ctrl_truncated {
         // Typically out of fds: the kernel dropped what it could not install.
-        let lost = (got.len >= HEADER_LEN && !got.data_truncated)
-            .then(|| Header::peek(&hdr))
-            .flatten();
+        let whole = got.len >= HEADER_LEN && !got.data_truncated;
+        let lost = whole.then(|| Header::peek(&hdr)).flatten();
+        if whole && u16::from_le_bytes([hdr[6], hdr[7]]) & XFLAG_SWITCH != 0 {
+            buf.lost_switch = Some(got.creds);
+        }
         return Err(Error::ControlTruncated {
             received: got.fds.len(),
             lost,
