@@ -5,7 +5,9 @@
 //!
 //! A client passes N distinct local objects (default 10,000) to a service in another process,
 //! which keeps a proxy to each; both report their resident memory (`VmRSS`) and open fds before
-//! and after. `--soft-nofile N` lowers this process's soft `RLIMIT_NOFILE` to N before either
+//! and after. Then the client takes 1,000 objects from the service and calls them in turn,
+//! chunk by chunk against calls to one of them, pinned to one CPU: calls to many objects of one
+//! peer should cost what calls to one do. `--soft-nofile N` lowers this process's soft `RLIMIT_NOFILE` to N before either
 //! process starts (the hard limit stays), as a user's `ulimit -Sn 1024` would: whether the
 //! runtime can then hold and export N references is part of the result.
 
@@ -27,6 +29,12 @@ use parking_lot::Mutex;
 const NAME: &str = "org.afbus.bench.Holder";
 const HOLD: TransactionCode = TransactionCode(1);
 const STATS: TransactionCode = TransactionCode(2);
+const MAKE: TransactionCode = TransactionCode(3);
+/// What a token answers (with nothing).
+const NOP: TransactionCode = TransactionCode(1);
+
+/// Objects of the service the client calls in turn.
+const SPREAD: usize = 1000;
 
 /// What a process uses: resident KiB and open fds.
 #[derive(Clone, Copy, Debug)]
@@ -47,9 +55,10 @@ fn usage() -> Result<Usage> {
 }
 
 /// The service: keeps every binder it is given.
-#[derive(Default)]
 struct Holder {
     held: Mutex<Vec<SpIBinder>>,
+    /// Makes the objects MAKE hands out.
+    made: Mutex<Arc<Runtime>>,
 }
 
 impl Binder for Holder {
@@ -72,6 +81,10 @@ impl Binder for Holder {
                 reply.write_i64(u.fds);
                 reply.write_i64(self.held.lock().len() as i64);
             }
+            MAKE => {
+                let token = self.made.lock().local(Token);
+                reply.write_binder(&token);
+            }
             _ => return Err(StatusCode::UNKNOWN_TRANSACTION.into()),
         }
         Ok(())
@@ -88,19 +101,26 @@ impl Binder for Token {
 
     fn on_transact(
         &self,
-        _: TransactionCode,
+        code: TransactionCode,
         _: &mut Parcel,
         _: &mut Parcel,
         _: &CallContext,
     ) -> std::result::Result<(), Status> {
-        Err(StatusCode::UNKNOWN_TRANSACTION.into())
+        match code {
+            NOP => Ok(()),
+            _ => Err(StatusCode::UNKNOWN_TRANSACTION.into()),
+        }
     }
 }
 
 fn server(bus: &str) -> Result {
-    let rt = Runtime::new(RuntimeConfig::default())?;
+    let rt = Arc::new(Runtime::new(RuntimeConfig::default())?);
     let endpoint = Arc::new(BusSocket::connect(bus)?);
-    rt.publish(&endpoint, NAME, &rt.local(Holder::default()))?;
+    let holder = Holder {
+        held: Mutex::default(),
+        made: Mutex::new(rt.clone()),
+    };
+    rt.publish(&endpoint, NAME, &rt.local(holder))?;
     rt.join_thread_pool();
     Ok(())
 }
@@ -210,6 +230,46 @@ fn main() -> Result {
         "| passing one (call with one new object), p50 / p99 | {:.1} / {:.1} µs | |",
         us(50.0),
         us(99.0)
+    );
+    spread_calls(&svc)
+}
+
+/// Calls to `SPREAD` objects of the service in turn against calls to one of them, alternating
+/// chunk by chunk.
+fn spread_calls(svc: &SpIBinder) -> Result {
+    let objects: Vec<SpIBinder> = (0..SPREAD)
+        .map(|_| Ok(svc.transact(MAKE, Parcel::new())?.read_binder()?))
+        .collect::<Result<_>>()?;
+    let call = |o: &SpIBinder| -> Result<u64> {
+        let t = Instant::now();
+        o.transact(NOP, Parcel::new())?;
+        Ok(t.elapsed().as_nanos() as u64)
+    };
+    for o in &objects {
+        call(o)?;
+    }
+    let (mut one, mut many) = (Vec::new(), Vec::new());
+    for _ in 0..20 {
+        for o in &objects {
+            many.push(call(o)?);
+        }
+        for _ in 0..SPREAD {
+            one.push(call(&objects[0])?);
+        }
+    }
+    one.sort_unstable();
+    many.sort_unstable();
+    let p = |v: &[u64], q| percentile(v, q) as f64 / 1000.0;
+    println!(
+        "| null calls to {SPREAD} objects of one peer in turn, p50 / p99 | {:.2} / {:.2} µs | {:.2}x one object's p50 |",
+        p(&many, 50.0),
+        p(&many, 99.0),
+        p(&many, 50.0) / p(&one, 50.0)
+    );
+    println!(
+        "| null calls to one of them, p50 / p99 | {:.2} / {:.2} µs | |",
+        p(&one, 50.0),
+        p(&one, 99.0)
     );
     Ok(())
 }
