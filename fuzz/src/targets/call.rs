@@ -5,9 +5,10 @@
 //!
 //! Input: byte 0 chooses the frame kind (bits 0-1: request, one-way, nested request, reply), the
 //! number of fds sent (bits 2-3), whether a well-formed trailer is appended to the payload (bit 4,
-//! with the fields from bytes 5-8), and whether the fds are object references (bit 5: socket ends
-//! whose peers are closed, so with no introduction) or parcel fds
-//! (`/dev/null`s); bytes 1-4 are the code; the rest is the payload.
+//! with the fields from bytes 5-8: target, policy, nested-in and keyed objects (byte 7), level),
+//! and whether the fds are object references (bit 5: socket ends whose peers are closed, so with
+//! no introduction) or parcel fds (`/dev/null`s); bytes 1-4 are the code; the rest is the payload.
+//! Keyed objects (`GIVEN` and `HOME` entries) follow the reference channels in the object table.
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -177,6 +178,7 @@ pub fn target(data: &[u8]) {
             data_len,
             parcel_fds: nfds - nobj,
             objects: nobj,
+            keyed: usize::from(field(2) >> 2),
             target: field(0),
             policy: field(1),
             nested: field(2) & 3,
@@ -227,7 +229,8 @@ pub fn target(data: &[u8]) {
     );
 }
 
-/// Bytes of one object table entry (kind 0: a reference channel, the frame's next fd).
+/// Bytes of one object table entry (kind 0: a reference channel, the frame's next fd; 1 and 2
+/// name an object by key).
 const OBJECT_ENTRY_LEN: usize = 25;
 
 /// A call trailer (the binder layer's wire format: see `binder/src/call.rs`).
@@ -236,6 +239,9 @@ struct Trailer {
     data_len: usize,
     parcel_fds: usize,
     objects: usize,
+    /// Object table entries after the channels that name objects by key, `GIVEN` and `HOME` in
+    /// turn (keys 1, 2, ...: none given over the channel, so every `HOME` must be refused).
+    keyed: usize,
     /// The target object: small numbers name no object, or (0) the channel's own.
     target: u8,
     policy: u8,
@@ -247,6 +253,11 @@ impl Trailer {
     /// Appends the object table (a reference channel entry per object) and the trailer.
     fn append(&self, out: &mut Vec<u8>) {
         out.extend(std::iter::repeat_n(0u8, OBJECT_ENTRY_LEN * self.objects));
+        for i in 0..self.keyed {
+            out.push(1 + (i % 2) as u8);
+            out.extend_from_slice(&(i as u64 + 1).to_le_bytes());
+            out.extend_from_slice(&[0; 16]);
+        }
         let start = out.len();
         out.extend_from_slice(&u64::from(self.target).to_le_bytes());
         out.extend_from_slice(&0u64.to_le_bytes());
@@ -254,7 +265,7 @@ impl Trailer {
         out.push(self.policy);
         out.extend_from_slice(&i32::from(self.level as i8).to_le_bytes());
         out.extend_from_slice(&(self.parcel_fds as u16).to_le_bytes());
-        out.extend_from_slice(&(self.objects as u16).to_le_bytes());
+        out.extend_from_slice(&((self.objects + self.keyed) as u16).to_le_bytes());
         out.extend_from_slice(&(self.data_len as u32).to_le_bytes());
         debug_assert_eq!(out.len() - start, CALL_TRAILER_LEN);
     }
