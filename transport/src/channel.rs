@@ -132,7 +132,8 @@ impl Channel {
     }
 
     /// The sender of a frame received here as of now: the process the kernel stamped on it
-    /// (`frame.creds`), with its current effective uid and gid (see [`crate::identity`]).
+    /// (`frame.creds`), with its current effective uid and gid (resolved through a pidfd, never
+    /// adding privilege to the stamp).
     /// Costs one `ioctl`; call it for frames whose sender matters.
     pub fn sender(&self, creds: Option<Credentials>) -> Option<Credentials> {
         creds.map(|c| self.identity.current(c))

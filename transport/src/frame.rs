@@ -62,8 +62,8 @@ impl FrameKind {
 /// The fixed part of a frame.
 ///
 /// Wire layout (little-endian, 24 bytes): kind u16, flags u16, fd count u16, transport flags u16
-/// (the channel's own signalling; see [`XFLAGS_KNOWN`]), payload length u32, code u32,
-/// transaction id u64.
+/// (the channel's own signalling, which a frame outside a channel must leave 0), payload length
+/// u32, code u32, transaction id u64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Header {
     /// The frame's kind.
