@@ -149,7 +149,14 @@ impl ServiceManager {
         on_conflict: OnConflict,
         ctx: &CallContext,
     ) -> Result<(), Status> {
-        self.check(Op::Own, ctx, name)?;
+        self.check(Op::Own, ctx, name).inspect_err(|e| {
+            tracing::info!(
+                name,
+                pid = ctx.caller().pid,
+                uid = ctx.caller().uid,
+                "registration refused: {e}"
+            )
+        })?;
         // An entry whose owner died but is not reaped yet is no conflict.
         self.remove_dead();
         let owner = Owner {
@@ -174,6 +181,12 @@ impl ServiceManager {
                     self.policy.read().quota().services_per_uid,
                 )
                 .map_err(|e| {
+                    tracing::info!(
+                        name,
+                        pid = owner.pid,
+                        uid = owner.uid,
+                        "registration refused: {e}"
+                    );
                     let code = match e {
                         crate::registry::AddError::Registered { .. } => {
                             ExceptionCode::ILLEGAL_STATE

@@ -807,3 +807,49 @@ fn startup_errors_name_their_subject() {
     let err = run(&["--policy", missing.to_str().unwrap()]);
     assert!(err.contains("policy.toml: cannot read it"), "{err}");
 }
+
+/// The shipped sample configuration (`dist/`) is what the daemon accepts, and under systemd
+/// (`$NOTIFY_SOCKET`) the daemon says when it is ready, reloading and stopping.
+#[test]
+fn the_sample_configuration_loads_and_systemd_hears_readiness() {
+    with_timeout(60, || {
+        use std::os::unix::net::UnixDatagram;
+        let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
+        let dir = tempfile::tempdir().unwrap();
+        let notify_path = dir.path().join("notify");
+        let notify = UnixDatagram::bind(&notify_path).unwrap();
+        notify
+            .set_read_timeout(Some(Duration::from_secs(20)))
+            .unwrap();
+        let mut daemon = Command::new(DAEMON)
+            .arg("--bus")
+            .arg(dir.path().join("bus"))
+            .arg("--policy")
+            .arg(dist.join("policy.toml"))
+            .arg("--services")
+            .arg(dist.join("services.d"))
+            .env("NOTIFY_SOCKET", &notify_path)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let next = || {
+            let mut buf = [0u8; 64];
+            let n = notify.recv(&mut buf).expect("a notification");
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        };
+        assert_eq!(next(), "READY=1");
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let sm = ServiceManager::connect(&rt, dir.path().join("bus")).unwrap();
+        assert!(
+            sm.is_declared("afbus.examples.IEcho/default").unwrap(),
+            "the sample declaration is loaded"
+        );
+        let pid = nix::unistd::Pid::from_raw(daemon.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGHUP).unwrap();
+        assert_eq!(next(), "RELOADING=1");
+        assert_eq!(next(), "READY=1");
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+        assert_eq!(next(), "STOPPING=1");
+        assert!(daemon.wait().unwrap().success());
+    })
+}

@@ -4,7 +4,9 @@
 //! `$XDG_RUNTIME_DIR/afbus/bus`, else `/tmp/afbus-UID/bus`, whose directory must be the user's
 //! alone). SIGTERM or SIGINT: clean exit, socket removed. SIGHUP: reload the
 //! policy; a bad file is reported and the old policy stays. With `--ready-fd N` it writes `R` to
-//! fd N once the bus accepts calls, then `H` after each reload (`E` for a failed one).
+//! fd N once the bus accepts calls, then `H` after each reload (`E` for a failed one). Under
+//! systemd (`Type=notify`, `$NOTIFY_SOCKET` set) it also says `READY=1`, `RELOADING=1` and
+//! `STOPPING=1` there.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -67,10 +69,15 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         })?),
         None => None,
     };
+    let notify = SystemdNotify::from_env();
     let mut tell = |byte: u8| {
         if let Some(f) = ready.as_mut() {
             let _ = f.write_all(&[byte]);
         }
+        notify.say(match byte {
+            b'R' | b'H' | b'E' => "READY=1",
+            _ => return,
+        });
     };
     let bus = bus_path(args.bus);
     bus.prepare_for_daemon()?;
@@ -86,17 +93,60 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             continue;
         };
         match Signal::try_from(info.ssi_signo as i32) {
-            Ok(Signal::SIGHUP) => match daemon.reload() {
-                Ok(()) => tell(b'H'),
-                Err(e) => {
-                    tracing::error!("reload refused, the old policy stays: {e}");
-                    tell(b'E');
+            Ok(Signal::SIGHUP) => {
+                notify.say("RELOADING=1");
+                match daemon.reload() {
+                    Ok(()) => tell(b'H'),
+                    Err(e) => {
+                        tracing::error!("reload refused, the old policy stays: {e}");
+                        tell(b'E');
+                    }
                 }
-            },
+            }
             _ => break,
         }
     }
     tracing::info!("stopping");
+    notify.say("STOPPING=1");
     daemon.stop();
     Ok(())
+}
+
+/// systemd's readiness protocol (`sd_notify`): datagrams to the socket in `$NOTIFY_SOCKET`.
+struct SystemdNotify(
+    Option<(
+        std::os::unix::net::UnixDatagram,
+        std::os::unix::net::SocketAddr,
+    )>,
+);
+
+impl SystemdNotify {
+    fn from_env() -> SystemdNotify {
+        use std::os::linux::net::SocketAddrExt;
+        use std::os::unix::net::{SocketAddr, UnixDatagram};
+        let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+            return SystemdNotify(None);
+        };
+        let bytes = std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str());
+        // "@name" is an abstract socket.
+        let addr = match bytes.strip_prefix(b"@") {
+            Some(name) => SocketAddr::from_abstract_name(name),
+            None => SocketAddr::from_pathname(&path),
+        };
+        match (UnixDatagram::unbound(), addr) {
+            (Ok(sock), Ok(addr)) => SystemdNotify(Some((sock, addr))),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("NOTIFY_SOCKET {path:?} cannot be used: {e}");
+                SystemdNotify(None)
+            }
+        }
+    }
+
+    fn say(&self, state: &str) {
+        if let Some((sock, addr)) = &self.0 {
+            if let Err(e) = sock.send_to_addr(state.as_bytes(), addr) {
+                tracing::warn!("sd_notify {state}: {e}");
+            }
+        }
+    }
 }
