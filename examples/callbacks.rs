@@ -64,7 +64,7 @@ fn client(bus: &Path) -> Result {
         ..RuntimeConfig::default()
     })?;
     let sm = ServiceManager::connect(&rt, bus)?;
-    let worker = IWorkerProxy::from_binder(sm.wait_for_service(NAME, Duration::from_secs(10))?);
+    let worker: IWorkerProxy = sm.wait_for_interface(NAME, Duration::from_secs(10))?;
     let progress = IProgressProxy::new_local(&rt, Progress);
     println!(
         "[client] calling run(3) from thread {:?}",

@@ -52,7 +52,7 @@ fn client(bus: &Path, service: &mut std::process::Child) -> Result {
     let rt = Runtime::new(RuntimeConfig::default())?;
     rt.start_thread_pool();
     let sm = ServiceManager::connect(&rt, bus)?;
-    let echo = IEchoProxy::from_binder(sm.wait_for_service(NAME, Duration::from_secs(10))?);
+    let echo: IEchoProxy = sm.wait_for_interface(NAME, Duration::from_secs(10))?;
     println!("[client] echo says {:?}", echo.echo("alive")?);
 
     let (told, notice) = mpsc::channel();

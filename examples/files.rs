@@ -53,7 +53,7 @@ fn serve(bus: &Path) -> Result {
 fn client(bus: &Path, _: &mut std::process::Child) -> Result {
     let rt = Runtime::new(RuntimeConfig::default())?;
     let sm = ServiceManager::connect(&rt, bus)?;
-    let files = IFilesProxy::from_binder(sm.wait_for_service(NAME, Duration::from_secs(10))?);
+    let files: IFilesProxy = sm.wait_for_interface(NAME, Duration::from_secs(10))?;
 
     let (r, w) = nix::unistd::pipe()?;
     files.write_to(&w, "written by the service into our pipe")?;

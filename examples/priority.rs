@@ -60,7 +60,7 @@ fn observe_at(observer: &IPriorityProxy, p: Priority) -> Result<Option<String>> 
 fn client(bus: &Path, _: &mut std::process::Child) -> Result {
     let rt = Runtime::new(RuntimeConfig::default())?;
     let sm = ServiceManager::connect(&rt, bus)?;
-    let observer = IPriorityProxy::from_binder(sm.wait_for_service(NAME, Duration::from_secs(10))?);
+    let observer: IPriorityProxy = sm.wait_for_interface(NAME, Duration::from_secs(10))?;
     println!("[client] at the default priority: {}", observer.observe()?);
     let fifo = Priority {
         policy: SchedPolicy::Fifo,

@@ -66,7 +66,7 @@ fn serve(bus: &Path) -> Result {
 fn call(bus: &Path) -> Result {
     let rt = Runtime::new(RuntimeConfig::default())?;
     let sm = ServiceManager::connect(&rt, bus)?;
-    let echo = IEchoProxy::from_binder(sm.wait_for_service(NAME, Duration::from_secs(10))?);
+    let echo: IEchoProxy = sm.wait_for_interface(NAME, Duration::from_secs(10))?;
 
     println!(
         "[client pid {}] echo(\"hello, afbus\") = {:?}",

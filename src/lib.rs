@@ -55,7 +55,7 @@
 //!     let sm = ServiceManager::connect(&rt, bus.path())?;
 //!     sm.add_service("org.example.IEcho/default", IEchoProxy::new_local(&rt, Echo).as_binder())?;
 //!
-//!     let echo = IEchoProxy::from_binder(sm.get_service("org.example.IEcho/default")?);
+//!     let echo: IEchoProxy = sm.get_interface("org.example.IEcho/default")?; // checks the interface
 //!     assert_eq!(echo.echo("hi")?, "hi");
 //!     Ok(())
 //! }

@@ -211,6 +211,17 @@ pub(crate) fn dispatch(
     result
 }
 
+/// The proxy type `afbus-idl` generates for an AIDL interface (`IFooProxy`): what a typed
+/// lookup returns (`ServiceManager::get_interface::<IFooProxy>(name)`).
+pub trait Interface: Sized {
+    /// The interface descriptor, such as `"org.example.IFoo"`.
+    const DESCRIPTOR: &'static str;
+
+    /// Wraps `binder` after asking the object for its descriptor: an object of another
+    /// interface is an `ILLEGAL_ARGUMENT` exception naming both.
+    fn from_binder_checked(binder: SpIBinder) -> std::result::Result<Self, Status>;
+}
+
 /// Told when a remote object's process dies (or its last channel hangs up).
 pub trait DeathRecipient: Send + Sync {
     /// The object is dead. Called once.

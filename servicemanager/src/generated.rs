@@ -179,6 +179,14 @@ pub mod afbus {
                 Self::from_binder(runtime.local(IServiceManagerStub::new(service)))
             }
         }
+        impl ::afbus_binder::Interface for IServiceManagerProxy {
+            const DESCRIPTOR: &'static str = DESCRIPTOR;
+            fn from_binder_checked(
+                binder: ::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                Self::from_binder_checked(binder)
+            }
+        }
         impl IServiceManager for IServiceManagerProxy {
             fn get_service(
                 &self,
@@ -587,6 +595,14 @@ pub mod afbus {
                 service: T,
             ) -> Self {
                 Self::from_binder(runtime.local(IServiceCallbackStub::new(service)))
+            }
+        }
+        impl ::afbus_binder::Interface for IServiceCallbackProxy {
+            const DESCRIPTOR: &'static str = DESCRIPTOR;
+            fn from_binder_checked(
+                binder: ::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                Self::from_binder_checked(binder)
             }
         }
         impl IServiceCallback for IServiceCallbackProxy {

@@ -214,6 +214,21 @@ fn register_get_and_list_across_processes() {
             .wait_for_service("test.none", Duration::from_millis(100))
             .unwrap_err();
         assert_eq!(missing.code(), StatusCode::NAME_NOT_FOUND);
+        // A typed lookup checks the interface: test.echo is no IServiceCallback.
+        match sm.get_interface::<IServiceCallbackProxy>("test.echo") {
+            Err(afbus_binder::Error::Service(s)) => {
+                assert_eq!(
+                    s.exception_code(),
+                    afbus_binder::ExceptionCode::ILLEGAL_ARGUMENT
+                );
+                assert!(
+                    s.message().contains("afbus.IServiceCallback")
+                        && s.message().contains("test.IEcho"),
+                    "{s}"
+                );
+            }
+            other => panic!("a typed lookup of the wrong interface: {other:?}"),
+        }
     })
 }
 

@@ -121,6 +121,14 @@ pub mod org {
                     Self::from_binder(runtime.local(IStoreStub::new(service)))
                 }
             }
+            impl ::afbus_binder::Interface for IStoreProxy {
+                const DESCRIPTOR: &'static str = DESCRIPTOR;
+                fn from_binder_checked(
+                    binder: ::afbus_binder::SpIBinder,
+                ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                    Self::from_binder_checked(binder)
+                }
+            }
             impl IStore for IStoreProxy {
                 fn put(
                     &self,
@@ -420,6 +428,14 @@ pub mod org {
                     service: T,
                 ) -> Self {
                     Self::from_binder(runtime.local(IWatcherStub::new(service)))
+                }
+            }
+            impl ::afbus_binder::Interface for IWatcherProxy {
+                const DESCRIPTOR: &'static str = DESCRIPTOR;
+                fn from_binder_checked(
+                    binder: ::afbus_binder::SpIBinder,
+                ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                    Self::from_binder_checked(binder)
                 }
             }
             impl IWatcher for IWatcherProxy {

@@ -90,6 +90,14 @@ pub mod org {
                     Self::from_binder(runtime.local(IEchoStub::new(service)))
                 }
             }
+            impl ::afbus_binder::Interface for IEchoProxy {
+                const DESCRIPTOR: &'static str = DESCRIPTOR;
+                fn from_binder_checked(
+                    binder: ::afbus_binder::SpIBinder,
+                ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                    Self::from_binder_checked(binder)
+                }
+            }
             impl IEcho for IEchoProxy {
                 fn echo(
                     &self,

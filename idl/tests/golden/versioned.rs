@@ -113,6 +113,14 @@ pub mod org {
                     Ok(reply.read_string()?)
                 }
             }
+            impl ::afbus_binder::Interface for IVersionedProxy {
+                const DESCRIPTOR: &'static str = DESCRIPTOR;
+                fn from_binder_checked(
+                    binder: ::afbus_binder::SpIBinder,
+                ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                    Self::from_binder_checked(binder)
+                }
+            }
             impl IVersioned for IVersionedProxy {
                 fn twice(
                     &self,

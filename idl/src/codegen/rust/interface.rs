@@ -359,6 +359,16 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
             #meta_proxy
         }
 
+        impl ::afbus_binder::Interface for #proxy {
+            const DESCRIPTOR: &'static str = DESCRIPTOR;
+
+            fn from_binder_checked(
+                binder: ::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<Self, ::afbus_binder::Status> {
+                Self::from_binder_checked(binder)
+            }
+        }
+
         impl #trait_name for #proxy {
             #(#proxy_methods)*
         }
