@@ -14,9 +14,10 @@
 //! }
 //! ```
 //!
-//! `build.rs` (with `afbus-idl` as a build dependency):
+//! `build.rs` (with `afbus-idl` as a build dependency; this and the next block are not compiled
+//! here, as they need a build script: `examples/quickstart.rs` is the compiled version):
 //!
-//! ```ignore
+//! ```text
 //! fn main() {
 //!     afbus_idl::Builder::new()
 //!         .runtime_crate("::afbus::binder") // the generated code names the runtime through afbus
@@ -28,7 +29,7 @@
 //!
 //! The service and a client (here in one program; they are usually two processes):
 //!
-//! ```ignore
+//! ```text
 //! use afbus::binder::{Runtime, RuntimeConfig, Status};
 //! use afbus::servicemanager::{PrivateBus, ServiceManager};
 //!
