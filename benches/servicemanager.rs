@@ -1,5 +1,6 @@
-//! The service manager off the data path: a get against a plain call, and a call's cost with 1
-//! and with 10,000 registered names, measured in the same run.
+//! The service manager off the data path: gets (of a service the client holds already, and of
+//! one it does not) against a plain call, and a call's cost with 1 and with 10,000 registered
+//! names, measured in the same run.
 //!
 //! `cargo bench --bench servicemanager [-- --quick] [--iters N]`
 
@@ -78,9 +79,29 @@ fn main() -> Result {
     let gets = opts.iters / 10;
     let get = || timed(|| Ok(sm.get_service("bench.null").map(drop)?));
     let (call_s, get_s) = interleaved(gets, call, get)?;
+    // A client that does not hold the service: each get has the service mint a reference.
+    let fresh_rt = Runtime::new(RuntimeConfig::default())?;
+    let fresh_sm = ServiceManager::connect(&fresh_rt, bus.path())?;
+    let fresh_get = || timed(|| Ok(fresh_sm.get_service("bench.null").map(drop)?));
+    let (_, fresh_s) = interleaved(gets, call, fresh_get)?;
     let call_p50 = percentile(&call_s, 50.0);
     print_row("afbus-socket", "null call", 0, pin, &call_s, call_p50);
-    print_row("afbus-socket", "get (registered)", 0, pin, &get_s, call_p50);
+    print_row(
+        "afbus-socket",
+        "get (not held yet)",
+        0,
+        pin,
+        &fresh_s,
+        call_p50,
+    );
+    print_row(
+        "afbus-socket",
+        "get (held already)",
+        0,
+        pin,
+        &get_s,
+        call_p50,
+    );
 
     let names = |n: usize| format!("call, {n} names");
     let (one, _) = interleaved(opts.iters, call, call)?;

@@ -222,6 +222,18 @@ pub trait Interface: Sized {
     fn from_binder_checked(binder: SpIBinder) -> std::result::Result<Self, Status>;
 }
 
+/// Who an object is: its owner's runtime id, its number there, and the owner's pid (as the
+/// kernel reported it). Two references to one object have the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectId {
+    /// The owner's runtime id.
+    pub runtime: u64,
+    /// The object's number in that runtime.
+    pub number: u64,
+    /// The owner's pid.
+    pub pid: i32,
+}
+
 /// Told when a remote object's process dies (or its last channel hangs up).
 pub trait DeathRecipient: Send + Sync {
     /// The object is dead. Called once.
@@ -467,6 +479,32 @@ impl SpIBinder {
             ));
         }
         Ok(())
+    }
+
+    /// Who the object is (see [`ObjectId`]).
+    pub fn object_id(&self) -> ObjectId {
+        match &self.0 {
+            Kind::Local(obj) => ObjectId {
+                runtime: obj.runtime_id,
+                number: obj.number,
+                pid: std::process::id() as i32,
+            },
+            Kind::Remote(p) => ObjectId {
+                runtime: p.owner,
+                number: p.number,
+                pid: p.owner_pid,
+            },
+        }
+    }
+
+    /// A live proxy that this reference's runtime already holds to the remote object `id`
+    /// names, if any: a lookup that needs no new reference.
+    pub fn held_alike(&self, id: ObjectId) -> Option<SpIBinder> {
+        let rt = match &self.0 {
+            Kind::Local(obj) => obj.runtime.upgrade()?,
+            Kind::Remote(p) => p.runtime.upgrade()?,
+        };
+        rt.held(id).filter(SpIBinder::is_alive)
     }
 
     /// False once the object is known to be dead.

@@ -61,6 +61,10 @@ pub mod afbus {
             pub const TRY_UNREGISTER_SERVICE: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
                 10,
             );
+            /// The transaction code of `identifyService`.
+            pub const IDENTIFY_SERVICE: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
+                11,
+            );
         }
         /// The service registry of a bus, served by its bus master (afbus-servicemanager). Names name
         /// objects; a get hands the caller a fresh reference minted by the object's owner.
@@ -134,6 +138,13 @@ pub mod afbus {
                 name: &str,
                 service: &::afbus_binder::SpIBinder,
             ) -> ::std::result::Result<bool, ::afbus_binder::Status>;
+            /// Who the object registered as `name` is, if it is registered now and the caller may get
+            /// it: [owner's runtime id, object number, owner's pid]; empty otherwise. A client that
+            /// already holds a reference to that object needs no get (no new reference minted).
+            fn identify_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status>;
         }
         /// A proxy for `IServiceManager`: calls an object through a binder reference, local or remote.
         #[derive(Clone, Debug, PartialEq, Eq)]
@@ -333,6 +344,18 @@ pub mod afbus {
                 let _aidl_ret: bool = _aidl_reply.read_bool()?;
                 Ok(_aidl_ret)
             }
+            fn identify_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact(transactions::IDENTIFY_SERVICE, _aidl_data)?;
+                let _aidl_ret: ::std::vec::Vec<i64> = _aidl_reply.read_vec::<i64>()?;
+                Ok(_aidl_ret)
+            }
         }
         /// Serves a `IServiceManager` implementation: decodes each call and dispatches it by transaction code.
         pub struct IServiceManagerStub<T: IServiceManager> {
@@ -368,6 +391,7 @@ pub mod afbus {
                     transactions::TRY_UNREGISTER_SERVICE,
                     handle_try_unregister_service::<T>,
                 ),
+                (transactions::IDENTIFY_SERVICE, handle_identify_service::<T>),
             ];
             /// Wraps an implementation.
             pub fn new(service: T) -> Self {
@@ -494,6 +518,16 @@ pub mod afbus {
             let mut _arg_service: ::afbus_binder::SpIBinder = _aidl_data.read_binder()?;
             let _aidl_ret = service.try_unregister_service(&_arg_name, &_arg_service)?;
             _aidl_reply.write_bool(_aidl_ret);
+            Ok(())
+        }
+        fn handle_identify_service<T: IServiceManager>(
+            service: &T,
+            _aidl_data: &mut ::afbus_binder::Parcel,
+            _aidl_reply: &mut ::afbus_binder::Parcel,
+        ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+            let mut _arg_name: ::std::string::String = _aidl_data.read_string()?;
+            let _aidl_ret = service.identify_service(&_arg_name)?;
+            _aidl_reply.write_slice(&_aidl_ret);
             Ok(())
         }
         impl<T: IServiceManager> ::afbus_binder::Binder for IServiceManagerStub<T> {

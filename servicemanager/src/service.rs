@@ -509,4 +509,15 @@ impl IServiceManager for ServiceManagerObject {
     fn try_unregister_service(&self, name: &str, service: &SpIBinder) -> Result<bool, Status> {
         Ok(self.0.try_unregister(name, service, &caller()?))
     }
+
+    fn identify_service(&self, name: &str) -> Result<Vec<i64>, Status> {
+        // The same checks as a get: only a caller that may get it learns who it is.
+        Ok(match self.0.get(name, Duration::ZERO, &caller()?) {
+            Ok(Some(service)) => {
+                let id = service.object_id();
+                vec![id.runtime as i64, id.number as i64, i64::from(id.pid)]
+            }
+            _ => Vec::new(),
+        })
+    }
 }

@@ -868,3 +868,72 @@ fn the_sample_configuration_loads_and_systemd_hears_readiness() {
         assert!(daemon.wait().unwrap().success());
     })
 }
+
+/// An object that records its reference counts.
+#[derive(Default)]
+struct Counted {
+    history: Mutex<Vec<usize>>,
+}
+
+impl Binder for Counted {
+    fn descriptor(&self) -> &str {
+        "test.ICounted"
+    }
+    fn on_transact(
+        &self,
+        _: TransactionCode,
+        _: &mut Parcel,
+        _: &mut Parcel,
+        _: &CallContext,
+    ) -> Result<(), Status> {
+        Ok(())
+    }
+    fn on_refs_changed(&self, count: usize) {
+        self.history.lock().push(count);
+    }
+}
+
+/// A get of a service the client holds already needs nothing from the service's process: the
+/// service manager says who the object is, and the client's own proxy answers.
+#[test]
+fn a_get_of_a_service_already_held_mints_nothing() {
+    with_timeout(60, || {
+        let bus = Bus::start(None);
+        let (service_rt, service_sm) = client(&bus.path());
+        let counted = Arc::new(Counted::default());
+        service_sm
+            .add_service("test.counted", &service_rt.local_arc(counted.clone()))
+            .unwrap();
+        let (_rt, sm) = client(&bus.path());
+        let first = sm.get_service("test.counted").unwrap();
+        first.ping().unwrap();
+        let settled = |n: usize| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while counted.history.lock().len() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "{:?}",
+                    counted.history.lock()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            counted.history.lock().clone()
+        };
+        // The service manager's reference, then the client's.
+        let before = settled(2);
+        assert_eq!(before, [1, 2]);
+        for _ in 0..10 {
+            let again = sm.get_service("test.counted").unwrap();
+            assert_eq!(again, first, "the same proxy");
+        }
+        assert_eq!(settled(2), before, "no reference was minted for the gets");
+        // Once the client lets go, a get mints a reference again.
+        drop(first);
+        let after_drop = settled(3);
+        assert_eq!(after_drop.last(), Some(&1));
+        let fresh = sm.get_service("test.counted").unwrap();
+        fresh.ping().unwrap();
+        assert_eq!(settled(4).last(), Some(&2));
+    })
+}

@@ -4,6 +4,19 @@
 use super::*;
 
 impl RuntimeInner {
+    /// A proxy this runtime holds to the remote object `id` names.
+    pub(crate) fn held(&self, id: crate::object::ObjectId) -> Option<SpIBinder> {
+        if id.runtime == self.id && id.pid == std::process::id() as i32 {
+            return None;
+        }
+        let proxy = self
+            .proxies
+            .lock()
+            .get(&(id.runtime, id.number, id.pid))?
+            .upgrade()?;
+        Some(SpIBinder(Kind::Remote(proxy)))
+    }
+
     pub(super) fn arc(&self) -> Arc<RuntimeInner> {
         self.me
             .upgrade()

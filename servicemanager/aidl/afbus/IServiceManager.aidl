@@ -35,4 +35,10 @@ interface IServiceManager {
     ServiceDebugInfo[] getServiceDebugInfo();
     /** The owner withdraws its own registration (a lazy service about to exit). */
     boolean tryUnregisterService(String name, IBinder service);
+    /**
+     * Who the object registered as `name` is, if it is registered now and the caller may get
+     * it: [owner's runtime id, object number, owner's pid]; empty otherwise. A client that
+     * already holds a reference to that object needs no get (no new reference minted).
+     */
+    long[] identifyService(String name);
 }
