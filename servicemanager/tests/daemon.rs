@@ -937,3 +937,25 @@ fn a_get_of_a_service_already_held_mints_nothing() {
         assert_eq!(settled(4).last(), Some(&2));
     })
 }
+
+/// Shell completions and the man page come from the command's own definition.
+#[test]
+fn the_afbus_command_prints_completions_and_its_man_page() {
+    let run = |args: &[&str]| {
+        let out = Command::new(AFBUS).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for shell in ["bash", "zsh", "fish"] {
+        let script = run(&["completions", shell]);
+        assert!(
+            script.contains("afbus") && script.contains("monitor"),
+            "{shell}"
+        );
+    }
+    let man = run(&["man"]);
+    assert!(
+        man.contains(".TH afbus 1") && man.contains("check"),
+        "{man}"
+    );
+}

@@ -7,6 +7,8 @@
 //! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...] [--timeout S]
 //! afbus status
 //! afbus monitor [KEY=VALUE]...
+//! afbus completions SHELL   # bash, zsh, fish, elvish, powershell
+//! afbus man                 # this command's man page (roff)
 //! ```
 //! Argument types for `call`: `i32`, `i64`, `u32`, `u64`, `f64`, `bool`, `str`, `null` (a null
 //! string), `bytes` (hex), `fd` (a file opened for reading). The reply is decoded with
@@ -78,10 +80,36 @@ enum Command {
         /// Fields a signal must carry.
         rule: Vec<String>,
     },
+    /// Print a shell completion script (e.g. `afbus completions bash > /etc/bash_completion.d/afbus`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print this command's man page (roff; e.g. `afbus man > /usr/local/share/man/man1/afbus.1`).
+    Man,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // These need no bus.
+    match &args.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Args as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "afbus", &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Command::Man => {
+            let cmd = <Args as clap::CommandFactory>::command();
+            return match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("afbus: man: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     match run(&args) {
         Ok(out) => {
             print(&out, args.json);
@@ -271,6 +299,8 @@ fn run(args: &Args) -> Result<Out> {
                 println!("{line}");
             }
         }
+        // Printed by main, with no bus.
+        Command::Completions { .. } | Command::Man => Ok(Out::default()),
     }
 }
 
