@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
@@ -36,6 +37,9 @@ impl TransactionCode {
     pub const INTERFACE: TransactionCode = TransactionCode(pack(*b"_NTF"));
     /// Answered by the runtime: mint a new reference for a third process.
     pub(crate) const MINT: TransactionCode = TransactionCode(pack(*b"_MNT"));
+    /// Answered by the runtime: the object's [`Binder::dump`] into the fd the call carries,
+    /// then the arguments (an `i32` count and that many strings, at most [`MAX_DUMP_ARGS`]).
+    pub const DUMP: TransactionCode = TransactionCode(pack(*b"_DMP"));
     /// One-way, handled by the runtime: the sender lets go of objects given to it over this
     /// channel (see [`crate::call`] for its payload).
     pub(crate) const RELEASE: TransactionCode = TransactionCode(pack(*b"_RLS"));
@@ -165,6 +169,13 @@ pub trait Binder: Send + Sync + 'static {
         ctx: &CallContext,
     ) -> Result<(), Status>;
 
+    /// Writes the object's state for a person reading it (Android's `dump`; `afbus dump NAME
+    /// [ARGS]...` calls it): `args` are the caller's words. The default has nothing to say
+    /// (`UNKNOWN_TRANSACTION`). [`calling_context`] says who asks.
+    fn dump(&self, _out: &mut dyn std::io::Write, _args: &[String]) -> Result<(), Status> {
+        Err(StatusCode::UNKNOWN_TRANSACTION.into())
+    }
+
     /// Called when the last remote reference to this object is gone (dropped, or its holder
     /// died). The runtime then drops its own hold on the object.
     fn on_last_ref(&self) {}
@@ -185,6 +196,60 @@ thread_local! {
 /// trait (Binder's `getCallingUid`).
 pub fn calling_context() -> Option<CallContext> {
     CALLERS.with(|c| c.borrow().last().cloned())
+}
+
+/// Answers the codes every object answers the same way, for local and remote callers alike
+/// (`PING`, `INTERFACE`, `DUMP`); `None` for any other code.
+pub(crate) fn builtin(
+    binder: &dyn Binder,
+    code: TransactionCode,
+    data: &mut Parcel,
+    reply: &mut Parcel,
+    ctx: &CallContext,
+) -> Option<Result<(), Status>> {
+    match code {
+        TransactionCode::PING => Some(Ok(())),
+        TransactionCode::INTERFACE => {
+            reply.write_str(binder.descriptor());
+            Some(Ok(()))
+        }
+        TransactionCode::DUMP => Some(dispatch_dump(binder, data, ctx)),
+        _ => None,
+    }
+}
+
+/// Most arguments a [`TransactionCode::DUMP`] call may carry.
+pub const MAX_DUMP_ARGS: usize = 64;
+
+/// Runs `dump` with `ctx` as the [`calling_context`]: the fd and arguments read from `data`.
+pub(crate) fn dispatch_dump(
+    binder: &dyn Binder,
+    data: &mut Parcel,
+    ctx: &CallContext,
+) -> Result<(), Status> {
+    let mut out = std::fs::File::from(data.take_fd()?);
+    let n = usize::try_from(data.read_i32()?).unwrap_or(usize::MAX);
+    if n > MAX_DUMP_ARGS {
+        return Err(Status::new_exception(
+            crate::status::ExceptionCode::ILLEGAL_ARGUMENT,
+            format!("a dump takes at most {MAX_DUMP_ARGS} arguments"),
+        ));
+    }
+    let args = (0..n)
+        .map(|_| data.read_string())
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    CALLERS.with(|c| c.borrow_mut().push(ctx.clone()));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        binder.dump(&mut out, &args)
+    }))
+    .unwrap_or_else(|_| {
+        Err(Status::new_exception(
+            crate::status::ExceptionCode::ILLEGAL_STATE,
+            "the dump panicked",
+        ))
+    });
+    CALLERS.with(|c| c.borrow_mut().pop());
+    result
 }
 
 /// Runs `on_transact` with `ctx` as the [`calling_context`].
@@ -374,15 +439,9 @@ impl SpIBinder {
                 data.rewind();
                 let mut reply = Parcel::new();
                 let ctx = local_context(false);
-                match code {
-                    TransactionCode::PING => Ok(()),
-                    TransactionCode::INTERFACE => {
-                        reply.write_str(obj.binder.descriptor());
-                        Ok(())
-                    }
-                    code => dispatch(&*obj.binder, code, &mut data, &mut reply, &ctx),
-                }
-                .map_err(Error::Service)?;
+                builtin(&*obj.binder, code, &mut data, &mut reply, &ctx)
+                    .unwrap_or_else(|| dispatch(&*obj.binder, code, &mut data, &mut reply, &ctx))
+                    .map_err(Error::Service)?;
                 reply.rewind();
                 Ok(reply)
             }
@@ -479,6 +538,20 @@ impl SpIBinder {
             ));
         }
         Ok(())
+    }
+
+    /// Has the object write its state ([`Binder::dump`]) to `out`, with `args`.
+    pub fn dump(&self, out: BorrowedFd<'_>, args: &[&str]) -> Result<()> {
+        let mut data = Parcel::new();
+        data.write_fd(
+            out.try_clone_to_owned()
+                .map_err(|e| Error::new(StatusCode::NO_MEMORY, format!("dup: {e}")))?,
+        );
+        data.write_i32(args.len().try_into().unwrap_or(i32::MAX));
+        for a in args {
+            data.write_str(a);
+        }
+        self.transact(TransactionCode::DUMP, data).map(drop)
     }
 
     /// Who the object is (see [`ObjectId`]).

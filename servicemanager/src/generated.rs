@@ -145,6 +145,19 @@ pub mod afbus {
                 &self,
                 name: &str,
             ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status>;
+            /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+            /// default has nothing to say.
+            fn dump(
+                &self,
+                _out: &mut dyn ::std::io::Write,
+                _args: &[::std::string::String],
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                Err(
+                    ::afbus_binder::Status::from_code(
+                        ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                    ),
+                )
+            }
         }
         /// A proxy for `IServiceManager`: calls an object through a binder reference, local or remote.
         #[derive(Clone, Debug, PartialEq, Eq)]
@@ -552,6 +565,13 @@ pub mod afbus {
                     }
                 }
             }
+            fn dump(
+                &self,
+                out: &mut dyn ::std::io::Write,
+                args: &[::std::string::String],
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.service.dump(out, args)
+            }
         }
     }
     /// Told of registrations of the names it watches.
@@ -586,6 +606,19 @@ pub mod afbus {
                 &self,
                 name: &str,
             ) -> ::std::result::Result<(), ::afbus_binder::Status>;
+            /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+            /// default has nothing to say.
+            fn dump(
+                &self,
+                _out: &mut dyn ::std::io::Write,
+                _args: &[::std::string::String],
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                Err(
+                    ::afbus_binder::Status::from_code(
+                        ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                    ),
+                )
+            }
         }
         /// A proxy for `IServiceCallback`: calls an object through a binder reference, local or remote.
         #[derive(Clone, Debug, PartialEq, Eq)]
@@ -725,6 +758,13 @@ pub mod afbus {
                         )
                     }
                 }
+            }
+            fn dump(
+                &self,
+                out: &mut dyn ::std::io::Write,
+                args: &[::std::string::String],
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.service.dump(out, args)
             }
         }
     }

@@ -117,6 +117,10 @@ impl Binder for Echo {
         }
         Ok(())
     }
+    fn dump(&self, out: &mut dyn std::io::Write, args: &[String]) -> Result<(), Status> {
+        let caller = afbus_binder::calling_context().map_or(-1, |c| c.caller().pid);
+        writeln!(out, "echo service: args {args:?}, asked by pid {caller}").map_err(Status::from)
+    }
 }
 
 fn serve_echo(bus: &str, name: &str) -> ! {
@@ -498,6 +502,11 @@ fn the_afbus_command_against_a_live_bus() {
         let (ok, out) = afbus(&bus, &["wait", "test.never", "--timeout", "0.1"]);
         assert!(
             !ok && out.contains("test.never was not registered within 0.1 s"),
+            "{out}"
+        );
+        let (ok, out) = afbus(&bus, &["dump", "test.echo", "a", "b c"]);
+        assert!(
+            ok && out.starts_with("echo service: args [\"a\", \"b c\"], asked by pid "),
             "{out}"
         );
         let (ok, out) = afbus(&bus, &["check", "test.echo"]);
@@ -928,6 +937,10 @@ fn a_get_of_a_service_already_held_mints_nothing() {
             assert_eq!(again, first, "the same proxy");
         }
         assert_eq!(settled(2), before, "no reference was minted for the gets");
+        // An object without a dump says so.
+        let devnull = std::fs::File::create("/dev/null").unwrap();
+        let no_dump = first.dump(std::os::fd::AsFd::as_fd(&devnull), &[]);
+        assert_eq!(no_dump.unwrap_err().code(), StatusCode::UNKNOWN_TRANSACTION);
         // Once the client lets go, a get mints a reference again.
         drop(first);
         let after_drop = settled(3);

@@ -174,13 +174,10 @@ impl RuntimeInner {
         let mut reply = Parcel::new();
         // Whom the reply's references are for: the caller, unless a MINT says otherwise.
         let mut holder = ctx.caller.sent_pid();
-        let result = match code {
-            TransactionCode::PING => Ok(()),
-            TransactionCode::INTERFACE => {
-                reply.write_str(object.binder.descriptor());
-                Ok(())
-            }
-            TransactionCode::MINT => {
+        let answered = crate::object::builtin(&*object.binder, code, &mut data, &mut reply, &ctx);
+        let result = match (answered, code) {
+            (Some(answered), _) => answered,
+            (None, TransactionCode::MINT) => {
                 // A reference minted for a third process is charged to it if the caller (the
                 // service manager, say) may vouch for it: root, or our own uid. Anyone else
                 // holds what it has minted.
@@ -192,8 +189,8 @@ impl RuntimeInner {
                 reply.write_binder(&SpIBinder(Kind::Local(object.clone())));
                 Ok(())
             }
-            c if c.is_builtin() => Err(Status::from(StatusCode::UNKNOWN_TRANSACTION)),
-            c => dispatch(&*object.binder, c, &mut data, &mut reply, &ctx),
+            (None, c) if c.is_builtin() => Err(Status::from(StatusCode::UNKNOWN_TRANSACTION)),
+            (None, c) => dispatch(&*object.binder, c, &mut data, &mut reply, &ctx),
         };
         drop(guard);
         result.map(|()| (reply, holder))

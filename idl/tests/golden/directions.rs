@@ -76,6 +76,19 @@ pub mod org {
                     watcher: &super::IWatcher::IWatcherProxy,
                     others: &[super::IWatcher::IWatcherProxy],
                 ) -> ::std::result::Result<(), ::afbus_binder::Status>;
+                /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+                /// default has nothing to say.
+                fn dump(
+                    &self,
+                    _out: &mut dyn ::std::io::Write,
+                    _args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    Err(
+                        ::afbus_binder::Status::from_code(
+                            ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                        ),
+                    )
+                }
             }
             /// A proxy for `IStore`: calls an object through a binder reference, local or remote.
             #[derive(Clone, Debug, PartialEq, Eq)]
@@ -367,6 +380,13 @@ pub mod org {
                         }
                     }
                 }
+                fn dump(
+                    &self,
+                    out: &mut dyn ::std::io::Write,
+                    args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    self.service.dump(out, args)
+                }
             }
         }
         pub mod IWatcher {
@@ -385,6 +405,19 @@ pub mod org {
                     &self,
                     key: &str,
                 ) -> ::std::result::Result<(), ::afbus_binder::Status>;
+                /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+                /// default has nothing to say.
+                fn dump(
+                    &self,
+                    _out: &mut dyn ::std::io::Write,
+                    _args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    Err(
+                        ::afbus_binder::Status::from_code(
+                            ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                        ),
+                    )
+                }
             }
             /// A proxy for `IWatcher`: calls an object through a binder reference, local or remote.
             #[derive(Clone, Debug, PartialEq, Eq)]
@@ -502,6 +535,13 @@ pub mod org {
                             )
                         }
                     }
+                }
+                fn dump(
+                    &self,
+                    out: &mut dyn ::std::io::Write,
+                    args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    self.service.dump(out, args)
                 }
             }
         }

@@ -41,6 +41,19 @@ pub mod org {
                     &self,
                     x: i32,
                 ) -> ::std::result::Result<i32, ::afbus_binder::Status>;
+                /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+                /// default has nothing to say.
+                fn dump(
+                    &self,
+                    _out: &mut dyn ::std::io::Write,
+                    _args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    Err(
+                        ::afbus_binder::Status::from_code(
+                            ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                        ),
+                    )
+                }
             }
             /// A proxy for `IVersioned`: calls an object through a binder reference, local or remote.
             #[derive(Clone, Debug, PartialEq, Eq)]
@@ -210,6 +223,13 @@ pub mod org {
                             )
                         }
                     }
+                }
+                fn dump(
+                    &self,
+                    out: &mut dyn ::std::io::Write,
+                    args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    self.service.dump(out, args)
                 }
             }
         }

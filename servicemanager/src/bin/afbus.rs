@@ -6,6 +6,7 @@
 //! afbus wait NAME [--timeout S]
 //! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...] [--timeout S]
 //! afbus status
+//! afbus dump NAME [ARG]...   # the service's state, as it writes it (Android's dumpsys)
 //! afbus monitor [KEY=VALUE]...
 //! afbus completions SHELL   # bash, zsh, fish, elvish, powershell
 //! afbus man                 # this command's man page (roff)
@@ -75,6 +76,13 @@ enum Command {
     },
     /// Show every endpoint of the bus: address, pid, uid, names, frames queued in the master.
     Status,
+    /// Print a service's state as it writes it (like Android's `dumpsys NAME`).
+    Dump {
+        /// The service name.
+        name: String,
+        /// Arguments for the service's dump.
+        args: Vec<String>,
+    },
     /// Print multicast signals (matching KEY=VALUE fields) and bus notices as they come.
     Monitor {
         /// Fields a signal must carry.
@@ -243,6 +251,21 @@ fn run(args: &Args) -> Result<Out> {
                         ..Out::default()
                     })
                 }
+            }
+        }
+        Command::Dump { name, args } => {
+            use std::os::fd::AsFd;
+            let sm = ServiceManager::connect(&rt, &bus)?;
+            let service = sm.get_service(name)?;
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            // The service writes to our standard output itself.
+            let stdout = std::io::stdout();
+            match service.dump(stdout.as_fd(), &args) {
+                Ok(()) => Ok(Out::default()),
+                Err(e) if e.code() == StatusCode::UNKNOWN_TRANSACTION => {
+                    Err(format!("{name} has no dump").into())
+                }
+                Err(e) => Err(format!("{name}: dump: {e}").into()),
             }
         }
         Command::Status => {

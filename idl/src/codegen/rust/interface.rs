@@ -220,6 +220,37 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
         quote!(#[doc = #doc] pub const #c: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(#code);)
     });
     let trait_methods = i.methods.iter().map(|m| trait_method(ctx, m));
+    // The service's state for `afbus dump` (Binder::dump), unless the interface has a method
+    // of that name itself.
+    let has_dump = i.methods.iter().any(|m| snake_case(&m.name) == "dump");
+    let (trait_dump, stub_dump) = if has_dump {
+        (quote!(), quote!())
+    } else {
+        (
+            quote! {
+                /// Writes the service's state for a person reading it (`afbus dump NAME`); the
+                /// default has nothing to say.
+                fn dump(
+                    &self,
+                    _out: &mut dyn ::std::io::Write,
+                    _args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    Err(::afbus_binder::Status::from_code(
+                        ::afbus_binder::StatusCode::UNKNOWN_TRANSACTION,
+                    ))
+                }
+            },
+            quote! {
+                fn dump(
+                    &self,
+                    out: &mut dyn ::std::io::Write,
+                    args: &[::std::string::String],
+                ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                    self.service.dump(out, args)
+                }
+            },
+        )
+    };
     let proxy_methods = i.methods.iter().map(|m| proxy_method(ctx, m));
     let handlers = i.methods.iter().map(|m| handler(ctx, &trait_name, m));
     let mut sorted: Vec<&MethodDef> = i.methods.iter().collect();
@@ -310,6 +341,7 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
         #doc
         pub trait #trait_name: Send + Sync + 'static {
             #(#trait_methods)*
+            #trait_dump
         }
 
         #[doc = #proxy_doc]
@@ -421,6 +453,8 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
                     )),
                 }
             }
+
+            #stub_dump
         }
     }
 }
