@@ -123,6 +123,12 @@ impl ServiceManager {
         Ok(self.sm.check_service(name)?)
     }
 
+    /// The names declared in the daemon's services directory (started on a get) that this
+    /// caller may find, sorted: registered now or not.
+    pub fn list_declared(&self) -> Result<Vec<String>> {
+        Ok(self.sm.list_declared()?)
+    }
+
     /// The registered names this caller may find, sorted.
     pub fn list_services(&self) -> Result<Vec<String>> {
         Ok(self.sm.list_services()?)

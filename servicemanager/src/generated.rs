@@ -65,6 +65,10 @@ pub mod afbus {
             pub const IDENTIFY_SERVICE: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
                 11,
             );
+            /// The transaction code of `listDeclared`.
+            pub const LIST_DECLARED: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
+                12,
+            );
         }
         /// The service registry of a bus, served by its bus master (afbus-servicemanager). Names name
         /// objects; a get hands the caller a fresh reference minted by the object's owner.
@@ -145,6 +149,13 @@ pub mod afbus {
                 &self,
                 name: &str,
             ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status>;
+            /// The names declared in the daemon's services directory that this caller may find, sorted.
+            fn list_declared(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            >;
             /// Writes the service's state for a person reading it (`afbus dump NAME`); the
             /// default has nothing to say.
             fn dump(
@@ -369,6 +380,20 @@ pub mod afbus {
                 let _aidl_ret: ::std::vec::Vec<i64> = _aidl_reply.read_vec::<i64>()?;
                 Ok(_aidl_ret)
             }
+            fn list_declared(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                let mut _aidl_reply = self
+                    .binder
+                    .transact(transactions::LIST_DECLARED, _aidl_data)?;
+                let _aidl_ret: ::std::vec::Vec<::std::string::String> = _aidl_reply
+                    .read_vec::<::std::string::String>()?;
+                Ok(_aidl_ret)
+            }
         }
         /// Serves a `IServiceManager` implementation: decodes each call and dispatches it by transaction code.
         pub struct IServiceManagerStub<T: IServiceManager> {
@@ -405,6 +430,7 @@ pub mod afbus {
                     handle_try_unregister_service::<T>,
                 ),
                 (transactions::IDENTIFY_SERVICE, handle_identify_service::<T>),
+                (transactions::LIST_DECLARED, handle_list_declared::<T>),
             ];
             /// Wraps an implementation.
             pub fn new(service: T) -> Self {
@@ -540,6 +566,15 @@ pub mod afbus {
         ) -> ::std::result::Result<(), ::afbus_binder::Status> {
             let mut _arg_name: ::std::string::String = _aidl_data.read_string()?;
             let _aidl_ret = service.identify_service(&_arg_name)?;
+            _aidl_reply.write_slice(&_aidl_ret);
+            Ok(())
+        }
+        fn handle_list_declared<T: IServiceManager>(
+            service: &T,
+            _aidl_data: &mut ::afbus_binder::Parcel,
+            _aidl_reply: &mut ::afbus_binder::Parcel,
+        ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+            let _aidl_ret = service.list_declared()?;
             _aidl_reply.write_slice(&_aidl_ret);
             Ok(())
         }

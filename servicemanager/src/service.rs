@@ -490,6 +490,19 @@ impl IServiceManager for ServiceManagerObject {
         Ok(self.0.state.lock().activation.declared.contains_key(name))
     }
 
+    fn list_declared(&self) -> Result<Vec<String>, Status> {
+        let ctx = caller()?;
+        let st = self.0.state.lock();
+        let policy = self.0.policy.read();
+        Ok(st
+            .activation
+            .declared
+            .keys()
+            .filter(|name| policy.allows(Op::Find, ctx.caller().uid, ctx.caller().gid, name))
+            .cloned()
+            .collect())
+    }
+
     fn get_service_debug_info(&self) -> Result<Vec<ServiceDebugInfo>, Status> {
         let ctx = caller()?;
         let st = self.0.state.lock();

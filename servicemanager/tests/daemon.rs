@@ -527,7 +527,10 @@ fn the_afbus_command_explains_an_empty_bus_and_a_missing_one() {
     with_timeout(60, || {
         let bus = Bus::start(None);
         let (ok, out) = afbus(&bus, &["list"]);
-        assert!(ok && out.contains("no services registered"), "{out}");
+        assert!(
+            ok && out.contains("no services registered or declared"),
+            "{out}"
+        );
         let (ok, out) = afbus(&bus, &["--json", "list"]);
         assert_eq!((ok, out.trim()), (true, "[]"));
         let missing = bus.dir.path().join("no-such-bus");
@@ -568,12 +571,24 @@ fn a_get_starts_a_declared_service() {
             sm.check_service("test.activated").unwrap().is_none(),
             "check never starts it"
         );
+        assert_eq!(sm.list_declared().unwrap(), ["test.activated"]);
+        let (ok, out) = afbus(&bus, &["list"]);
+        assert!(
+            ok && out.contains("test.activated\t(declared: started on the first get)"),
+            "{out}"
+        );
         let svc = sm
             .wait_for_service("test.activated", Duration::from_secs(20))
             .unwrap();
         assert_eq!(echo(&svc, "started on demand"), "started on demand");
         let again = sm.get_service("test.activated").unwrap();
         assert_eq!(again, svc, "started once");
+        let (ok, out) = afbus(&bus, &["--json", "list"]);
+        let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            ok && rows[0]["declared"] == true && rows[0]["pid"].is_number(),
+            "{out}"
+        );
     })
 }
 

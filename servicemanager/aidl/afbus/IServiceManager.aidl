@@ -41,4 +41,6 @@ interface IServiceManager {
      * already holds a reference to that object needs no get (no new reference minted).
      */
     long[] identifyService(String name);
+    /** The names declared in the daemon's services directory that this caller may find, sorted. */
+    String[] listDeclared();
 }

@@ -170,6 +170,8 @@ fn run(args: &Args) -> Result<Out> {
         Command::List => {
             let sm = ServiceManager::connect(&rt, &bus)?;
             let services = sm.debug_info()?;
+            // An older daemon does not list its declarations: none, then.
+            let declared = sm.list_declared().unwrap_or_default();
             let mut text = Vec::new();
             let mut rows = Vec::new();
             for s in &services {
@@ -181,12 +183,20 @@ fn run(args: &Args) -> Result<Out> {
                     s.pid,
                     s.uid
                 ));
-                rows.push(
-                    json!({"name": s.name, "interface": interface, "pid": s.pid, "uid": s.uid}),
-                );
+                rows.push(json!({
+                    "name": s.name, "interface": interface, "pid": s.pid, "uid": s.uid,
+                    "declared": declared.contains(&s.name),
+                }));
+            }
+            for name in declared
+                .iter()
+                .filter(|d| !services.iter().any(|s| &s.name == *d))
+            {
+                text.push(format!("{name}\t(declared: started on the first get)"));
+                rows.push(json!({"name": name, "declared": true, "running": false}));
             }
             if text.is_empty() {
-                text.push("no services registered (that this user may find)".into());
+                text.push("no services registered or declared (that this user may find)".into());
             }
             Ok(Out {
                 text,
