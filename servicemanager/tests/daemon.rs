@@ -987,3 +987,56 @@ fn the_afbus_command_prints_completions_and_its_man_page() {
         "{man}"
     );
 }
+
+/// A per-user bus, as `dist/afbus-servicemanager-user.service` runs it: the daemon and the
+/// user's clients find `$XDG_RUNTIME_DIR/afbus/bus` with no `--bus`.
+#[test]
+#[ignore = "needs root: the bus runs as uid 65534 (CI runs it with --ignored, as root)"]
+fn a_per_user_bus_is_found_at_the_users_runtime_dir() {
+    use std::os::unix::process::CommandExt;
+    assert!(nix::unistd::geteuid().is_root(), "this test needs root");
+    with_timeout(60, || {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime_dir = dir.path().join("run-user");
+        std::fs::create_dir(&runtime_dir).unwrap();
+        let nobody = nix::unistd::Uid::from_raw(65534);
+        let nogroup = nix::unistd::Gid::from_raw(65534);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&runtime_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        nix::unistd::chown(&runtime_dir, Some(nobody), Some(nogroup)).unwrap();
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let mut daemon = Command::new(DAEMON)
+            .arg("--ready-fd")
+            .arg(w.as_raw_fd().to_string())
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env_remove("AFBUS_BUS")
+            .uid(65534)
+            .gid(65534)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        drop(w);
+        let mut ready = [0u8; 1];
+        std::fs::File::from(r).read_exact(&mut ready).unwrap();
+        assert_eq!(&ready, b"R");
+        assert!(runtime_dir.join("afbus/bus").exists());
+        let out = Command::new(AFBUS)
+            .arg("list")
+            .env("XDG_RUNTIME_DIR", &runtime_dir)
+            .env_remove("AFBUS_BUS")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains("no services registered"), "{text}");
+        let _ = daemon.kill();
+        let _ = daemon.wait();
+    })
+}
