@@ -33,17 +33,8 @@ fn child_entry() {
 /// A call's payload as the wire format has it: data, one 25-byte object table entry per
 /// object (each a reference channel: kind 0, the frame's next fd), then the 37-byte trailer.
 fn call_payload(data: &[u8], objects: u16, target: u64, nested_in: u64) -> Vec<u8> {
-    let mut p = data.to_vec();
-    p.extend(std::iter::repeat_n(0u8, 25 * usize::from(objects)));
-    p.extend_from_slice(&target.to_le_bytes());
-    p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes()); // the caller's runtime id: its word
-    p.extend_from_slice(&nested_in.to_le_bytes());
-    p.push(0); // SCHED_OTHER
-    p.extend_from_slice(&0i32.to_le_bytes());
-    p.extend_from_slice(&0u16.to_le_bytes());
-    p.extend_from_slice(&objects.to_le_bytes());
-    p.extend_from_slice(&(data.len() as u32).to_le_bytes());
-    p
+    let channels = vec![(0, 0); usize::from(objects)];
+    call_with_objects(data, &channels, target, nested_in)
 }
 
 /// A successful reply's payload carrying `data`.
@@ -337,8 +328,9 @@ fn a_reference_comes_home_by_its_key() {
     });
 }
 
-/// A call's payload with an object table: `entries` of (kind, key), the rest of each entry 0.
-fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64) -> Vec<u8> {
+/// A call's payload with an object table: `entries` of (kind, key), the rest of each entry 0;
+/// then the 37-byte trailer.
+fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64, nested_in: u64) -> Vec<u8> {
     let mut p = data.to_vec();
     for &(kind, key) in entries {
         p.push(kind);
@@ -346,11 +338,11 @@ fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64) -> Vec<u8>
         p.extend_from_slice(&[0; 16]);
     }
     p.extend_from_slice(&target.to_le_bytes());
-    p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes());
-    p.extend_from_slice(&0u64.to_le_bytes());
-    p.push(0);
+    p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes()); // the caller's runtime id: its word
+    p.extend_from_slice(&nested_in.to_le_bytes());
+    p.push(0); // SCHED_OTHER
     p.extend_from_slice(&0i32.to_le_bytes());
-    p.extend_from_slice(&0u16.to_le_bytes());
+    p.extend_from_slice(&0u16.to_le_bytes()); // parcel fds
     p.extend_from_slice(&(entries.len() as u16).to_le_bytes());
     p.extend_from_slice(&(data.len() as u32).to_le_bytes());
     p
@@ -390,13 +382,13 @@ fn keys_name_only_what_was_given_over_the_channel() {
         let bad_value = (-129, StatusCode::BAD_VALUE.0);
         let not_found = (-129, StatusCode::NAME_NOT_FOUND.0);
         for key in [gate_key, gate_key ^ 1, 1, u64::MAX] {
-            let payload = call_with_objects(&binder, &[(HOME, key)], 0);
+            let payload = call_with_objects(&binder, &[(HOME, key)], 0, 0);
             assert_eq!(call(STORE_BINDER, payload), bad_value, "HOME {key:#x}");
-            let payload = call_with_objects(&[], &[], key);
+            let payload = call_with_objects(&[], &[], key, 0);
             assert_eq!(call(PRIORITY, payload), not_found, "target {key:#x}");
         }
         // Its own object, by its own channel's key: it holds that one.
-        let payload = call_with_objects(&binder, &[(HOME, svc_key)], 0);
+        let payload = call_with_objects(&binder, &[(HOME, svc_key)], 0, 0);
         assert_eq!(call(STORE_BINDER, payload), (0, 0));
         // Releases of keys never given, and far too many: nothing happens.
         let release = Header::new(FrameKind::OneWay).with_code(u32::from_be_bytes(*b"_RLS"));
@@ -405,7 +397,7 @@ fn keys_name_only_what_was_given_over_the_channel() {
             p.extend_from_slice(&count.to_le_bytes());
             svc.send(&release, &p, &[]).unwrap();
         }
-        assert_eq!(call(PRIORITY, call_with_objects(&[], &[], 0)).0, 0);
+        assert_eq!(call(PRIORITY, call_with_objects(&[], &[], 0, 0)).0, 0);
         // The service serves others as before.
         let rt = Runtime::new(RuntimeConfig::default()).unwrap();
         let got = rt.get_service(&endpoint, GATE).unwrap();
