@@ -76,6 +76,9 @@ pub(crate) struct ConnState {
     pub paused: bool,
     /// Armed in the runtime's epoll: its one-shot event has not fired since it was last armed.
     pub armed: bool,
+    /// That registration asks for what comes (`EPOLLIN`), not only the hang-up: an end that
+    /// starts serving objects while armed for its hang-up only must be armed again.
+    pub armed_in: bool,
     /// Frames wait in the channel's ring that no poller will hear of: the last reader reads on
     /// or hands the channel to a looper.
     more: bool,
@@ -193,6 +196,7 @@ impl Conn {
         end: End,
         senders: Arc<Senders>,
     ) -> Conn {
+        let owner = matches!(end, End::Owner(_));
         Conn {
             token,
             key,
@@ -204,6 +208,7 @@ impl Conn {
             end,
             st: Mutex::new(ConnState {
                 armed: true,
+                armed_in: owner,
                 ..ConnState::default()
             }),
             filed: Condvar::new(),

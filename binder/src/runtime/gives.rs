@@ -56,12 +56,13 @@ impl RuntimeInner {
         st.links.key_of.insert(obj.number, key);
         // A client end that now serves an object is watched for calls, not only its hang-up,
         // and on shared memory the peer is to ring the socket doorbell for what it writes (a
-        // thread reading the channel now does both when it lets go).
+        // thread reading the channel now does both when it lets go: see `rearm`).
         let mut pending = false;
         if first && matches!(conn.end, End::Client(_)) && st.armed && !st.reading() {
             let mut ev =
                 EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
             st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
+            st.armed_in = st.armed;
             pending = conn.chan.park_poll();
         }
         drop(st);

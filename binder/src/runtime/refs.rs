@@ -185,9 +185,10 @@ impl RuntimeInner {
             true => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
             false => EpollFlags::EPOLLONESHOT,
         };
-        if !st.armed {
+        if !st.armed || (serves && !st.armed_in) {
             let mut ev = EpollEvent::new(events, conn.token);
             st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
+            st.armed_in = serves && st.armed;
         }
         pending
     }
