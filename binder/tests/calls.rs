@@ -83,6 +83,41 @@ fn a_thousand_one_way_calls_arrive_once_and_in_order() {
     })
 }
 
+/// A receiver that is not running at all (stopped, as one not yet scheduled on a busy machine
+/// would be) still takes a burst of small one-way calls within its budget, without reading.
+#[test]
+fn a_receiver_that_is_not_running_takes_a_burst_of_small_one_way_calls() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    // One i32 each: the smallest calls there are, the most frames the budget allows.
+    const BURST: i32 = 1000;
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        let svc = w.svc();
+        svc.ping().unwrap();
+        let server = Pid::from_raw(w.server.pid());
+        kill(server, Signal::SIGSTOP).unwrap();
+        let sent: Vec<_> = (0..BURST)
+            .map(|i| {
+                let mut p = Parcel::new();
+                p.write_i32(i);
+                svc.transact_oneway(LOG, p)
+            })
+            .collect();
+        kill(server, Signal::SIGCONT).unwrap();
+        if let Some((i, Err(e))) = sent.iter().enumerate().find(|(_, r)| r.is_err()) {
+            panic!(
+                "call {i} of {BURST} refused while the receiver was stopped: {e} \
+                 (net.core.wmem_max must be at least CHANNEL_SEND_BUFFER on the socket path)"
+            );
+        }
+        let mut p = Parcel::new();
+        p.write_i32(BURST);
+        let log: Vec<i32> = svc.transact(WAIT_LOG, p).unwrap().read_vec().unwrap();
+        assert_eq!(log, (0..BURST).collect::<Vec<_>>());
+    })
+}
+
 #[test]
 fn a_full_one_way_buffer_is_an_error_then_recovers_and_loses_nothing() {
     with_timeout(60, || {

@@ -10,7 +10,7 @@ mod service;
 use std::os::fd::AsFd;
 
 use afbus_binder::{Parcel, RuntimeConfig, DEFAULT_MAX_THREADS};
-use afbus_transport::{Channel, FrameKind, Header, Target};
+use afbus_transport::{Channel, FrameKind, Header, Target, CHANNEL_SEND_BUFFER};
 use common::{child_role, with_timeout};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use service::*;
@@ -70,7 +70,10 @@ fn a_caller_that_never_reads_its_replies_loses_its_channel_and_others_are_served
 /// Sends big calls and never reads a reply; true once the channel is found shut down.
 fn flood(raw: Channel) -> bool {
     let payload = big_echo();
-    for txn in 1..=20 {
+    // More replies than the service's end of the channel can hold unread (the kernel doubles
+    // the send buffer asked for).
+    let calls = (2 * CHANNEL_SEND_BUFFER / payload.len() + 8) as u64;
+    for txn in 1..=calls {
         let header = Header::new(FrameKind::Request)
             .with_code(ECHO.0)
             .with_txn(txn);
@@ -79,7 +82,7 @@ fn flood(raw: Channel) -> bool {
         }
     }
     // Every call went out (threads of the service took them): it shuts the channel, since
-    // twenty replies cannot fit unread. Wait for that without reading a reply.
+    // their replies cannot fit unread. Wait for that without reading a reply.
     let mut pfd = [PollFd::new(raw.as_fd(), PollFlags::empty())];
     nix::poll::poll(&mut pfd, PollTimeout::NONE).unwrap();
     pfd[0]

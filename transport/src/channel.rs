@@ -726,15 +726,31 @@ pub(crate) fn check_outgoing(payload_len: usize, nfds: usize) -> Result<()> {
     Ok(())
 }
 
-/// A close-on-exec `SOCK_SEQPACKET` socketpair.
+/// The send buffer asked for on each end of a channel (`SO_SNDBUF`; the kernel doubles it, and
+/// caps the request at `net.core.wmem_max`).
+///
+/// Frames a receiver has not read yet wait in the sender's buffer, charged by their kernel size
+/// (about 768 bytes for a small frame, whatever its length). The default buffer holds some 280
+/// small frames: less than a receiver takes in one-way calls before it stops reading a channel,
+/// so a burst of small one-way calls could find the socket full whenever the receiver was not
+/// scheduled yet. One MiB (2 MiB once doubled) holds about 2,700 small frames, more than a
+/// receiver's whole one-way budget of them; where `wmem_max` is the common 208 KiB, about 550.
+pub const CHANNEL_SEND_BUFFER: usize = 1024 * 1024;
+
+/// A close-on-exec `SOCK_SEQPACKET` socketpair whose ends send into [`CHANNEL_SEND_BUFFER`].
 pub(crate) fn socketpair() -> Result<(OwnedFd, OwnedFd)> {
-    socket::socketpair(
+    let (a, b) = socket::socketpair(
         AddressFamily::Unix,
         SockType::SeqPacket,
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .map_err(|e| Error::io("socketpair", e.into()))
+    .map_err(|e| Error::io("socketpair", e.into()))?;
+    for end in [&a, &b] {
+        socket::setsockopt(end, sockopt::SndBuf, &CHANNEL_SEND_BUFFER)
+            .map_err(|e| Error::io("setsockopt(SO_SNDBUF)", e.into()))?;
+    }
+    Ok((a, b))
 }
 
 /// `SO_PEERCRED` of a connected socket.

@@ -44,7 +44,7 @@ mod wire;
 
 pub use addr::{BusAddr, Target, UniqueId, WellKnownName, MAX_NAME_LEN};
 pub use bloom::{Bloom, BLOOM_BITS, BLOOM_HASHES};
-pub use channel::Channel;
+pub use channel::{Channel, CHANNEL_SEND_BUFFER};
 pub use endpoint::{BusSocket, Event, MASTER_TIMEOUT, MAX_PENDING_EVENTS};
 pub use error::{Error, Result};
 pub use frame::{
