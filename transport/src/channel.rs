@@ -169,6 +169,9 @@ impl Channel {
             return Ok(());
         }
         let (link, memfd) = Link::create()?;
+        // The rings are ours before the peer can hear of them: another thread of ours may send
+        // a call right behind the offer, and the peer's answer may already say it switched.
+        let _ = self.shm.set(Shm::new(link, TxMode::Socket));
         let offer = Header::new(FrameKind::OneWay).encode_x(0, 1, XFLAG_OFFER);
         sys::send_msg(
             self.fd.as_fd(),
@@ -178,7 +181,6 @@ impl Channel {
             false,
         )
         .map_err(|e| Error::io("sendmsg", e))?;
-        let _ = self.shm.set(Shm::new(link, TxMode::Socket));
         Ok(())
     }
 

@@ -407,11 +407,25 @@ impl Ring<'_> {
     }
 
     /// Makes this process's reader look at the socket: sets `kicked` (seen before it sleeps)
-    /// and wakes it if it sleeps (the word changes too, in case it is about to).
+    /// and wakes it if it sleeps on the futex (the word changes too, in case it is about to).
+    ///
+    /// A ring parked for `poll` stays so: the kick may come after the reader it was meant for
+    /// has let go and parked the ring, and a word reset to running would tell producers that
+    /// someone reads, so that nobody rang the doorbell for their frames again.
     pub(crate) fn kick(&self, kicked: &AtomicBool) {
         kicked.store(true, Ordering::SeqCst);
-        self.word(WAITER).store(WAIT_RUNNING, Ordering::SeqCst);
-        sys::futex_wake(self.word(WAITER));
+        let waiter = self.word(WAITER);
+        if waiter
+            .compare_exchange(
+                WAIT_FUTEX,
+                WAIT_RUNNING,
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+        {
+            sys::futex_wake(waiter);
+        }
     }
 
     // ---- the producer's side ----
@@ -587,6 +601,24 @@ mod tests {
             }
             testing::pop_all(&bytes);
         }
+    }
+
+    /// A kick that comes after its reader let go of the ring (a poller saw the socket readable
+    /// while that reader held the channel) leaves producers ringing the doorbell.
+    #[test]
+    fn a_late_kick_leaves_the_ring_asking_for_the_doorbell() {
+        let (consumer, fd) = Link::create().unwrap();
+        let producer = Link::accept(fd).unwrap();
+        let kicked = AtomicBool::new(false);
+        assert!(!consumer.rx().park_poll(0), "an empty ring");
+        consumer.rx().kick(&kicked);
+        assert!(
+            kicked.load(Ordering::SeqCst),
+            "the next reader looks at the socket"
+        );
+        let mut head = 0;
+        producer.tx().push(&mut head, None, &[]);
+        assert!(producer.tx().notify(), "the producer rings the doorbell");
     }
 
     #[test]
