@@ -330,6 +330,51 @@ pub(crate) struct LocalObject {
     pub number: u64,
     pub binder: Arc<dyn Binder>,
     pub oneway: Mutex<OnewayQueue>,
+    pub refs: Mutex<RefCounts>,
+}
+
+/// An object's count of live remote references, and the changes not yet told to it.
+#[derive(Default)]
+pub(crate) struct RefCounts {
+    count: usize,
+    untold: VecDeque<usize>,
+    telling: bool,
+}
+
+impl LocalObject {
+    /// Changes the count of live remote references (`change` returns the new count, or `None`
+    /// for no change) and tells the object: `on_refs_changed` for every change, in the order
+    /// they were made and one at a time, then `on_last_ref` at zero. A thread that finds another
+    /// telling leaves its change to that one, so a slow callback delays the news but never
+    /// reorders it (a count told out of order could leave the object believing in references
+    /// that are gone).
+    pub(crate) fn change_refs(&self, change: impl FnOnce(usize) -> Option<usize>) {
+        let mut refs = self.refs.lock();
+        let Some(count) = change(refs.count) else {
+            return;
+        };
+        refs.count = count;
+        refs.untold.push_back(count);
+        if refs.telling {
+            return;
+        }
+        refs.telling = true;
+        // Whatever a callback does (even panic), the next change finds someone to tell it.
+        struct Told<'a>(&'a Mutex<RefCounts>);
+        impl Drop for Told<'_> {
+            fn drop(&mut self) {
+                self.0.lock().telling = false;
+            }
+        }
+        drop(refs);
+        let _told = Told(&self.refs);
+        while let Some(count) = self.refs.lock().untold.pop_front() {
+            self.binder.on_refs_changed(count);
+            if count == 0 {
+                self.binder.on_last_ref();
+            }
+        }
+    }
 }
 
 /// One-way calls to one object run in arrival order, one at a time.

@@ -138,7 +138,6 @@ pub(crate) struct RuntimeInner {
     work: Mutex<VecDeque<(Arc<Conn>, Work)>>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     /// How many live references each exported object has, by its number.
-    refs: Mutex<HashMap<u64, usize>>,
     /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
     /// peer may name in a call nested in one of ours, and how a reference coming home is known.
     keys: Mutex<HashMap<u64, Arc<LocalObject>>>,
@@ -225,7 +224,6 @@ impl Runtime {
             work_fd,
             work: Mutex::new(VecDeque::new()),
             conns: Mutex::new(HashMap::new()),
-            refs: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             homes: Mutex::new(HashMap::new()),
             proxies: Mutex::new(HashMap::new()),
@@ -269,6 +267,7 @@ impl Runtime {
             number: self.inner.next_number.fetch_add(1, Ordering::Relaxed),
             binder,
             oneway: Mutex::new(OnewayQueue::default()),
+            refs: Mutex::default(),
         })))
     }
 

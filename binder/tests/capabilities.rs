@@ -328,6 +328,76 @@ fn a_reference_comes_home_by_its_key() {
     });
 }
 
+/// Records its counts, slowly the first time it hears of one reference.
+struct SlowToHear {
+    history: parking_lot::Mutex<Vec<usize>>,
+    heard: parking_lot::Condvar,
+    hearing_first: std::sync::Barrier,
+}
+
+impl afbus_binder::Binder for SlowToHear {
+    fn descriptor(&self) -> &str {
+        "org.test.ISlowToHear"
+    }
+    fn on_transact(
+        &self,
+        _: afbus_binder::TransactionCode,
+        _: &mut Parcel,
+        _: &mut Parcel,
+        _: &afbus_binder::CallContext,
+    ) -> Result<(), afbus_binder::Status> {
+        Ok(())
+    }
+    fn on_refs_changed(&self, count: usize) {
+        if count == 1 && self.history.lock().is_empty() {
+            self.hearing_first.wait();
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        self.history.lock().push(count);
+        self.heard.notify_all();
+    }
+}
+
+/// Reference counts reach the object in the order they changed, one at a time, even when a
+/// callback is slow and another thread changes the count meanwhile (told out of order, the
+/// object would end up believing in a reference that is gone, as a lazy service that never
+/// exits).
+#[test]
+fn reference_counts_are_told_in_order_while_a_callback_is_slow() {
+    with_timeout(60, || {
+        let (_bus, _server, endpoint) = serving();
+        let rt = std::sync::Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        rt.start_thread_pool();
+        let svc = rt.get_service(&endpoint, SVC).unwrap();
+        let gate = rt.get_service(&endpoint, GATE).unwrap();
+        let slow = std::sync::Arc::new(SlowToHear {
+            history: Default::default(),
+            heard: Default::default(),
+            hearing_first: std::sync::Barrier::new(2),
+        });
+        let mine = rt.local_arc(slow.clone());
+        let store = |over: &afbus_binder::SpIBinder| {
+            let mut p = Parcel::new();
+            p.write_binder(&mine);
+            over.transact(STORE_BINDER, p).unwrap();
+        };
+        std::thread::scope(|s| {
+            // Gives it over svc's channel: 1, heard slowly.
+            s.spawn(|| store(&svc));
+            // While that is told, gives it over gate's channel too: 2.
+            slow.hearing_first.wait();
+            store(&gate);
+        });
+        // The service keeps one stored object: svc's store, which came last, let gate's go.
+        let mut history = slow.history.lock();
+        while history.len() < 3 {
+            let waited = slow.heard.wait_for(&mut history, Duration::from_secs(10));
+            assert!(!waited.timed_out(), "{history:?}");
+        }
+        assert_eq!(*history, [1, 2, 1]);
+    });
+}
+
 /// A call's payload with an object table: `entries` of (kind, key), the rest of each entry 0;
 /// then the 37-byte trailer.
 fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64, nested_in: u64) -> Vec<u8> {

@@ -233,33 +233,11 @@ impl RuntimeInner {
 
     /// Counts one more live reference to `obj` (a channel, or a give) and says so.
     pub(super) fn add_ref(&self, obj: &Arc<LocalObject>) {
-        let refs = {
-            let mut refs = self.refs.lock();
-            let n = refs.entry(obj.number).or_insert(0);
-            *n += 1;
-            *n
-        };
-        obj.binder.on_refs_changed(refs);
+        obj.change_refs(|n| Some(n + 1));
     }
 
     /// Counts one live reference to `obj` fewer and says so; `on_last_ref` at zero.
     pub(super) fn drop_ref(&self, obj: &Arc<LocalObject>) {
-        let left = {
-            let mut refs = self.refs.lock();
-            match refs.get_mut(&obj.number) {
-                Some(n) if *n <= 1 => refs.remove(&obj.number).map(|_| 0),
-                Some(n) => {
-                    *n -= 1;
-                    Some(*n)
-                }
-                None => None,
-            }
-        };
-        if let Some(left) = left {
-            obj.binder.on_refs_changed(left);
-            if left == 0 {
-                obj.binder.on_last_ref();
-            }
-        }
+        obj.change_refs(|n| n.checked_sub(1));
     }
 }
