@@ -625,11 +625,14 @@ impl SpIBinder {
         rt.held(id).filter(SpIBinder::is_alive)
     }
 
-    /// False once the object is known to be dead.
+    /// False once the object is dead: its process is gone or let go of the channel the
+    /// reference travels on. Asks the kernel (one `poll`) rather than waiting for a looper
+    /// to notice the hang-up, so the answer holds from the moment the owner is gone; death
+    /// recipients still hear of it from a looper.
     pub fn is_alive(&self) -> bool {
         match &self.0 {
             Kind::Local(_) => true,
-            Kind::Remote(p) => !p.death.lock().dead,
+            Kind::Remote(p) => !p.death.lock().dead && !p.conn.chan.peer_hung_up(),
         }
     }
 

@@ -421,10 +421,16 @@ impl ServiceManager {
 
 /// Tells a callback, one way; a callback whose process is gone is dropped by its death link.
 fn notify(callback: &IServiceCallbackProxy, name: &str, service: Option<&SpIBinder>) {
-    let _ = match service {
+    let sent = match service {
         Some(s) => callback.on_registration(name, s),
         None => callback.on_removal(name),
     };
+    match sent {
+        Ok(()) => {}
+        // Its holder is gone: the callback is forgotten on the next sweep.
+        Err(e) if e.transaction_error() == StatusCode::DEAD_OBJECT => {}
+        Err(e) => tracing::warn!(name, "a notification was not delivered: {e}"),
+    }
 }
 
 /// Who is calling: every IServiceManager method runs inside a transaction.

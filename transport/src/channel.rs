@@ -257,6 +257,12 @@ impl Channel {
         }
     }
 
+    /// True once the peer's end is closed, as the kernel sees it now (one `poll`), whether or
+    /// not a reader has noticed yet.
+    pub fn peer_hung_up(&self) -> bool {
+        hung_up(self.fd.as_fd())
+    }
+
     /// Wakes a thread of ours sleeping on this channel's ring, so that it looks at the socket
     /// (a poller saw it readable or hung up while that thread held the channel).
     pub fn kick(&self) {
