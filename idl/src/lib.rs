@@ -5,7 +5,9 @@
 //! [`Diagnostic`]s with a file, line and column, rendered as `path:line:col: error: message`
 //! with the source line and a caret; one run reports as many as it finds. [`Builder`] drives
 //! the compiler from a `build.rs`; the `afbus-idl` binary from the command line
-//! (`afbus-idl check|rust [-I DIR]... FILE... [-o DIR]`).
+//! (`afbus-idl check|rust [-I DIR]... FILE... [-o DIR]`). Those need the default `codegen`
+//! feature; without it the crate parses and resolves only (`afbus call --aidl` reads
+//! interfaces so, with no syn, quote or prettyplease to build).
 //!
 //! ```
 //! use afbus_idl::{compile_to_rust, resolve::MemoryFs};
@@ -43,7 +45,9 @@
 #![forbid(unsafe_code)]
 
 pub mod ast;
+#[cfg(feature = "codegen")]
 mod build_api;
+#[cfg(feature = "codegen")]
 pub mod codegen;
 pub mod consts;
 pub mod diagnostics;
@@ -52,13 +56,16 @@ pub mod lexer;
 pub mod parser;
 pub mod resolve;
 
+#[cfg(feature = "codegen")]
 use std::path::PathBuf;
 
+#[cfg(feature = "codegen")]
 pub use build_api::{BuildError, Builder, Rerun, DEFAULT_OUTPUT};
 pub use diagnostics::{Diagnostic, SourceMap, Span};
 pub use resolve::{compile, Compilation, RunError};
 
 /// The result of compiling to Rust: the diagnostics and, if there were no errors, the code.
+#[cfg(feature = "codegen")]
 #[derive(Debug)]
 pub struct RustOutput {
     /// Every file read, for rendering diagnostics.
@@ -69,6 +76,7 @@ pub struct RustOutput {
     pub code: Option<String>,
 }
 
+#[cfg(feature = "codegen")]
 impl RustOutput {
     /// The diagnostics rendered for a terminal.
     pub fn render_diagnostics(&self) -> String {
@@ -77,6 +85,7 @@ impl RustOutput {
 }
 
 /// Compiles `files` (with imports under `include_dirs`) to one Rust source file.
+#[cfg(feature = "codegen")]
 pub fn compile_to_rust(
     fs: &dyn resolve::FileSystem,
     files: &[PathBuf],
@@ -91,6 +100,7 @@ pub fn compile_to_rust(
 }
 
 /// As [`compile_to_rust`], with the back end's `options`.
+#[cfg(feature = "codegen")]
 pub fn compile_to_rust_with(
     fs: &dyn resolve::FileSystem,
     files: &[PathBuf],
