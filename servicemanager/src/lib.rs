@@ -32,6 +32,7 @@
 #![deny(unsafe_code)]
 
 pub mod activation;
+pub mod aidl_call;
 mod client;
 mod daemon;
 mod lazy;

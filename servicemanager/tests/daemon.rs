@@ -477,6 +477,50 @@ fn the_afbus_command_against_a_live_bus() {
             (true, format!("{:?}", file.display().to_string()).as_str())
         );
 
+        // By method name, given the interface's .aidl: arguments and reply as declared.
+        let aidl = bus.dir.path().join("test/IEcho.aidl");
+        std::fs::create_dir(bus.dir.path().join("test")).unwrap();
+        std::fs::write(
+            &aidl,
+            "package test;\ninterface IEcho {\n    String echo(String text);\n    \
+             int add(int a, int b);\n}\n",
+        )
+        .unwrap();
+        let aidl = aidl.to_str().unwrap();
+        let (ok, out) = afbus(
+            &bus,
+            &["call", "test.echo", "add", "40", "2", "--aidl", aidl],
+        );
+        assert_eq!((ok, out.trim()), (true, "return: 42"));
+        let (ok, out) = afbus(
+            &bus,
+            &[
+                "--json",
+                "call",
+                "test.echo",
+                "echo",
+                "hi there",
+                "--aidl",
+                aidl,
+            ],
+        );
+        assert_eq!((ok, out.trim()), (true, r#"{"return":"hi there"}"#));
+        let (ok, out) = afbus(&bus, &["call", "test.echo", "sub", "1", "--aidl", aidl]);
+        assert!(
+            !ok && out.contains("test.IEcho has no method \"sub\"; it has: echo, add"),
+            "{out}"
+        );
+        let (ok, out) = afbus(&bus, &["call", "test.echo", "add", "1", "--aidl", aidl]);
+        assert!(
+            !ok && out.contains("add takes 2 argument(s) (a, b), not 1"),
+            "{out}"
+        );
+        let (ok, out) = afbus(&bus, &["call", "test.echo", "add"]);
+        assert!(
+            !ok && out.contains("give the interface's .aidl with --aidl"),
+            "{out}"
+        );
+
         let (ok, out) = afbus(&bus, &["--json", "status"]);
         assert!(ok, "{out}");
         let peers: serde_json::Value = serde_json::from_str(&out).unwrap();

@@ -22,6 +22,7 @@ use afbus_idl_e2e::org::afbus::test::{
     Point::Point,
     Shape::Shape,
 };
+use afbus_servicemanager::aidl_call::Interfaces;
 use afbus_transport::{BusSocket, Watch};
 use common::{child_role, with_timeout, ChildGuard, TestBus};
 use parking_lot::{Condvar, Mutex};
@@ -378,6 +379,154 @@ fn parcelables_unions_nullables_and_out_values_round_trip() {
         );
         assert_eq!(s.repeat_nullable_everything(None).unwrap(), None);
         assert_eq!(s.repeat_nullable_everything(Some(&e)).unwrap(), Some(e));
+    })
+}
+
+/// The `.aidl` files of the service under test, as a tool reading them at run time finds them.
+fn interfaces() -> Interfaces {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("aidl");
+    Interfaces::load(&[dir.join("org/afbus/test/ITestService.aidl")], &[dir]).unwrap()
+}
+
+/// What `afbus call --aidl` does (`afbus_servicemanager::aidl_call`) speaks the generated
+/// code's wire format: a value written by generated code reads back as JSON and writes again to
+/// the same bytes, for a parcelable with a field of every kind.
+#[test]
+fn values_read_from_the_aidl_at_run_time_match_the_generated_code() {
+    let aidl = interfaces();
+    let next = Everything {
+        ns: Some("deeper".into()),
+        ..Everything::default()
+    };
+    let e = Everything {
+        ns: Some("present".into()),
+        strs: Some(vec!["a".into(), String::new()]),
+        points: vec![Point { x: 3, y: 4 }],
+        kind: Kind(1234),
+        kinds: vec![Kind::D, Kind(-1)],
+        maybePoint: Some(Point { x: -1, y: -2 }),
+        shape: Shape::radius(-4),
+        s: "ünïcödé".into(),
+        next: Some(Box::new(next)),
+        ..Everything::default()
+    };
+    let mut p = Parcel::new();
+    p.write(&e);
+    let bytes = p.as_bytes().to_vec();
+    let value = aidl
+        .read_value(
+            "org.afbus.test.Everything",
+            &mut Parcel::from_parts(bytes.clone(), vec![]),
+        )
+        .unwrap();
+    assert_eq!(
+        value["kind"],
+        serde_json::json!(1234),
+        "an unknown enumerator stays a number"
+    );
+    assert_eq!(value["kinds"], serde_json::json!(["D", -1]));
+    assert_eq!(value["shape"], serde_json::json!({"radius": -4}));
+    assert_eq!(value["c"], serde_json::json!("x"));
+    assert_eq!(value["matrix"], serde_json::json!([[1, 2], [3, 4]]));
+    assert_eq!(value["binder"], serde_json::Value::Null);
+    assert_eq!(value["next"]["ns"], serde_json::json!("deeper"));
+    let mut again = Parcel::new();
+    aidl.write_value("org.afbus.test.Everything", &value, &mut again)
+        .unwrap();
+    assert_eq!(again.as_bytes(), bytes);
+    // What does not fit the declaration is refused, saying where.
+    let mut wrong = value.clone();
+    wrong["points"][0]["x"] = serde_json::json!("three");
+    let err = aidl
+        .write_value("org.afbus.test.Everything", &wrong, &mut Parcel::new())
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "points: [0]: x: \"three\" is not an integer of the argument's size"
+    );
+}
+
+/// Methods called by name, arguments and replies as JSON, against the generated service.
+#[test]
+fn methods_called_by_name_from_the_aidl_reach_the_generated_service() {
+    with_timeout(60, || {
+        let w = World::new();
+        let aidl = interfaces();
+        let call = |method: &str, args: &[&str]| {
+            let m = aidl.method(Some(ITestService::DESCRIPTOR), method).unwrap();
+            let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            let mut reply = w
+                .svc
+                .as_binder()
+                .transact(m.code(), m.write_args(&args).unwrap())
+                .unwrap();
+            serde_json::Value::Object(m.read_reply(&mut reply).unwrap())
+        };
+        use serde_json::json;
+        assert_eq!(call("repeatInt", &["-5"]), json!({"return": -5}));
+        assert_eq!(
+            call("repeatString", &["not json"]),
+            json!({"return": "not json"})
+        );
+        assert_eq!(
+            call("repeatNullableString", &["null"]),
+            json!({"return": null})
+        );
+        assert_eq!(call("repeatKind", &["\"D\""]), json!({"return": "D"}));
+        assert_eq!(call("repeatChar", &["\"Z\""]), json!({"return": "Z"}));
+        assert_eq!(
+            call("reverseInts", &["[1, 2, 3]"]),
+            json!({"return": [1, 2, 3], "reversed": [3, 2, 1]})
+        );
+        assert_eq!(
+            call("movePoint", &[r#"{"x": 1, "y": 2}"#, "10", "20"]),
+            json!({"return": {"x": 11, "y": 22}})
+        );
+        assert_eq!(
+            call("negate", &[r#"{"x": 5, "y": -6}"#]),
+            json!({"p": {"x": -5, "y": 6}})
+        );
+        assert_eq!(
+            call("repeatShape", &[r#"{"label": "x"}"#]),
+            json!({"return": {"label": "x"}})
+        );
+        let filled = call("fillEverything", &[]);
+        assert_eq!(
+            (&filled["e"]["s"], &filled["e"]["kind"]),
+            (&json!("filled"), &json!("C"))
+        );
+        // A service that does not say what it implements: the one interface of the files
+        // named (ICallback is only imported).
+        assert!(aidl.method(None, "repeatInt").is_ok());
+        let err = aidl
+            .method(Some("org.other.IFoo"), "x")
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            err,
+            "the service implements org.other.IFoo, which the .aidl files do not define (they \
+             define: org.afbus.test.ITestService)"
+        );
+        let err = aidl
+            .method(Some(ITestService::DESCRIPTOR), "nope")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "org.afbus.test.ITestService has no method \"nope\"; it has: repeatBoolean"
+            ),
+            "{err}"
+        );
+        let err = aidl
+            .method(Some(ITestService::DESCRIPTOR), "movePoint")
+            .unwrap()
+            .write_args(&["{}".into()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(err, "movePoint takes 3 argument(s) (p, dx, dy), not 1");
     })
 }
 

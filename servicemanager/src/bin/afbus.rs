@@ -4,6 +4,7 @@
 //! afbus [--bus PATH] [--json] list
 //! afbus check NAME
 //! afbus wait NAME [--timeout S]
+//! afbus call NAME METHOD [VALUE]... --aidl FILE [-I DIR]... [--timeout S]
 //! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...] [--timeout S]
 //! afbus status
 //! afbus dump NAME [ARG]...   # the service's state, as it writes it (Android's dumpsys)
@@ -13,7 +14,9 @@
 //! ```
 //! Argument types for `call`: `i32`, `i64`, `u32`, `u64`, `f64`, `bool`, `str`, `null` (a null
 //! string), `bytes` (hex), `fd` (a file opened for reading). The reply is decoded with
-//! `--reply` (the same types; an `fd` shows what it is open on), else shown as hex.
+//! `--reply` (the same types; an `fd` shows what it is open on), else shown as hex. With
+//! `--aidl`, arguments and reply follow the method's declaration (see `afbus_servicemanager::aidl_call`): e.g.
+//! `afbus call afbus.examples.IEcho/default echo hello --aidl IEcho.aidl`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -59,15 +62,23 @@ enum Command {
         #[arg(long, default_value_t = 5.0)]
         timeout: f64,
     },
-    /// Call a service: typed arguments in, the reply out.
+    /// Call a service: by method name with the interface's .aidl (--aidl), or by transaction
+    /// code with typed arguments.
     Call {
         /// The service name.
         name: String,
-        /// The transaction code.
-        code: u32,
-        /// Arguments as TYPE VALUE pairs (i32 5 str hello bool true ...).
+        /// The method's name (with --aidl), else its transaction code.
+        method: String,
+        /// With --aidl: one JSON value per in/inout argument (text that is not JSON is a
+        /// string). Else TYPE VALUE pairs (i32 5 str hello bool true ...).
         args: Vec<String>,
-        /// How to decode the reply: comma-separated types.
+        /// The .aidl file defining the service's interface (repeat for more files).
+        #[arg(long)]
+        aidl: Vec<PathBuf>,
+        /// Where the .aidl files' imports are found (repeatable).
+        #[arg(short = 'I', long = "include")]
+        include: Vec<PathBuf>,
+        /// Without --aidl: how to decode the reply, as comma-separated types.
         #[arg(long)]
         reply: Option<String>,
         /// Seconds to wait for the reply.
@@ -232,17 +243,70 @@ fn run(args: &Args) -> Result<Out> {
         }
         Command::Call {
             name,
-            code,
+            method,
+            args,
+            aidl: files,
+            include,
+            reply,
+            timeout,
+        } if !files.is_empty() => {
+            if reply.is_some() {
+                return Err(
+                    "--reply is for calls by code: with --aidl the reply is decoded \
+                            from the method's declaration"
+                        .into(),
+                );
+            }
+            let interfaces = afbus_servicemanager::aidl_call::Interfaces::load(files, include)?;
+            let sm = ServiceManager::connect(&rt, &bus)?;
+            let service = sm.get_service(name)?;
+            let descriptor = descriptor(&sm, name);
+            let m = interfaces.method(descriptor.as_deref(), method)?;
+            let data = m.write_args(args)?;
+            if m.oneway() {
+                service
+                    .transact_oneway(m.code(), data)
+                    .map_err(|e| format!("{name}: {method}: {e}"))?;
+                return Ok(Out {
+                    text: vec![format!("{method}: sent (one-way)")],
+                    json: json!({}),
+                    ..Out::default()
+                });
+            }
+            let mut r = service
+                .transact_timeout(m.code(), data, Duration::from_secs_f64(*timeout))
+                .map_err(|e| format!("{name}: {method}: {e}"))?;
+            let values = m.read_reply(&mut r)?;
+            let mut text: Vec<_> = values.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            if text.is_empty() {
+                text.push(format!("{method}: done"));
+            }
+            Ok(Out {
+                text,
+                json: Value::Object(values),
+                ..Out::default()
+            })
+        }
+        Command::Call {
+            name,
+            method,
             args,
             reply,
             timeout,
+            ..
         } => {
+            let code: u32 = method.parse().map_err(|_| {
+                format!(
+                    "{method:?} is not a transaction code; to call a method by name, give the \
+                     interface's .aidl with --aidl"
+                )
+            })?;
             let sm = ServiceManager::connect(&rt, &bus)?;
             let service = sm.get_service(name)?;
             let data = encode_args(args)?;
             let timeout = Duration::from_secs_f64(*timeout);
             let mut r = service
-                .transact_timeout(TransactionCode(*code), data, timeout)
+                .transact_timeout(TransactionCode(code), data, timeout)
                 .map_err(|e| format!("{name}: call {code}: {e}"))?;
             match reply {
                 Some(types) => {
