@@ -11,6 +11,11 @@ pub const MAX_SERVICE_NAME_LEN: usize = 127;
 /// Most services one uid may register (dbus-broker's default limit on names per user).
 pub const MAX_SERVICES_PER_UID: usize = 50_000;
 
+/// Most notification registrations (a name and a callback) one uid other than root's and the
+/// daemon's may hold: each costs the daemon memory, and without a bound one user could grow it
+/// without end by watching names that will never exist.
+pub const MAX_WATCHES_PER_UID: usize = 4096;
+
 /// Who registered a service, as the kernel identified the caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Owner {
@@ -58,6 +63,9 @@ pub enum AddError {
     /// The uid registered as many services as its quota allows.
     #[error("uid {0} has registered the most services it may ({1})")]
     Quota(u32, usize),
+    /// The uid holds as many notification registrations as it may.
+    #[error("uid {0} holds the most notification registrations it may ({1}, MAX_WATCHES_PER_UID)")]
+    WatchQuota(u32, usize),
 }
 
 /// Whether an add created or replaced an entry.
@@ -87,9 +95,12 @@ pub enum OnConflict {
 #[derive(Debug)]
 pub struct Registry<O, C> {
     entries: BTreeMap<String, Entry<O>>,
-    callbacks: BTreeMap<String, Vec<C>>,
+    /// Per name, the callbacks to tell and the uid that registered each.
+    callbacks: BTreeMap<String, Vec<(C, u32)>>,
     /// Entries per owner uid, for the quota.
     per_uid: HashMap<u32, usize>,
+    /// Notification registrations per uid, for theirs.
+    watches_per_uid: HashMap<u32, usize>,
 }
 
 impl<O, C> Default for Registry<O, C> {
@@ -98,6 +109,7 @@ impl<O, C> Default for Registry<O, C> {
             entries: BTreeMap::new(),
             callbacks: BTreeMap::new(),
             per_uid: HashMap::new(),
+            watches_per_uid: HashMap::new(),
         }
     }
 }
@@ -156,7 +168,7 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
             self.uncount(old.owner.uid);
         }
         *self.per_uid.entry(owner.uid).or_default() += 1;
-        Ok((added, self.callbacks.get(name).cloned().unwrap_or_default()))
+        Ok((added, self.callbacks_of(name)))
     }
 
     fn count_for(&self, uid: u32) -> usize {
@@ -202,21 +214,36 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
                 if let Some(old) = self.entries.remove(&n) {
                     self.uncount(old.owner.uid);
                 }
-                let cbs = self.callbacks.get(&n).cloned().unwrap_or_default();
+                let cbs = self.callbacks_of(&n);
                 (n, cbs)
             })
             .collect()
     }
 
-    /// Asks for `callback` to be told when `name` is registered. Returns the current entry, of
-    /// which the caller tells the callback at once.
-    pub fn watch(&mut self, name: &str, callback: C) -> Result<Option<&Entry<O>>, AddError> {
+    /// Asks for `callback` to be told when `name` is registered, for `uid`, which may hold
+    /// `quota` registrations at most. Returns the current entry, of which the caller tells the
+    /// callback at once.
+    pub fn watch(
+        &mut self,
+        name: &str,
+        callback: C,
+        uid: u32,
+        quota: usize,
+    ) -> Result<Option<&Entry<O>>, AddError> {
         if !valid_name(name) {
             return Err(AddError::InvalidName(name.to_owned()));
         }
         let cbs = self.callbacks.entry(name.to_owned()).or_default();
-        if !cbs.contains(&callback) {
-            cbs.push(callback);
+        if !cbs.iter().any(|(c, _)| *c == callback) {
+            let held = self.watches_per_uid.entry(uid).or_default();
+            if *held >= quota {
+                if cbs.is_empty() {
+                    self.callbacks.remove(name);
+                }
+                return Err(AddError::WatchQuota(uid, quota));
+            }
+            *held += 1;
+            cbs.push((callback, uid));
         }
         Ok(self.entries.get(name))
     }
@@ -226,26 +253,50 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
         let Some(cbs) = self.callbacks.get_mut(name) else {
             return false;
         };
-        let before = cbs.len();
-        cbs.retain(|c| c != callback);
-        let removed = cbs.len() != before;
+        let Some(at) = cbs.iter().position(|(c, _)| c == callback) else {
+            return false;
+        };
+        let (_, uid) = cbs.remove(at);
         if cbs.is_empty() {
             self.callbacks.remove(name);
         }
-        removed
+        self.unwatched(uid);
+        true
     }
 
     /// Drops the callbacks `gone` says are gone (their process died), from every name.
     pub fn forget_callbacks_where(&mut self, gone: impl Fn(&C) -> bool) {
+        let mut freed = Vec::new();
         self.callbacks.retain(|_, cbs| {
-            cbs.retain(|c| !gone(c));
+            cbs.retain(|(c, uid)| {
+                let keep = !gone(c);
+                if !keep {
+                    freed.push(*uid);
+                }
+                keep
+            });
             !cbs.is_empty()
         });
+        for uid in freed {
+            self.unwatched(uid);
+        }
     }
 
-    /// The callbacks registered for `name`.
+    fn unwatched(&mut self, uid: u32) {
+        if let Some(n) = self.watches_per_uid.get_mut(&uid) {
+            *n -= 1;
+            if *n == 0 {
+                self.watches_per_uid.remove(&uid);
+            }
+        }
+    }
+
+    /// The callbacks registered for `name`, in the order they were registered.
     pub fn callbacks_of(&self, name: &str) -> Vec<C> {
-        self.callbacks.get(name).cloned().unwrap_or_default()
+        self.callbacks
+            .get(name)
+            .map(|cbs| cbs.iter().map(|(c, _)| c.clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Removes `name` if its object is `object`; true if it did.
@@ -434,11 +485,33 @@ mod tests {
         );
     }
 
+    /// A uid holds `quota` notification registrations at most (the same one again is free),
+    /// and gets its places back as they are withdrawn or their holder dies.
+    #[test]
+    fn notification_registrations_are_bounded_per_uid() {
+        let mut r: Registry<&str, u8> = Registry::default();
+        r.watch("a", 1, ALICE.uid, 2).unwrap();
+        r.watch("b", 1, ALICE.uid, 2).unwrap();
+        r.watch("b", 1, ALICE.uid, 2).unwrap();
+        assert_eq!(
+            r.watch("c", 1, ALICE.uid, 2),
+            Err(AddError::WatchQuota(ALICE.uid, 2))
+        );
+        assert!(r.callbacks_of("c").is_empty(), "nothing left behind");
+        r.watch("c", 2, BOB.uid, 2).unwrap();
+        assert!(r.unwatch("a", &1));
+        r.watch("c", 1, ALICE.uid, 2).unwrap();
+        assert_eq!(r.callbacks_of("c"), vec![2, 1], "in the order registered");
+        r.forget_callbacks_where(|c| *c == 1);
+        r.watch("d", 3, ALICE.uid, 2).unwrap();
+        r.watch("e", 3, ALICE.uid, 2).unwrap();
+    }
+
     #[test]
     fn callbacks_and_owner_death() {
         let mut r: Registry<&str, u8> = Registry::default();
-        assert!(r.watch("later", 7).unwrap().is_none());
-        r.watch("later", 7).unwrap();
+        assert!(r.watch("later", 7, 1, 9).unwrap().is_none());
+        r.watch("later", 7, 1, 9).unwrap();
         let (_, told) = r
             .add(
                 "later",
@@ -479,9 +552,9 @@ mod tests {
         assert_eq!(r.list(), vec!["kept".to_string()]);
         assert!(r.unwatch("later", &7));
         assert!(!r.unwatch("later", &7));
-        r.watch("a", 1).unwrap();
-        r.watch("b", 1).unwrap();
-        r.watch("b", 2).unwrap();
+        r.watch("a", 1, 1, 9).unwrap();
+        r.watch("b", 1, 1, 9).unwrap();
+        r.watch("b", 2, 1, 9).unwrap();
         r.forget_callbacks_where(|c| *c == 1);
         assert!(!r.unwatch("a", &1) && !r.unwatch("b", &1) && r.unwatch("b", &2));
         assert!(!r.remove_if_object("kept", &"obj"));

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex, MutexGuard, RwLock};
 use crate::activation::{Activation, Declaration};
 use crate::policy::{Op, Policy};
 use crate::protocol::*;
-use crate::registry::{Added, OnConflict, Owner, Registry};
+use crate::registry::{AddError, Added, OnConflict, Owner, Registry, MAX_WATCHES_PER_UID};
 
 /// The registry, the declared services and the policy behind IServiceManager.
 pub struct ServiceManager {
@@ -396,11 +396,24 @@ impl ServiceManager {
             }
             Err(e) => return Err(Status::from(e)),
         }
+        let uid = ctx.caller().uid;
+        let quota = if uid == 0 || uid == self.policy.read().owner_uid() {
+            usize::MAX
+        } else {
+            MAX_WATCHES_PER_UID
+        };
         let current = {
             let mut st = self.state.lock();
-            let entry = st.registry.watch(name, callback.clone()).map_err(|e| {
-                Status::new_exception(ExceptionCode::ILLEGAL_ARGUMENT, e.to_string())
-            })?;
+            let entry = st
+                .registry
+                .watch(name, callback.clone(), uid, quota)
+                .map_err(|e| {
+                    let exception = match e {
+                        AddError::WatchQuota(..) => ExceptionCode::ILLEGAL_STATE,
+                        _ => ExceptionCode::ILLEGAL_ARGUMENT,
+                    };
+                    Status::new_exception(exception, e.to_string())
+                })?;
             entry.map(|e| e.object.clone())
         };
         let me = self.me.clone();

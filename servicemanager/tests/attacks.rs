@@ -14,8 +14,10 @@ use afbus_binder::{
     Binder, CallContext, ExceptionCode, Parcel, Runtime, RuntimeConfig, SpIBinder, Status,
     TransactionCode,
 };
+use afbus_servicemanager::registry::MAX_WATCHES_PER_UID;
 use afbus_servicemanager::{
-    Daemon, DaemonOptions, ServiceManager, DAEMON_PEER_TIMEOUT, MAX_WAITING_GETS_PER_UID,
+    Daemon, DaemonOptions, IServiceCallback, ServiceManager, DAEMON_PEER_TIMEOUT,
+    MAX_WAITING_GETS_PER_UID,
 };
 use afbus_transport::{BusSocket, Target, Watch};
 use common::{child_role, spawn_role, with_timeout, BUS_VAR};
@@ -46,6 +48,18 @@ impl Binder for Echo {
         _: &CallContext,
     ) -> Result<(), Status> {
         reply.write_str(&data.read_string()?);
+        Ok(())
+    }
+}
+
+/// A notification callback that ignores what it hears.
+struct Deaf;
+
+impl IServiceCallback for Deaf {
+    fn on_registration(&self, _: &str, _: &SpIBinder) -> Result<(), Status> {
+        Ok(())
+    }
+    fn on_removal(&self, _: &str) -> Result<(), Status> {
         Ok(())
     }
 }
@@ -119,6 +133,24 @@ fn intrude(bus: &str) {
     let deputy = afbus_servicemanager::IServiceCallbackProxy::from_binder(public.clone());
     let refused = sm.register_for_notifications("public.Echo", &deputy);
     assert!(refused.is_err(), "a foreign object taken as a callback");
+
+    // It cannot grow the daemon without end by watching names that never come.
+    let deaf = afbus_servicemanager::IServiceCallbackProxy::new_local(&rt, Deaf);
+    for i in 0..MAX_WATCHES_PER_UID {
+        sm.register_for_notifications(&format!("evil.never.{i}"), &deaf)
+            .unwrap_or_else(|e| panic!("watch {i}: {e}"));
+    }
+    match sm.register_for_notifications("evil.never.more", &deaf) {
+        Err(afbus_binder::Error::Service(s)) => {
+            assert_eq!(s.exception_code(), ExceptionCode::ILLEGAL_STATE);
+            assert!(s.message().contains("MAX_WATCHES_PER_UID"), "{s}");
+        }
+        other => panic!("watch past the bound: {other:?}"),
+    }
+    sm.unregister_for_notifications("evil.never.0", &deaf)
+        .unwrap();
+    sm.register_for_notifications("evil.never.more", &deaf)
+        .expect("a withdrawn registration frees its place");
 
     // Waiting gets of an absent name: its uid's share waits, the rest are refused at once.
     let sm = Arc::new(sm);
