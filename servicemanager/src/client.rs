@@ -143,6 +143,17 @@ impl ServiceManager {
         Ok(self.sm.register_for_notifications(name, callback)?)
     }
 
+    /// Asks for `callback` to hear of every registration and removal from now on, of the
+    /// names this process may find and call (what `afbus monitor` prints).
+    pub fn register_for_all_notifications(&self, callback: &IServiceCallbackProxy) -> Result<()> {
+        Ok(self.sm.register_for_all_notifications(callback)?)
+    }
+
+    /// Withdraws a [`register_for_all_notifications`](Self::register_for_all_notifications).
+    pub fn unregister_for_all_notifications(&self, callback: &IServiceCallbackProxy) -> Result<()> {
+        Ok(self.sm.unregister_for_all_notifications(callback)?)
+    }
+
     /// Withdraws a callback.
     pub fn unregister_for_notifications(
         &self,

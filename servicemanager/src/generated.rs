@@ -69,6 +69,14 @@ pub mod afbus {
             pub const LIST_DECLARED: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
                 12,
             );
+            /// The transaction code of `registerForAllNotifications`.
+            pub const REGISTER_FOR_ALL_NOTIFICATIONS: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
+                13,
+            );
+            /// The transaction code of `unregisterForAllNotifications`.
+            pub const UNREGISTER_FOR_ALL_NOTIFICATIONS: ::afbus_binder::TransactionCode = ::afbus_binder::TransactionCode(
+                14,
+            );
         }
         /// The service registry of a bus, served by its bus master (afbus-servicemanager). Names name
         /// objects; a get hands the caller a fresh reference minted by the object's owner.
@@ -156,6 +164,18 @@ pub mod afbus {
                 ::std::vec::Vec<::std::string::String>,
                 ::afbus_binder::Status,
             >;
+            /// Asks for `callback` to hear of every registration and removal from now on, of the names
+            /// the caller may find and call (what `afbus monitor` shows). One registration against
+            /// MAX_WATCHES_PER_UID.
+            fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status>;
+            /// Withdraws a registerForAllNotifications; NAME_NOT_FOUND if there was none.
+            fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status>;
             /// Writes the service's state for a person reading it (`afbus dump NAME`); the
             /// default has nothing to say.
             fn dump(
@@ -394,6 +414,33 @@ pub mod afbus {
                     .read_vec::<::std::string::String>()?;
                 Ok(_aidl_ret)
             }
+            fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact(transactions::REGISTER_FOR_ALL_NOTIFICATIONS, _aidl_data)?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact(
+                        transactions::UNREGISTER_FOR_ALL_NOTIFICATIONS,
+                        _aidl_data,
+                    )?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
         }
         /// Serves a `IServiceManager` implementation: decodes each call and dispatches it by transaction code.
         pub struct IServiceManagerStub<T: IServiceManager> {
@@ -431,6 +478,14 @@ pub mod afbus {
                 ),
                 (transactions::IDENTIFY_SERVICE, handle_identify_service::<T>),
                 (transactions::LIST_DECLARED, handle_list_declared::<T>),
+                (
+                    transactions::REGISTER_FOR_ALL_NOTIFICATIONS,
+                    handle_register_for_all_notifications::<T>,
+                ),
+                (
+                    transactions::UNREGISTER_FOR_ALL_NOTIFICATIONS,
+                    handle_unregister_for_all_notifications::<T>,
+                ),
             ];
             /// Wraps an implementation.
             pub fn new(service: T) -> Self {
@@ -576,6 +631,28 @@ pub mod afbus {
         ) -> ::std::result::Result<(), ::afbus_binder::Status> {
             let _aidl_ret = service.list_declared()?;
             _aidl_reply.write_slice(&_aidl_ret);
+            Ok(())
+        }
+        fn handle_register_for_all_notifications<T: IServiceManager>(
+            service: &T,
+            _aidl_data: &mut ::afbus_binder::Parcel,
+            _aidl_reply: &mut ::afbus_binder::Parcel,
+        ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+            let mut _arg_callback: super::IServiceCallback::IServiceCallbackProxy = super::IServiceCallback::IServiceCallbackProxy::from_binder(
+                _aidl_data.read_binder()?,
+            );
+            let _aidl_ret = service.register_for_all_notifications(&_arg_callback)?;
+            Ok(())
+        }
+        fn handle_unregister_for_all_notifications<T: IServiceManager>(
+            service: &T,
+            _aidl_data: &mut ::afbus_binder::Parcel,
+            _aidl_reply: &mut ::afbus_binder::Parcel,
+        ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+            let mut _arg_callback: super::IServiceCallback::IServiceCallbackProxy = super::IServiceCallback::IServiceCallbackProxy::from_binder(
+                _aidl_data.read_binder()?,
+            );
+            let _aidl_ret = service.unregister_for_all_notifications(&_arg_callback)?;
             Ok(())
         }
         impl<T: IServiceManager> ::afbus_binder::Binder for IServiceManagerStub<T> {

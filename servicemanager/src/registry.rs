@@ -99,6 +99,9 @@ pub struct Registry<O, C> {
     callbacks: BTreeMap<String, Vec<(C, u32)>>,
     /// Entries per owner uid, for the quota.
     per_uid: HashMap<u32, usize>,
+    /// Callbacks that hear of every name, with the uid and gid that registered each (the
+    /// caller filters by what they may find).
+    everything: Vec<(C, u32, u32)>,
     /// Notification registrations per uid, for theirs.
     watches_per_uid: HashMap<u32, usize>,
 }
@@ -109,6 +112,7 @@ impl<O, C> Default for Registry<O, C> {
             entries: BTreeMap::new(),
             callbacks: BTreeMap::new(),
             per_uid: HashMap::new(),
+            everything: Vec::new(),
             watches_per_uid: HashMap::new(),
         }
     }
@@ -248,6 +252,42 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
         Ok(self.entries.get(name))
     }
 
+    /// Asks for `callback` to be told of every registration and removal, for `uid` and `gid`
+    /// (one registration against `quota`, as [`watch`](Self::watch)).
+    pub fn watch_all(
+        &mut self,
+        callback: C,
+        uid: u32,
+        gid: u32,
+        quota: usize,
+    ) -> Result<(), AddError> {
+        if self.everything.iter().any(|(c, ..)| *c == callback) {
+            return Ok(());
+        }
+        let held = self.watches_per_uid.entry(uid).or_default();
+        if *held >= quota {
+            return Err(AddError::WatchQuota(uid, quota));
+        }
+        *held += 1;
+        self.everything.push((callback, uid, gid));
+        Ok(())
+    }
+
+    /// Withdraws a [`watch_all`](Self::watch_all); false if it was not registered.
+    pub fn unwatch_all(&mut self, callback: &C) -> bool {
+        let Some(at) = self.everything.iter().position(|(c, ..)| c == callback) else {
+            return false;
+        };
+        let (_, uid, _) = self.everything.remove(at);
+        self.unwatched(uid);
+        true
+    }
+
+    /// The callbacks that hear of every name, with the uid and gid that registered each.
+    pub fn watching_all(&self) -> Vec<(C, u32, u32)> {
+        self.everything.clone()
+    }
+
     /// Withdraws a callback; false if it was not registered.
     pub fn unwatch(&mut self, name: &str, callback: &C) -> bool {
         let Some(cbs) = self.callbacks.get_mut(name) else {
@@ -276,6 +316,13 @@ impl<O: Clone + PartialEq, C: Clone + PartialEq> Registry<O, C> {
                 keep
             });
             !cbs.is_empty()
+        });
+        self.everything.retain(|(c, uid, _)| {
+            let keep = !gone(c);
+            if !keep {
+                freed.push(*uid);
+            }
+            keep
         });
         for uid in freed {
             self.unwatched(uid);
@@ -504,6 +551,17 @@ mod tests {
         assert_eq!(r.callbacks_of("c"), vec![2, 1], "in the order registered");
         r.forget_callbacks_where(|c| *c == 1);
         r.watch("d", 3, ALICE.uid, 2).unwrap();
+        // Every name at once counts as one.
+        assert_eq!(
+            r.watch_all(4, ALICE.uid, 7, 1),
+            Err(AddError::WatchQuota(ALICE.uid, 1))
+        );
+        r.watch_all(4, BOB.uid, 7, 2).unwrap();
+        assert_eq!(r.watching_all(), vec![(4, BOB.uid, 7)]);
+        assert!(r.unwatch_all(&4) && !r.unwatch_all(&4));
+        r.watch_all(5, ALICE.uid, 7, 2).unwrap();
+        r.watch("e", 3, ALICE.uid, 2).unwrap_err();
+        r.forget_callbacks_where(|c| *c == 5);
         r.watch("e", 3, ALICE.uid, 2).unwrap();
     }
 

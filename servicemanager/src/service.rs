@@ -222,10 +222,34 @@ impl ServiceManager {
             }));
         }
         self.changed.notify_all();
-        for cb in callbacks {
-            notify(&cb, name, Some(&service));
-        }
+        self.tell(name, Some(&service), callbacks);
         Ok(())
+    }
+
+    /// Tells `callbacks` (the name's watchers) that `name` now names `service` (or nothing),
+    /// then those watching every name that may find and call it.
+    fn tell(&self, name: &str, service: Option<&SpIBinder>, callbacks: Vec<IServiceCallbackProxy>) {
+        for cb in callbacks {
+            notify(&cb, name, service);
+        }
+        let everything = self.state.lock().registry.watching_all();
+        if everything.is_empty() {
+            return;
+        }
+        let allowed: Vec<_> = {
+            let policy = self.policy.read();
+            everything
+                .into_iter()
+                .filter(|(_, uid, gid)| {
+                    policy.allows(Op::Find, *uid, *gid, name)
+                        && policy.allows(Op::Call, *uid, *gid, name)
+                })
+                .map(|(cb, ..)| cb)
+                .collect()
+        };
+        for cb in allowed {
+            notify(&cb, name, service);
+        }
     }
 
     /// Withdraws `name` if `service` is what it names and the caller is the process that
@@ -243,9 +267,7 @@ impl ServiceManager {
             st.registry.callbacks_of(name)
         };
         tracing::info!(name, "service unregistered itself");
-        for cb in callbacks {
-            notify(&cb, name, None);
-        }
+        self.tell(name, None, callbacks);
         true
     }
 
@@ -253,9 +275,7 @@ impl ServiceManager {
         let removed = self.state.lock().registry.remove_where(|s| !s.is_alive());
         for (name, callbacks) in removed {
             tracing::info!(name, "service owner died; entry removed");
-            for cb in callbacks {
-                notify(&cb, &name, None);
-            }
+            self.tell(&name, None, callbacks);
         }
     }
 
@@ -375,9 +395,42 @@ impl ServiceManager {
         // A notice hands the watcher a reference: it must be allowed to call the service too.
         self.check(Op::Find, ctx, name)?;
         self.check(Op::Call, ctx, name)?;
-        // The daemon calls the callback with its own identity (root, say): it must be a
-        // callback, not any object the caller holds a reference to (a confused deputy). Its
-        // runtime answers the descriptor; an owner that does not answer costs this call only.
+        self.check_callback(&callback)?;
+        let quota = self.watch_quota(ctx);
+        let current = {
+            let mut st = self.state.lock();
+            let entry = st
+                .registry
+                .watch(name, callback.clone(), ctx.caller().uid, quota)
+                .map_err(watch_refused)?;
+            entry.map(|e| e.object.clone())
+        };
+        self.forget_when_gone(&callback);
+        if let Some(service) = current {
+            notify(&callback, name, Some(&service));
+        }
+        Ok(())
+    }
+
+    /// Every registration and removal from now on, of the names the caller may find and call
+    /// (checked as each comes, so that a policy reload applies).
+    fn watch_all(&self, callback: IServiceCallbackProxy, ctx: &CallContext) -> Result<(), Status> {
+        self.check_callback(&callback)?;
+        let quota = self.watch_quota(ctx);
+        let (uid, gid) = (ctx.caller().uid, ctx.caller().gid);
+        self.state
+            .lock()
+            .registry
+            .watch_all(callback.clone(), uid, gid, quota)
+            .map_err(watch_refused)?;
+        self.forget_when_gone(&callback);
+        Ok(())
+    }
+
+    /// The daemon calls a callback with its own identity (root, say): it must be a callback,
+    /// not any object the caller holds a reference to (a confused deputy). Its runtime answers
+    /// the descriptor; an owner that does not answer costs this call only.
+    fn check_callback(&self, callback: &IServiceCallbackProxy) -> Result<(), Status> {
         let descriptor = callback
             .as_binder()
             .transact_timeout(
@@ -387,35 +440,27 @@ impl ServiceManager {
             )
             .and_then(|mut reply| Ok(reply.read_string()?));
         match descriptor {
-            Ok(d) if d == CALLBACK_DESCRIPTOR => {}
-            Ok(d) => {
-                return Err(Status::new_exception(
-                    ExceptionCode::ILLEGAL_ARGUMENT,
-                    format!("the callback is a {d}, not a {CALLBACK_DESCRIPTOR}"),
-                ))
-            }
-            Err(e) => return Err(Status::from(e)),
+            Ok(d) if d == CALLBACK_DESCRIPTOR => Ok(()),
+            Ok(d) => Err(Status::new_exception(
+                ExceptionCode::ILLEGAL_ARGUMENT,
+                format!("the callback is a {d}, not a {CALLBACK_DESCRIPTOR}"),
+            )),
+            Err(e) => Err(Status::from(e)),
         }
+    }
+
+    /// How many notification registrations the caller's uid may hold.
+    fn watch_quota(&self, ctx: &CallContext) -> usize {
         let uid = ctx.caller().uid;
-        let quota = if uid == 0 || uid == self.policy.read().owner_uid() {
+        if uid == 0 || uid == self.policy.read().owner_uid() {
             usize::MAX
         } else {
             MAX_WATCHES_PER_UID
-        };
-        let current = {
-            let mut st = self.state.lock();
-            let entry = st
-                .registry
-                .watch(name, callback.clone(), uid, quota)
-                .map_err(|e| {
-                    let exception = match e {
-                        AddError::WatchQuota(..) => ExceptionCode::ILLEGAL_STATE,
-                        _ => ExceptionCode::ILLEGAL_ARGUMENT,
-                    };
-                    Status::new_exception(exception, e.to_string())
-                })?;
-            entry.map(|e| e.object.clone())
-        };
+        }
+    }
+
+    /// Drops `callback`'s registrations once its process is gone.
+    fn forget_when_gone(&self, callback: &IServiceCallbackProxy) {
         let me = self.me.clone();
         let _ = callback.as_binder().link_to_death(Arc::new(move || {
             if let Some(sm) = me.upgrade() {
@@ -425,11 +470,15 @@ impl ServiceManager {
                     .forget_callbacks_where(|c| !c.as_binder().is_alive());
             }
         }));
-        if let Some(service) = current {
-            notify(&callback, name, Some(&service));
-        }
-        Ok(())
     }
+}
+
+fn watch_refused(e: AddError) -> Status {
+    let exception = match e {
+        AddError::WatchQuota(..) => ExceptionCode::ILLEGAL_STATE,
+        _ => ExceptionCode::ILLEGAL_ARGUMENT,
+    };
+    Status::new_exception(exception, e.to_string())
 }
 
 /// Tells a callback, one way; a callback whose process is gone is dropped by its death link.
@@ -498,6 +547,24 @@ impl IServiceManager for ServiceManagerObject {
         callback: &IServiceCallbackProxy,
     ) -> Result<(), Status> {
         if self.0.state.lock().registry.unwatch(name, callback) {
+            Ok(())
+        } else {
+            Err(StatusCode::NAME_NOT_FOUND.into())
+        }
+    }
+
+    fn register_for_all_notifications(
+        &self,
+        callback: &IServiceCallbackProxy,
+    ) -> Result<(), Status> {
+        self.0.watch_all(callback.clone(), &caller()?)
+    }
+
+    fn unregister_for_all_notifications(
+        &self,
+        callback: &IServiceCallbackProxy,
+    ) -> Result<(), Status> {
+        if self.0.state.lock().registry.unwatch_all(callback) {
             Ok(())
         } else {
             Err(StatusCode::NAME_NOT_FOUND.into())

@@ -134,9 +134,15 @@ fn intrude(bus: &str) {
     let refused = sm.register_for_notifications("public.Echo", &deputy);
     assert!(refused.is_err(), "a foreign object taken as a callback");
 
-    // It cannot grow the daemon without end by watching names that never come.
+    // Watching every name, it hears only of those it may find and call (checked below).
+    let heard = Arc::new(Heard::default());
+    let all = afbus_servicemanager::IServiceCallbackProxy::new_local(&rt, HeardRef(heard.clone()));
+    sm.register_for_all_notifications(&all).unwrap();
+
+    // It cannot grow the daemon without end by watching names that never come (watching every
+    // name counts as one).
     let deaf = afbus_servicemanager::IServiceCallbackProxy::new_local(&rt, Deaf);
-    for i in 0..MAX_WATCHES_PER_UID {
+    for i in 0..MAX_WATCHES_PER_UID - 1 {
         sm.register_for_notifications(&format!("evil.never.{i}"), &deaf)
             .unwrap_or_else(|e| panic!("watch {i}: {e}"));
     }
@@ -183,6 +189,45 @@ fn intrude(bus: &str) {
         .filter(|(err, took)| *err && *took < Duration::from_secs(1))
         .count();
     assert_eq!(refused_at_once, MAX_WAITING_GETS_PER_UID, "{results:?}");
+
+    // Root registered secure.Late, internal.Late and public.Late, in that order, once it saw
+    // evil.ready: told in order, the last one heard means the others were withheld.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut names = heard.names.lock();
+    while !names.iter().any(|n| n == "public.Late") {
+        assert!(
+            !heard.changed.wait_until(&mut names, deadline).timed_out(),
+            "{names:?}"
+        );
+    }
+    assert!(names.iter().any(|n| n == "evil.ready"), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("secure.") || n.starts_with("internal.")),
+        "told of names it may not find or call: {names:?}"
+    );
+}
+
+/// Records the names it is told of.
+#[derive(Default)]
+struct Heard {
+    names: parking_lot::Mutex<Vec<String>>,
+    changed: parking_lot::Condvar,
+}
+
+/// The callback object: shares its record with the intruder.
+struct HeardRef(Arc<Heard>);
+
+impl IServiceCallback for HeardRef {
+    fn on_registration(&self, name: &str, _: &SpIBinder) -> Result<(), Status> {
+        self.0.names.lock().push(name.to_owned());
+        self.0.changed.notify_all();
+        Ok(())
+    }
+    fn on_removal(&self, _: &str) -> Result<(), Status> {
+        Ok(())
+    }
 }
 
 #[test]
@@ -217,6 +262,9 @@ fn another_uid_learns_and_reaches_only_what_the_policy_allows_and_cannot_deny_th
         let mut intruder = spawn_role("intruder", &[(BUS_VAR, bus.to_str().unwrap())]);
         sm.wait_for_service("evil.ready", Duration::from_secs(30))
             .unwrap();
+        for name in ["secure.Late", "internal.Late", "public.Late"] {
+            sm.add_service(name, &rt.local(Echo)).unwrap();
+        }
 
         // The intruder holds its waiting gets: root is served, and may wait itself.
         let started = Instant::now();

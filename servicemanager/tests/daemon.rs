@@ -742,21 +742,56 @@ fn afbus_monitor_prints_signals_and_notices_live() {
             .spawn()
             .unwrap();
         let mut lines = std::io::BufReader::new(monitor.stdout.take().unwrap()).lines();
+        // What the monitor printed: bus notices and the service manager's come on their own
+        // paths, so in no set order between the two.
+        let mut seen: Vec<serde_json::Value> = Vec::new();
+        let mut find = |what: &str, pred: &dyn Fn(&serde_json::Value) -> bool| {
+            let mut at = 0;
+            loop {
+                if let Some(v) = seen[at..]
+                    .iter()
+                    .find_map(|v| v.get(what).filter(|x| pred(x)))
+                {
+                    return v.clone();
+                }
+                at = seen.len();
+                let line = lines.next().unwrap().unwrap();
+                seen.push(serde_json::from_str(&line).unwrap());
+            }
+        };
         let sender = afbus_transport::BusSocket::connect(bus.path()).unwrap();
         let fields = afbus_transport::Fields::new().with("member", "Ping");
         // Delivered to one receiver once the monitor has subscribed.
         while sender.send_signal(&fields, b"hello").unwrap() == 0 {
             std::thread::sleep(Duration::from_millis(10));
         }
-        let first: serde_json::Value =
-            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        assert_eq!(first["signal"]["fields"][0], "member=Ping");
-        assert_eq!(first["signal"]["body_len"], 5);
-        let id = sender.id();
+        let signal = find("signal", &|_| true);
+        assert_eq!(signal["fields"][0], "member=Ping");
+        assert_eq!(signal["body_len"], 5);
+        let id = sender.id().to_string();
         drop(sender);
-        let gone: serde_json::Value =
-            serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-        assert_eq!(gone["peer_gone"], id.to_string());
+        let gone = find("peer_gone", &|g| g["peer"] == id.as_str());
+        assert_eq!(
+            gone["pid"],
+            std::process::id(),
+            "named as it joined: {gone}"
+        );
+
+        // A service joins the bus, registers, and dies: each with its pid, uid and process.
+        let mut service = bus.spawn("echo");
+        let pid = service.pid();
+        let joined = find("peer_joined", &|j| j["pid"] == pid);
+        assert!(joined["process"].is_string(), "{joined}");
+        let registered = find("registered", &|r| r["name"] == "test.echo");
+        assert_eq!(registered["pid"], pid, "{registered}");
+        assert_eq!(
+            registered["uid"],
+            nix::unistd::getuid().as_raw(),
+            "{registered}"
+        );
+        service.kill();
+        find("removed", &|r| r["name"] == "test.echo");
+        find("peer_gone", &|g| g["pid"] == pid);
         let _ = monitor.kill();
         let _ = monitor.wait();
     })

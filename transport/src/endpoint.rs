@@ -34,6 +34,9 @@ pub enum Event {
     NameOwnerChanged(NameOwnerChanged),
     /// A watched peer left the bus (closed its connection or died).
     PeerGone(UniqueId),
+    /// A peer joined the bus, with its kernel-verified identity (told to those that watch
+    /// everything, [`Watch::All`]).
+    PeerJoined(PeerInfo),
     /// Another endpoint opened a channel to this one.
     Incoming {
         /// This end of the new channel.
@@ -401,6 +404,11 @@ fn file(st: &mut State, mut frame: Frame) {
             c if c == NoticeKind::PeerGone as u32 => Reader::new(&frame.payload)
                 .u64("gone peer")
                 .map(|id| Event::PeerGone(UniqueId(id))),
+            c if c == NoticeKind::PeerJoined as u32 => {
+                let mut r = Reader::new(&frame.payload);
+                PeerInfo::decode(&mut r)
+                    .and_then(|info| r.end("joined peer").map(|()| Event::PeerJoined(info)))
+            }
             c if c == NoticeKind::Incoming as u32 => {
                 match (frame.fds.pop(), frame.fds.is_empty()) {
                     (Some(fd), true) => {

@@ -117,6 +117,7 @@ pub(crate) enum NoticeKind {
     NameOwnerChanged = 1,
     PeerGone = 2,
     Incoming = 3,
+    PeerJoined = 4,
 }
 
 /// Identity of a peer on the bus, as the kernel reported it to the master.

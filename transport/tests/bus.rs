@@ -84,10 +84,14 @@ fn child_entry() {
 }
 
 /// Waits for the next name owner change.
+/// The next name owner change (peers joining, told to those watching everything, pass by).
 fn next_change(watcher: &BusSocket) -> NameOwnerChanged {
-    match watcher.recv_event(WAIT).unwrap() {
-        Event::NameOwnerChanged(c) => c,
-        other => panic!("expected a name owner change, got {other:?}"),
+    loop {
+        match watcher.recv_event(WAIT).unwrap() {
+            Event::NameOwnerChanged(c) => return c,
+            Event::PeerJoined(_) => {}
+            other => panic!("expected a name owner change, got {other:?}"),
+        }
     }
 }
 
@@ -99,8 +103,18 @@ fn joins_in_separate_processes_get_distinct_addresses_and_kernel_identity() {
         watcher.watch(&Watch::All).unwrap();
         let children: Vec<_> = (0..3).map(|_| bus.spawn("join")).collect();
         let mut ids = vec![watcher.id()];
+        let mut joined = Vec::new();
         for _ in &children {
-            let change = next_change(&watcher);
+            // Each child is announced as it joins, with the kernel's word for who it is.
+            let change = loop {
+                match watcher.recv_event(WAIT).unwrap() {
+                    Event::PeerJoined(info) => joined.push(info),
+                    Event::NameOwnerChanged(c) => break c,
+                    other => panic!("{other:?}"),
+                }
+            };
+            let info = joined.iter().find(|i| Some(i.id) == change.new);
+            let info = info.expect("a peer is announced before it owns a name");
             let owner = watcher.name_owner(&change.name).unwrap().unwrap();
             let pid: i32 = change
                 .name
@@ -113,6 +127,7 @@ fn joins_in_separate_processes_get_distinct_addresses_and_kernel_identity() {
                 "the master's pid for the owner is the child's"
             );
             assert!(children.iter().any(|c| c.pid() == pid));
+            assert_eq!(info.creds.pid, pid, "the join notice names the child");
             ids.push(change.new.unwrap());
         }
         let mut unique = ids.clone();

@@ -43,4 +43,14 @@ interface IServiceManager {
     long[] identifyService(String name);
     /** The names declared in the daemon's services directory that this caller may find, sorted. */
     String[] listDeclared();
+
+    /**
+     * Asks for `callback` to hear of every registration and removal from now on, of the names
+     * the caller may find and call (what `afbus monitor` shows). One registration against
+     * MAX_WATCHES_PER_UID.
+     */
+    void registerForAllNotifications(IServiceCallback callback);
+
+    /** Withdraws a registerForAllNotifications; NAME_NOT_FOUND if there was none. */
+    void unregisterForAllNotifications(IServiceCallback callback);
 }

@@ -8,7 +8,7 @@
 //! afbus call NAME CODE [TYPE VALUE]... [--reply TYPE,...] [--timeout S]
 //! afbus status
 //! afbus dump NAME [ARG]...   # the service's state, as it writes it (Android's dumpsys)
-//! afbus monitor [KEY=VALUE]...
+//! afbus monitor [KEY=VALUE]...   # signals, peers (pid, uid, process), registrations
 //! afbus completions SHELL   # bash, zsh, fish, elvish, powershell
 //! afbus man                 # this command's man page (roff)
 //! ```
@@ -18,15 +18,16 @@
 //! `--aidl`, arguments and reply follow the method's declaration (see `afbus_servicemanager::aidl_call`): e.g.
 //! `afbus call afbus.examples.IEcho/default echo hello --aidl IEcho.aidl`.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use std::os::fd::AsRawFd;
 
-use afbus_binder::{Parcel, Runtime, RuntimeConfig, StatusCode, TransactionCode};
-use afbus_servicemanager::{bus_path, ServiceManager};
-use afbus_transport::{BusSocket, Event, Fields, Watch};
+use afbus_binder::{Parcel, Runtime, RuntimeConfig, SpIBinder, StatusCode, TransactionCode};
+use afbus_servicemanager::{bus_path, IServiceCallback, IServiceCallbackProxy, ServiceManager};
+use afbus_transport::{BusSocket, Event, Fields, PeerInfo, UniqueId, Watch};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
@@ -94,7 +95,8 @@ enum Command {
         /// Arguments for the service's dump.
         args: Vec<String>,
     },
-    /// Print multicast signals (matching KEY=VALUE fields) and bus notices as they come.
+    /// Print, as they come: multicast signals (matching KEY=VALUE fields), peers joining and
+    /// leaving (pid, uid, process), name owner changes and service registrations.
     Monitor {
         /// Fields a signal must carry.
         rule: Vec<String>,
@@ -380,6 +382,23 @@ fn run(args: &Args) -> Result<Out> {
             }
             endpoint.add_match(&fields)?;
             endpoint.watch(&Watch::All)?;
+            // Who is on the bus, so that a peer that leaves is named as it was when it joined.
+            let mut peers: HashMap<UniqueId, Value> = endpoint
+                .peers()?
+                .into_iter()
+                .map(|p| (p.info.id, peer_json(&p.info)))
+                .collect();
+            // Registrations at the service manager, if one runs and lets us watch (it tells of
+            // the names we may find and call); its notices print from a looper thread.
+            let watcher_rt = Runtime::new(RuntimeConfig::default())?;
+            watcher_rt.start_thread_pool();
+            let registrations = watch_registrations(&watcher_rt, &bus);
+            if let Err(e) = &registrations {
+                println!(
+                    "{}",
+                    json!({"note": format!("no service registrations: {e}")})
+                );
+            }
             loop {
                 let line = match endpoint.recv_event(None)? {
                     Event::Signal(s) => json!({
@@ -390,7 +409,17 @@ fn run(args: &Args) -> Result<Out> {
                     Event::NameOwnerChanged(c) => json!({"name_owner_changed": {
                         "name": c.name.to_string(), "old": c.old.map(|u| u.to_string()), "new": c.new.map(|u| u.to_string())
                     }}),
-                    Event::PeerGone(id) => json!({"peer_gone": id.to_string()}),
+                    Event::PeerJoined(p) => {
+                        let v = peer_json(&p);
+                        peers.insert(p.id, v.clone());
+                        json!({ "peer_joined": v })
+                    }
+                    Event::PeerGone(id) => {
+                        let v = peers
+                            .remove(&id)
+                            .unwrap_or_else(|| json!({"peer": id.to_string()}));
+                        json!({ "peer_gone": v })
+                    }
                     Event::Incoming { .. } => continue,
                 };
                 println!("{line}");
@@ -454,7 +483,63 @@ fn decode_reply(r: &mut Parcel, types: &str) -> Result<Vec<Value>> {
         .collect()
 }
 
-/// The interface a service says it implements, asked with a short timeout: a service that does
+/// A peer as `monitor` prints it: address, kernel-verified pid, uid and gid, and the process
+/// name while it runs.
+fn peer_json(p: &PeerInfo) -> Value {
+    json!({
+        "peer": p.id.to_string(), "pid": p.creds.pid, "uid": p.creds.uid, "gid": p.creds.gid,
+        "process": process_name(p.creds.pid),
+    })
+}
+
+/// The process's name (`/proc/PID/comm`), if it still runs.
+fn process_name(pid: i32) -> Option<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .map(|s| s.trim_end().to_owned())
+}
+
+/// Prints every service registration and removal the service manager tells of, with the
+/// owner's pid, uid and process name, until the runtime goes.
+fn watch_registrations(
+    rt: &Runtime,
+    bus: &std::path::Path,
+) -> Result<std::sync::Arc<ServiceManager>> {
+    struct Printer(std::sync::Weak<ServiceManager>);
+    impl IServiceCallback for Printer {
+        fn on_registration(
+            &self,
+            name: &str,
+            service: &SpIBinder,
+        ) -> std::result::Result<(), afbus_binder::Status> {
+            let pid = service.object_id().pid;
+            let uid = self.0.upgrade().and_then(|sm| {
+                sm.debug_info()
+                    .ok()?
+                    .into_iter()
+                    .find(|s| s.name == name)
+                    .map(|s| s.uid)
+            });
+            println!(
+                "{}",
+                json!({"registered": {
+                    "name": name, "pid": pid, "uid": uid, "process": process_name(pid),
+                }})
+            );
+            Ok(())
+        }
+        fn on_removal(&self, name: &str) -> std::result::Result<(), afbus_binder::Status> {
+            println!("{}", json!({"removed": {"name": name}}));
+            Ok(())
+        }
+    }
+    let sm = std::sync::Arc::new(ServiceManager::connect(rt, bus)?);
+    let printer = IServiceCallbackProxy::new_local(rt, Printer(std::sync::Arc::downgrade(&sm)));
+    sm.register_for_all_notifications(&printer)?;
+    Ok(sm)
+}
+
+/// The interface a service says it implements,/// The interface a service says it implements, asked with a short timeout: a service that does
 /// not answer shows as unknown instead of holding the listing.
 fn descriptor(sm: &ServiceManager, name: &str) -> Option<String> {
     let service = sm.check_service(name).ok()??;

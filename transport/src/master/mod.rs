@@ -515,8 +515,10 @@ impl BusMaster {
         let peer = self.peers.get_mut(&id).expect("live peer");
         peer.joined = true;
         self.admission.settled(peer.connected.uid);
+        let info = peer.info;
+        self.notify_peer_joined(info);
         let mut w = Writer::default();
-        peer.info.encode(&mut w);
+        info.encode(&mut w);
         Ok(w.finish())
     }
 
@@ -773,6 +775,30 @@ impl BusMaster {
             .encode(&mut w);
         }
         w.finish()
+    }
+
+    /// Tells the peers that watch everything that `info` joined (what `Op::Peers` tells anyone).
+    fn notify_peer_joined(&mut self, info: PeerInfo) {
+        let mut w = Writer::default();
+        info.encode(&mut w);
+        let payload = w.finish();
+        let watchers: Vec<u64> = self
+            .peers
+            .values()
+            .filter(|p| p.info.id != info.id && p.watches.contains(&Watch::All))
+            .map(|p| p.info.id.0)
+            .collect();
+        let header = Header::new(FrameKind::Notice).with_code(NoticeKind::PeerJoined as u32);
+        for to in watchers {
+            self.push(
+                to,
+                Outgoing {
+                    header,
+                    payload: payload.clone(),
+                    fds: Vec::new(),
+                },
+            );
+        }
     }
 
     fn notify_owner_change(&mut self, change: NameOwnerChanged) {
