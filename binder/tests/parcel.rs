@@ -606,6 +606,14 @@ fn a_blob_round_trips_and_hostile_memfds_are_refused() {
             "longer than MAX_BLOB_BYTES",
         ),
     ];
+    // A sealed memfd received as a plain fd opens at the size its seals fix; an unsealed one
+    // does not.
+    let opened = afbus_binder::Blob::open(afbus_binder::Blob::seal(&data[..1000]).unwrap());
+    assert_eq!(&*opened.unwrap(), &data[..1000]);
+    assert!(matches!(
+        afbus_binder::Blob::open(OwnedFd::from(unsealed().into_file())),
+        Err(ParcelError::BadBlob { .. })
+    ));
     for (len, fd, reason) in cases {
         let mut p = Parcel::new();
         p.write_u64(len);

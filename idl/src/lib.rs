@@ -25,7 +25,9 @@
 //! Each package is a module and each type a module named after it, holding the type's items
 //! and its nested types: `org.example.IEcho` is `org::example::IEcho`, with the trait `IEcho`,
 //! the proxy `IEchoProxy`, the stub `IEchoStub`, `DESCRIPTOR`, the constants and the
-//! `transactions` codes. Methods return `Result<T, afbus_binder::Status>`; one-way methods
+//! `transactions` codes. The paths repeat the type's name (`org::example::Note::Note`) as AOSP's
+//! Rust back end and rsbinder lay them out, so that code moves between Android and afbus
+//! unchanged; a `use org::example::IEcho::{IEcho, IEchoProxy};` names them once. Methods return `Result<T, afbus_binder::Status>`; one-way methods
 //! return once the call is queued. Parcelables are structs with `Default` following the
 //! declared defaults; unions are enums; enums are open newtypes with a constant per enumerator,
 //! so unknown values survive; `@nullable` is `Option`; arrays and lists are `Vec`;

@@ -45,15 +45,13 @@ impl Blob {
         seal(data)
     }
 
-    /// Maps a received sealed memfd of `len` bytes; anything else is [`ParcelError::BadBlob`].
-    pub fn open(fd: OwnedFd, len: usize) -> Result<Blob, ParcelError> {
-        if len > MAX_BLOB_BYTES {
-            return Err(ParcelError::BadBlob {
-                offset: 0,
-                reason: "longer than MAX_BLOB_BYTES",
-            });
-        }
-        map(fd, len, 0)
+    /// Maps a received memfd sealed against writing, shrinking and growing (as [`seal`]
+    /// makes them), whatever its size up to [`MAX_BLOB_BYTES`]: the seals fix the size, so
+    /// none needs to travel beside it. Anything else is [`ParcelError::BadBlob`].
+    ///
+    /// [`seal`]: Blob::seal
+    pub fn open(fd: OwnedFd) -> Result<Blob, ParcelError> {
+        map_whole(fd, MAX_BLOB_BYTES)
     }
 }
 

@@ -4,6 +4,6 @@ package afbus.examples;
 interface IFiles {
     /** Writes `text` into `fd` (the write end of the caller's pipe). */
     void writeTo(in ParcelFileDescriptor fd, String text);
-    /** Maps `blob`, a sealed memfd of `length` bytes, and returns the sum of its bytes. */
-    long checksum(in ParcelFileDescriptor blob, long length);
+    /** Maps `blob`, a sealed memfd (its seals fix its size), and returns the sum of its bytes. */
+    long checksum(in ParcelFileDescriptor blob);
 }
