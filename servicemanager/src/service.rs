@@ -157,8 +157,18 @@ impl ServiceManager {
                 "registration refused: {e}"
             )
         })?;
-        // An entry whose owner died but is not reaped yet is no conflict.
-        self.remove_dead();
+        // An entry whose owner died but is not reaped yet is no conflict: the kernel says so
+        // (one poll) before a looper may have noticed.
+        let stale = self
+            .state
+            .lock()
+            .registry
+            .get(name)
+            .map(|e| e.object.clone());
+        if let Some(stale) = stale.filter(|s| !s.is_alive()) {
+            let id = stale.object_id();
+            self.remove_where(|s| s.object_id() == id);
+        }
         let owner = Owner {
             pid: ctx.caller().pid,
             uid: ctx.caller().uid,
@@ -211,18 +221,27 @@ impl ServiceManager {
             st.activation.registered(name);
             (watched, callbacks)
         };
+        let mut dead = false;
         if !watched {
             let me = self.me.clone();
             // The owner's exit removes its entries. The recipient holds no reference to the
-            // service (that would keep its channel open for ever): it removes whatever is dead.
-            let _ = service.link_to_death(Arc::new(move || {
+            // service (that would keep its channel open for ever), only who it is.
+            let id = service.object_id();
+            let linked = service.link_to_death(Arc::new(move || {
                 if let Some(sm) = me.upgrade() {
-                    sm.remove_dead();
+                    sm.remove_where(|s| s.object_id() == id);
                 }
             }));
+            dead = linked.is_err_and(|e| e.code() == StatusCode::DEAD_OBJECT);
         }
         self.changed.notify_all();
         self.tell(name, Some(&service), callbacks);
+        // Dead already: no notice will come, so the entry goes now (after its registration was
+        // told, so that watchers hear the two in order).
+        if dead {
+            let id = service.object_id();
+            self.remove_where(|s| s.object_id() == id);
+        }
         Ok(())
     }
 
@@ -271,8 +290,9 @@ impl ServiceManager {
         true
     }
 
-    fn remove_dead(&self) {
-        let removed = self.state.lock().registry.remove_where(|s| !s.is_alive());
+    /// Removes the entries of an object whose owner died, telling their watchers.
+    fn remove_where(&self, gone: impl Fn(&SpIBinder) -> bool) {
+        let removed = self.state.lock().registry.remove_where(gone);
         for (name, callbacks) in removed {
             tracing::info!(name, "service owner died; entry removed");
             self.tell(&name, None, callbacks);
