@@ -21,7 +21,7 @@
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 
-use afbus_binder::{Parcel, TransactionCode};
+use afbus_binder::{Parcel, TransactionCode, MAX_PARCEL_NESTING};
 use afbus_idl::ir::{Dir, Interface, Ir, MethodDef, Prim, Ty, TyRef, TypeKind};
 use serde_json::{json, Map, Value};
 
@@ -156,7 +156,7 @@ impl Interfaces {
 
     /// Reads a value of the declared type `qualified` written by generated code.
     pub fn read_value(&self, qualified: &str, p: &mut Parcel) -> Result<Value> {
-        read(&self.ir, p, &self.defined(qualified)?, false)
+        read(&self.ir, p, &self.defined(qualified)?, false, 0)
     }
 }
 
@@ -205,11 +205,12 @@ impl Method<'_> {
     pub fn read_reply(&self, p: &mut Parcel) -> Result<Map<String, Value>> {
         let mut out = Map::new();
         if self.def.ret.ty != Ty::Void {
-            let v = read(self.ir, p, &self.def.ret, false).map_err(|e| format!("return: {e}"))?;
+            let v =
+                read(self.ir, p, &self.def.ret, false, 0).map_err(|e| format!("return: {e}"))?;
             out.insert("return".into(), v);
         }
         for a in self.def.args.iter().filter(|a| a.dir != Dir::In) {
-            let v = read(self.ir, p, &a.ty, false).map_err(|e| format!("{}: {e}", a.name))?;
+            let v = read(self.ir, p, &a.ty, false, 0).map_err(|e| format!("{}: {e}", a.name))?;
             out.insert(a.name.clone(), v);
         }
         Ok(out)
@@ -394,8 +395,14 @@ fn write(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool, v: &Value) -> Result<(
     Ok(())
 }
 
-/// Reads a value of `t`; `field`: inside a parcelable or union.
-fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
+/// Reads a value of `t`; `field`: inside a parcelable or union. `depth` counts the values it is
+/// inside: a reply nested deeper than [`MAX_PARCEL_NESTING`] (a self-containing type, say) is an
+/// error, not a stack overflow.
+fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool, depth: usize) -> Result<Value> {
+    if depth > MAX_PARCEL_NESTING {
+        return Err(format!("values nested more than {MAX_PARCEL_NESTING} deep").into());
+    }
+    let inner = depth + 1;
     if is_binder(ir, &t.ty) {
         let b = if held_as_option(ir, t, field) {
             p.read_nullable_binder()?
@@ -407,7 +414,7 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
     if held_as_option(ir, t, field) {
         return match p.read_u8()? {
             0 => Ok(Value::Null),
-            1 => read(ir, p, &non_null(t), false),
+            1 => read(ir, p, &non_null(t), false, inner),
             tag => Err(format!("a null tag of {tag}").into()),
         };
     }
@@ -430,6 +437,11 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
         Ty::List(_) | Ty::Array(..) => {
             let el = element(ir, &t.ty).ok_or("not an array")?;
             let count = p.read_u32()? as usize;
+            if let Ty::Array(_, Some(n)) = &t.ty {
+                if count != *n {
+                    return Err(format!("a fixed array of {n} holds {count} elements").into());
+                }
+            }
             // Every element takes a byte at least: a count the rest cannot hold is refused
             // before anything is allocated.
             if count > p.remaining() {
@@ -439,7 +451,7 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
             }
             let mut items = Vec::with_capacity(count);
             for i in 0..count {
-                items.push(read(ir, p, &el, false).map_err(|e| format!("[{i}]: {e}"))?);
+                items.push(read(ir, p, &el, false, inner).map_err(|e| format!("[{i}]: {e}"))?);
             }
             Value::Array(items)
         }
@@ -447,7 +459,8 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
             TypeKind::Parcelable(s) => {
                 let mut fields = Map::new();
                 for f in &s.fields {
-                    let v = read(ir, p, &f.ty, true).map_err(|e| format!("{}: {e}", f.name))?;
+                    let v =
+                        read(ir, p, &f.ty, true, inner).map_err(|e| format!("{}: {e}", f.name))?;
                     fields.insert(f.name.clone(), v);
                 }
                 Value::Object(fields)
@@ -458,7 +471,7 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
                     .ok()
                     .and_then(|i| s.fields.get(i))
                     .ok_or(format!("{} has no member {tag}", type_name(ir, &t.ty)))?;
-                let v = read(ir, p, &f.ty, true).map_err(|e| format!("{}: {e}", f.name))?;
+                let v = read(ir, p, &f.ty, true, inner).map_err(|e| format!("{}: {e}", f.name))?;
                 json!({ f.name.clone(): v })
             }
             TypeKind::Enum(e) => {
@@ -476,4 +489,34 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool) -> Result<Value> {
         },
         other => return Err(format!("values of {other:?} cannot be shown").into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hostile reply for a type that contains itself, nested far deeper than any real one:
+    /// an error, not a stack overflow.
+    #[test]
+    fn a_reply_nested_without_end_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("org/example/Node.aidl");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let aidl = "package org.example;\nparcelable Node { @nullable(heap=true) Node next; }\n";
+        std::fs::write(&file, aidl).unwrap();
+        let nodes = Interfaces::load(&[file], &[dir.path().to_owned()]).unwrap();
+        let mut deep = Parcel::from_parts(vec![1u8; 1_000_000], Vec::new());
+        let err = nodes.read_value("org.example.Node", &mut deep).unwrap_err();
+        assert!(
+            err.to_string().contains("nested more than 128 deep"),
+            "{err}"
+        );
+        // Ten levels are fine.
+        let mut ten = vec![1u8; 10];
+        ten.push(0);
+        let v = nodes
+            .read_value("org.example.Node", &mut Parcel::from_parts(ten, Vec::new()))
+            .unwrap();
+        assert!(v["next"]["next"].is_object());
+    }
 }
