@@ -359,16 +359,37 @@ impl LocalObject {
             return;
         }
         refs.telling = true;
-        // Whatever a callback does (even panic), the next change finds someone to tell it.
-        struct Told<'a>(&'a Mutex<RefCounts>);
-        impl Drop for Told<'_> {
+        drop(refs);
+        // A callback that panics leaves the telling to the next change (its queue stays).
+        struct Telling<'a> {
+            refs: &'a Mutex<RefCounts>,
+            done: bool,
+        }
+        impl Drop for Telling<'_> {
             fn drop(&mut self) {
-                self.0.lock().telling = false;
+                if !self.done {
+                    self.refs.lock().telling = false;
+                }
             }
         }
-        drop(refs);
-        let _told = Told(&self.refs);
-        while let Some(count) = self.refs.lock().untold.pop_front() {
+        let mut telling = Telling {
+            refs: &self.refs,
+            done: false,
+        };
+        loop {
+            // Seeing the queue empty and giving up the telling happen under one lock: a change
+            // queued after this is told by whoever queued it.
+            let count = {
+                let mut refs = self.refs.lock();
+                match refs.untold.pop_front() {
+                    Some(count) => count,
+                    None => {
+                        refs.telling = false;
+                        telling.done = true;
+                        return;
+                    }
+                }
+            };
             self.binder.on_refs_changed(count);
             if count == 0 {
                 self.binder.on_last_ref();
