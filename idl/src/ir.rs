@@ -20,6 +20,31 @@ impl Ir {
     pub fn get(&self, id: TypeId) -> &TypeDef {
         &self.types[id.0]
     }
+
+    /// Whether values of `ty` are handles (binder objects and file descriptors): types with no
+    /// default value, so that a parcelable field holds one as an option and writes it with a
+    /// tag although it is not `@nullable`.
+    pub fn is_handle(&self, ty: &Ty) -> bool {
+        match ty {
+            Ty::IBinder | Ty::ParcelFileDescriptor => true,
+            Ty::Defined(t, _) => matches!(self.get(*t).kind, TypeKind::Interface(_)),
+            _ => false,
+        }
+    }
+
+    /// The element of a list or array as it is held and written: in a fixed-size array, a
+    /// handle is nullable, so that the array has a default value.
+    pub fn element(&self, ty: &Ty) -> Option<TyRef> {
+        match ty {
+            Ty::List(e) | Ty::Array(e, None) => Some((**e).clone()),
+            Ty::Array(e, Some(_)) => {
+                let mut e = (**e).clone();
+                e.nullable |= self.is_handle(&e.ty);
+                Some(e)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// A primitive type.

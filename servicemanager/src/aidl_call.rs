@@ -220,38 +220,17 @@ impl Method<'_> {
 /// Whether the generated code holds a value of `t` in an `Option` although it is not
 /// `@nullable`: binders and fds in parcelable fields, which are then written with a tag.
 fn held_as_option(ir: &Ir, t: &TyRef, field: bool) -> bool {
-    t.nullable || (field && is_handle(ir, &t.ty))
-}
-
-fn is_handle(ir: &Ir, ty: &Ty) -> bool {
-    match ty {
-        Ty::IBinder | Ty::ParcelFileDescriptor => true,
-        Ty::Defined(d, _) => matches!(ir.get(*d).kind, TypeKind::Interface(_)),
-        _ => false,
-    }
+    t.nullable || (field && ir.is_handle(&t.ty))
 }
 
 fn is_binder(ir: &Ir, ty: &Ty) -> bool {
-    is_handle(ir, ty) && *ty != Ty::ParcelFileDescriptor
+    ir.is_handle(ty) && *ty != Ty::ParcelFileDescriptor
 }
 
 fn non_null(t: &TyRef) -> TyRef {
     TyRef {
         nullable: false,
         ..t.clone()
-    }
-}
-
-/// An array's or list's element as held; in a fixed-size array, a binder or fd is nullable.
-fn element(ir: &Ir, ty: &Ty) -> Option<TyRef> {
-    match ty {
-        Ty::List(e) | Ty::Array(e, None) => Some((**e).clone()),
-        Ty::Array(e, Some(_)) => {
-            let mut e = (**e).clone();
-            e.nullable |= is_handle(ir, &e.ty);
-            Some(e)
-        }
-        _ => None,
     }
 }
 
@@ -324,7 +303,7 @@ fn write(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool, v: &Value) -> Result<(
                     return Err(format!("the array holds {n} elements, not {}", items.len()).into());
                 }
             }
-            let el = element(ir, &t.ty).ok_or("not an array")?;
+            let el = ir.element(&t.ty).ok_or("not an array")?;
             p.write_u32(u32::try_from(items.len()).map_err(|_| "too many elements")?);
             for (i, x) in items.iter().enumerate() {
                 write(ir, p, &el, false, x).map_err(|e| format!("[{i}]: {e}"))?;
@@ -435,7 +414,7 @@ fn read(ir: &Ir, p: &mut Parcel, t: &TyRef, field: bool, depth: usize) -> Result
             json!(target.map_or_else(|_| "<fd>".into(), |p| p.display().to_string()))
         }
         Ty::List(_) | Ty::Array(..) => {
-            let el = element(ir, &t.ty).ok_or("not an array")?;
+            let el = ir.element(&t.ty).ok_or("not an array")?;
             let count = p.read_u32()? as usize;
             if let Ty::Array(_, Some(n)) = &t.ty {
                 if count != *n {

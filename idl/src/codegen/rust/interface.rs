@@ -21,7 +21,10 @@ fn param_type(ctx: &Ctx<'_>, a: &ArgDef) -> TokenStream {
     let borrowed = match &a.ty.ty {
         Ty::String => quote!(&str),
         Ty::List(_) | Ty::Array(..) => {
-            let el = wire::element(ctx, &a.ty.ty).map(|e| rust_type(ctx, &e, Place::Value));
+            let el = ctx
+                .ir
+                .element(&a.ty.ty)
+                .map(|e| rust_type(ctx, &e, Place::Value));
             quote!(&[#el])
         }
         t => {

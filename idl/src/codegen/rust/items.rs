@@ -123,7 +123,7 @@ fn default_for(
                 if !(t.nullable || place == Place::Field && wire::field_forces_option(ctx, t)) =>
             {
                 let n = Literal::usize_unsuffixed(*n);
-                let el = wire::element(ctx, &t.ty).unwrap_or_else(|| t.clone());
+                let el = ctx.ir.element(&t.ty).unwrap_or_else(|| t.clone());
                 let inner = default_for(ctx, &el, None, Place::Value);
                 quote!((0..#n).map(|_| #inner).collect())
             }

@@ -215,7 +215,7 @@ fn default_value(ctx: &Ctx<'_>, t: &TyRef) -> TokenStream {
     match (&t.ty, t.nullable) {
         (Ty::Array(_, Some(n)), false) => {
             let n = proc_macro2::Literal::usize_unsuffixed(*n);
-            let el = wire::element(ctx, &t.ty).unwrap_or_else(|| t.clone());
+            let el = ctx.ir.element(&t.ty).unwrap_or_else(|| t.clone());
             let inner = default_value(ctx, &el);
             quote!((0..#n).map(|_| #inner).collect())
         }

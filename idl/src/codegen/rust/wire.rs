@@ -38,16 +38,7 @@ fn prim(p: Prim) -> TokenStream {
 
 /// Whether the value needs an `Option` in a field although the AIDL type is not `@nullable`.
 pub fn field_forces_option(ctx: &Ctx<'_>, t: &TyRef) -> bool {
-    !t.nullable && is_handle(ctx, &t.ty)
-}
-
-/// Binder objects and fds: types with no default value.
-pub fn is_handle(ctx: &Ctx<'_>, ty: &Ty) -> bool {
-    match ty {
-        Ty::IBinder | Ty::ParcelFileDescriptor => true,
-        Ty::Defined(t, _) => matches!(ctx.ir.get(*t).kind, TypeKind::Interface(_)),
-        _ => false,
-    }
+    !t.nullable && ctx.ir.is_handle(&t.ty)
 }
 
 /// Whether a field of this type is boxed: `@nullable(heap=true)`, which lets a type contain
@@ -77,7 +68,7 @@ pub fn base_type(ctx: &Ctx<'_>, ty: &Ty) -> TokenStream {
         Ty::IBinder => quote!(::afbus_binder::SpIBinder),
         Ty::ParcelFileDescriptor => quote!(::std::os::fd::OwnedFd),
         Ty::List(_) | Ty::Array(..) => {
-            let e = element(ctx, ty).map(|e| rust_type(ctx, &e, Place::Value));
+            let e = ctx.ir.element(ty).map(|e| rust_type(ctx, &e, Place::Value));
             quote!(::std::vec::Vec<#e>)
         }
         Ty::Defined(t, args) => {
@@ -141,20 +132,6 @@ fn receiver(e: &TokenStream) -> TokenStream {
             }
         }
         _ => quote!((#e)),
-    }
-}
-
-/// The element type of a list or array as stored. A binder or fd inside a fixed-size array is
-/// an `Option`, so that the array has a default value.
-pub fn element(ctx: &Ctx<'_>, ty: &Ty) -> Option<TyRef> {
-    match ty {
-        Ty::List(e) | Ty::Array(e, None) => Some((**e).clone()),
-        Ty::Array(e, Some(_)) => {
-            let mut e = (**e).clone();
-            e.nullable |= is_handle(ctx, &e.ty);
-            Some(e)
-        }
-        _ => None,
     }
 }
 
@@ -236,7 +213,7 @@ pub fn write(
             quote!(#p.write_binder(#r.as_binder());)
         }
         Ty::List(_) | Ty::Array(..) => {
-            let el = element(ctx, &t.ty).unwrap_or_else(|| t.clone());
+            let el = ctx.ir.element(&t.ty).unwrap_or_else(|| t.clone());
             if is_plain(ctx, &el) {
                 quote!(#p.write_slice(#e);)
             } else {
@@ -307,7 +284,7 @@ pub fn read(ctx: &Ctx<'_>, t: &TyRef, p: &TokenStream, place: Place) -> TokenStr
                 Ty::Array(_, Some(n)) => Some(Literal::usize_unsuffixed(*n)),
                 _ => None,
             };
-            let el = element(ctx, &t.ty).unwrap_or_else(|| t.clone());
+            let el = ctx.ir.element(&t.ty).unwrap_or_else(|| t.clone());
             let elem_ty = rust_type(ctx, &el, Place::Value);
             let vec = if is_plain(ctx, &el) {
                 quote!(#p.read_vec::<#elem_ty>()?)
