@@ -414,6 +414,12 @@ impl Ring<'_> {
     /// someone reads, so that nobody rang the doorbell for their frames again.
     pub(crate) fn kick(&self, kicked: &AtomicBool) {
         kicked.store(true, Ordering::SeqCst);
+        self.wake_futex_sleeper();
+    }
+
+    /// Wakes the consumer if it sleeps on the waiter futex (or is about to: the word changes to
+    /// running, so that its wait returns at once); a consumer in any other state is left as it is.
+    fn wake_futex_sleeper(&self) {
         let waiter = self.word(WAITER);
         if waiter
             .compare_exchange(
@@ -512,17 +518,7 @@ impl Ring<'_> {
         let waiter = self.word(WAITER);
         match waiter.load(Ordering::SeqCst) {
             WAIT_FUTEX => {
-                if waiter
-                    .compare_exchange(
-                        WAIT_FUTEX,
-                        WAIT_RUNNING,
-                        Ordering::SeqCst,
-                        Ordering::Relaxed,
-                    )
-                    .is_ok()
-                {
-                    sys::futex_wake(waiter);
-                }
+                self.wake_futex_sleeper();
                 false
             }
             WAIT_POLL => waiter

@@ -788,17 +788,7 @@ impl BusMaster {
             .filter(|p| p.info.id != info.id && p.watches.contains(&Watch::All))
             .map(|p| p.info.id.0)
             .collect();
-        let header = Header::new(FrameKind::Notice).with_code(NoticeKind::PeerJoined as u32);
-        for to in watchers {
-            self.push(
-                to,
-                Outgoing {
-                    header,
-                    payload: payload.clone(),
-                    fds: Vec::new(),
-                },
-            );
-        }
+        self.notice(&watchers, NoticeKind::PeerJoined, &payload);
     }
 
     fn notify_owner_change(&mut self, change: NameOwnerChanged) {
@@ -815,13 +805,18 @@ impl BusMaster {
             })
             .map(|p| p.info.id.0)
             .collect();
-        let header = Header::new(FrameKind::Notice).with_code(NoticeKind::NameOwnerChanged as u32);
-        for to in watchers {
+        self.notice(&watchers, NoticeKind::NameOwnerChanged, &payload);
+    }
+
+    /// Queues a notice of `kind` for each of `watchers`.
+    fn notice(&mut self, watchers: &[u64], kind: NoticeKind, payload: &[u8]) {
+        let header = Header::new(FrameKind::Notice).with_code(kind as u32);
+        for &to in watchers {
             self.push(
                 to,
                 Outgoing {
                     header,
-                    payload: payload.clone(),
+                    payload: payload.to_vec(),
                     fds: Vec::new(),
                 },
             );
@@ -853,7 +848,6 @@ impl BusMaster {
                 }
             }
             let gone = UniqueId(id);
-            let header = Header::new(FrameKind::Notice).with_code(NoticeKind::PeerGone as u32);
             let mut watchers = Vec::new();
             for p in self.peers.values_mut() {
                 let before = p.watches.len();
@@ -862,17 +856,7 @@ impl BusMaster {
                     watchers.push(p.info.id.0);
                 }
             }
-            for to in watchers {
-                let payload = gone.0.to_le_bytes().to_vec();
-                self.push(
-                    to,
-                    Outgoing {
-                        header,
-                        payload,
-                        fds: Vec::new(),
-                    },
-                );
-            }
+            self.notice(&watchers, NoticeKind::PeerGone, &gone.0.to_le_bytes());
         }
     }
 
