@@ -267,11 +267,13 @@ fn a_reference_cannot_be_relabelled() {
     });
 }
 
-/// Counts its references as the runtime reports them.
+/// Counts its references as the runtime reports them; with `slow_first`, hears its first count
+/// of one slowly: it meets the barrier, then takes 300 ms.
 #[derive(Default)]
 struct Counted {
     history: parking_lot::Mutex<Vec<usize>>,
     gone: parking_lot::Condvar,
+    slow_first: Option<std::sync::Barrier>,
 }
 
 impl afbus_binder::Binder for Counted {
@@ -288,6 +290,12 @@ impl afbus_binder::Binder for Counted {
         Ok(())
     }
     fn on_refs_changed(&self, count: usize) {
+        if let Some(barrier) = &self.slow_first {
+            if count == 1 && self.history.lock().is_empty() {
+                barrier.wait();
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
         self.history.lock().push(count);
         self.gone.notify_all();
     }
@@ -328,36 +336,6 @@ fn a_reference_comes_home_by_its_key() {
     });
 }
 
-/// Records its counts, slowly the first time it hears of one reference.
-struct SlowToHear {
-    history: parking_lot::Mutex<Vec<usize>>,
-    heard: parking_lot::Condvar,
-    hearing_first: std::sync::Barrier,
-}
-
-impl afbus_binder::Binder for SlowToHear {
-    fn descriptor(&self) -> &str {
-        "org.test.ISlowToHear"
-    }
-    fn on_transact(
-        &self,
-        _: afbus_binder::TransactionCode,
-        _: &mut Parcel,
-        _: &mut Parcel,
-        _: &afbus_binder::CallContext,
-    ) -> Result<(), afbus_binder::Status> {
-        Ok(())
-    }
-    fn on_refs_changed(&self, count: usize) {
-        if count == 1 && self.history.lock().is_empty() {
-            self.hearing_first.wait();
-            std::thread::sleep(Duration::from_millis(300));
-        }
-        self.history.lock().push(count);
-        self.heard.notify_all();
-    }
-}
-
 /// Reference counts reach the object in the order they changed, one at a time, even when a
 /// callback is slow and another thread changes the count meanwhile (told out of order, the
 /// object would end up believing in a reference that is gone, as a lazy service that never
@@ -370,10 +348,9 @@ fn reference_counts_are_told_in_order_while_a_callback_is_slow() {
         rt.start_thread_pool();
         let svc = rt.get_service(&endpoint, SVC).unwrap();
         let gate = rt.get_service(&endpoint, GATE).unwrap();
-        let slow = std::sync::Arc::new(SlowToHear {
-            history: Default::default(),
-            heard: Default::default(),
-            hearing_first: std::sync::Barrier::new(2),
+        let slow = std::sync::Arc::new(Counted {
+            slow_first: Some(std::sync::Barrier::new(2)),
+            ..Counted::default()
         });
         let mine = rt.local_arc(slow.clone());
         let store = |over: &afbus_binder::SpIBinder| {
@@ -385,13 +362,13 @@ fn reference_counts_are_told_in_order_while_a_callback_is_slow() {
             // Gives it over svc's channel: 1, heard slowly.
             s.spawn(|| store(&svc));
             // While that is told, gives it over gate's channel too: 2.
-            slow.hearing_first.wait();
+            slow.slow_first.as_ref().unwrap().wait();
             store(&gate);
         });
         // The service keeps one stored object: svc's store, which came last, let gate's go.
         let mut history = slow.history.lock();
         while history.len() < 3 {
-            let waited = slow.heard.wait_for(&mut history, Duration::from_secs(10));
+            let waited = slow.gone.wait_for(&mut history, Duration::from_secs(10));
             assert!(!waited.timed_out(), "{history:?}");
         }
         assert_eq!(*history, [1, 2, 1]);
