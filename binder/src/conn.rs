@@ -11,7 +11,7 @@
 //! another call's reply.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
@@ -50,8 +50,12 @@ pub(crate) struct Conn {
     /// The reference's key (see [`crate::intro`]): ours for an owner end, the owner's for a
     /// client end.
     pub key: u64,
-    /// The process at the other end: the holder of an owner end, the owner of a client end.
-    pub peer: i32,
+    /// The process at the other end: the holder of an owner end, the owner of a client end. An
+    /// owner end minted ahead names the broker until a holder claims it (see [`Conn::peer`]).
+    peer: AtomicI32,
+    /// An owner end minted ahead that no holder has claimed yet: charged to the broker as a
+    /// spare, and not counted among the object's references (see `runtime::spares`).
+    pub spare: AtomicBool,
     pub chan: Channel,
     /// For an owner end we made the pair of: the cookie of the holder's end.
     pub holder_end: Option<u64>,
@@ -200,7 +204,8 @@ impl Conn {
         Conn {
             token,
             key,
-            peer,
+            peer: AtomicI32::new(peer),
+            spare: AtomicBool::new(false),
             holder_end: None,
             ring_tried: AtomicBool::new(false),
             ring: AtomicBool::new(false),
@@ -214,6 +219,16 @@ impl Conn {
             filed: Condvar::new(),
             senders,
         }
+    }
+
+    /// The process at the other end (see the field).
+    pub(crate) fn peer(&self) -> i32 {
+        self.peer.load(Ordering::Relaxed)
+    }
+
+    /// Names the holder of an owner end minted ahead, once it is claimed.
+    pub(crate) fn set_peer(&self, pid: i32) {
+        self.peer.store(pid, Ordering::Relaxed);
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {

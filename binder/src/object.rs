@@ -37,6 +37,9 @@ impl TransactionCode {
     pub const INTERFACE: TransactionCode = TransactionCode(pack(*b"_NTF"));
     /// Answered by the runtime: mint a new reference for a third process.
     pub(crate) const MINT: TransactionCode = TransactionCode(pack(*b"_MNT"));
+    /// Answered by the runtime: mint spare references for the caller to hand on, and charge the
+    /// ones it handed on to their holders (see `runtime::spares`).
+    pub(crate) const MINT_AHEAD: TransactionCode = TransactionCode(pack(*b"_MNA"));
     /// Answered by the runtime: the object's [`Binder::dump`] into the fd the call carries,
     /// then the arguments (an `i32` count and that many strings, at most [`MAX_DUMP_ARGS`]).
     pub const DUMP: TransactionCode = TransactionCode(pack(*b"_DMP"));
@@ -428,6 +431,9 @@ pub(crate) struct Proxy {
     /// A one-way call was refused for lack of room and that was logged.
     pub refusal_logged: AtomicBool,
     pub death: Mutex<DeathState>,
+    /// References to the object minted ahead, for a runtime that passes it on
+    /// ([`RuntimeConfig::mint_ahead`](crate::RuntimeConfig::mint_ahead)).
+    pub spares: Mutex<crate::runtime::Spares>,
 }
 
 #[derive(Default)]

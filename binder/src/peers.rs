@@ -14,6 +14,11 @@ use crate::status::{Error, Result, StatusCode};
 /// us map about 4 MiB.
 pub const MAX_RINGS_PER_PEER: usize = 8;
 
+/// References to our objects one peer process (a broker, such as the service manager) may hold
+/// minted ahead and not yet handed to anyone (see [`crate::RuntimeConfig::mint_ahead`]). Past it
+/// the broker mints on demand; a spare handed on is charged to its new holder.
+pub const MAX_SPARES_PER_PEER: usize = 64;
+
 /// The most objects given over channels each way between one peer process and this runtime
 /// (each a table entry, and a proxy of a few hundred bytes on the receiving side; no fd),
 /// unless [`RuntimeConfig::max_given_per_peer`](crate::RuntimeConfig::max_given_per_peer) says
@@ -50,6 +55,8 @@ struct Use {
     /// Proxies of ours to the peer's objects given to us over channels.
     received: usize,
     rings: usize,
+    /// References to our objects minted ahead for the peer to hand on, not handed on yet.
+    spares: usize,
 }
 
 impl Use {
@@ -59,6 +66,7 @@ impl Use {
             && self.given == 0
             && self.received == 0
             && self.rings == 0
+            && self.spares == 0
     }
 }
 
@@ -75,6 +83,8 @@ pub(crate) enum Held {
     Received,
     /// A ring pair on one of our channels with the peer.
     Ring,
+    /// A reference to one of our objects minted ahead for the peer to hand on.
+    Spare,
 }
 
 /// The counts per peer process (by pid).
@@ -111,6 +121,7 @@ impl Peers {
             Held::Given => (&mut u.given, self.max_given),
             Held::Received => (&mut u.received, self.max_given),
             Held::Ring => (&mut u.rings, MAX_RINGS_PER_PEER),
+            Held::Spare => (&mut u.spares, MAX_SPARES_PER_PEER),
         };
         if *count >= max {
             let n = *count;
@@ -136,6 +147,7 @@ impl Peers {
                 Held::Given => &mut u.given,
                 Held::Received => &mut u.received,
                 Held::Ring => &mut u.rings,
+                Held::Spare => &mut u.spares,
             };
             *count = count.saturating_sub(1);
             if u.is_empty() {

@@ -34,6 +34,10 @@ mod incoming;
 mod looper;
 mod outgoing;
 mod refs;
+mod spares;
+
+pub(crate) use spares::Spares;
+pub use spares::MINT_AHEAD_BATCH;
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
 pub const DEFAULT_MAX_THREADS: usize = 15;
@@ -102,6 +106,13 @@ pub struct RuntimeConfig {
     /// ([`MAX_GIVEN_PER_PEER`](crate::MAX_GIVEN_PER_PEER) by default): past it, the call or
     /// reply that would give one more fails with `NO_MEMORY`.
     pub max_given_per_peer: usize,
+    /// Spare references this runtime keeps to each remote object it passes on to third
+    /// processes, minted by the object's owner ahead of need (0, the default: each is minted
+    /// while the call that passes it on waits, a round trip to the owner). A broker that hands
+    /// the same objects to many processes (the service manager, [`MINT_AHEAD_BATCH`]) sets it:
+    /// a pass then takes a spare at once, and the owner hears in the background whom it went
+    /// to. The owner counts a spare as a reference (`on_refs_changed`) only from then on.
+    pub mint_ahead: usize,
 }
 
 impl Default for RuntimeConfig {
@@ -115,6 +126,7 @@ impl Default for RuntimeConfig {
             reply_timeout: crate::reply::REPLY_TIMEOUT,
             max_calls_per_uid: None,
             max_given_per_peer: crate::peers::MAX_GIVEN_PER_PEER,
+            mint_ahead: 0,
         }
     }
 }
@@ -146,6 +158,11 @@ pub(crate) struct RuntimeInner {
     /// [`RuntimeInner::mint_all`]), which the kernel names (`SO_COOKIE`, never reused) and
     /// nobody can forge.
     homes: Mutex<HashMap<u64, u64>>,
+    /// Owner ends minted ahead and not claimed yet, by the holder end's cookie (see
+    /// [`spares`]).
+    spares: Mutex<HashMap<u64, Arc<Conn>>>,
+    /// The thread that mints references ahead for this runtime to pass on.
+    minter: spares::Minter,
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
@@ -203,15 +220,16 @@ impl Runtime {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os("epoll_create"))?;
         let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map_err(os("eventfd"))?;
-        let work_fd = EventFd::from_flags(
-            EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_SEMAPHORE,
-        )
-        .map_err(os("eventfd"))?;
+        let work_fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map_err(os("eventfd"))?;
         epoll
             .add(&stop, EpollEvent::new(EpollFlags::EPOLLIN, STOP))
             .map_err(os("epoll_ctl"))?;
         epoll
-            .add(&work_fd, EpollEvent::new(EpollFlags::EPOLLIN, WORK))
+            .add(
+                &work_fd,
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, WORK),
+            )
             .map_err(os("epoll_ctl"))?;
         let max_given = config.max_given_per_peer;
         let inner = Arc::new_cyclic(|me| RuntimeInner {
@@ -226,6 +244,8 @@ impl Runtime {
             conns: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             homes: Mutex::new(HashMap::new()),
+            spares: Mutex::new(HashMap::new()),
+            minter: spares::Minter::default(),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),
@@ -341,6 +361,7 @@ impl Runtime {
     pub fn shutdown(&self) {
         self.inner.stopping.store(true, Ordering::SeqCst);
         let _ = self.inner.stop.write(1);
+        self.inner.minter.wake_to_stop();
     }
 }
 
@@ -367,7 +388,7 @@ fn accept_loop(rt: Weak<RuntimeInner>, bus: Arc<BusSocket>) {
         {
             let object = rt.published.lock().get(&name).cloned();
             if let Some(SpIBinder(Kind::Local(obj))) = object {
-                let _ = rt.serve_channel(&obj, channel, peer.creds.pid, None);
+                let _ = rt.serve_channel(&obj, channel, peer.creds.pid, None, false);
             }
         }
     }

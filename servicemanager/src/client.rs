@@ -1,11 +1,13 @@
 //! The client side of IServiceManager.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use afbus_binder::{Error, Interface, ObjectId, Result, Runtime, SpIBinder, StatusCode};
 use afbus_transport::BusSocket;
+use parking_lot::Mutex;
 
 use crate::protocol::{
     IServiceCallbackProxy, IServiceManager, IServiceManagerProxy, ServiceDebugInfo,
@@ -30,7 +32,14 @@ pub const DEFAULT_GET_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ServiceManager {
     endpoint: Arc<BusSocket>,
     sm: IServiceManagerProxy,
+    /// Who each name this client got last was (at most [`REMEMBERED_NAMES`]): a get first asks
+    /// the service manager who a name is now only if this process may hold that object already.
+    got: Mutex<HashMap<String, ObjectId>>,
 }
+
+/// Names a [`ServiceManager`] remembers the objects of; past it, it forgets them all (a get of
+/// a forgotten name still returns the proxy held, by one more round trip).
+const REMEMBERED_NAMES: usize = 256;
 
 impl ServiceManager {
     /// Joins the bus at `bus` and reaches its service manager through `rt`.
@@ -43,7 +52,11 @@ impl ServiceManager {
     pub fn with_endpoint(rt: &Runtime, endpoint: Arc<BusSocket>) -> Result<ServiceManager> {
         let sm =
             IServiceManagerProxy::from_binder(rt.get_service(&endpoint, SERVICE_MANAGER_NAME)?);
-        Ok(ServiceManager { endpoint, sm })
+        Ok(ServiceManager {
+            endpoint,
+            sm,
+            got: Mutex::default(),
+        })
     }
 
     /// This process's endpoint on the bus.
@@ -77,21 +90,33 @@ impl ServiceManager {
 
     /// The service registered as `name`, waiting up to `timeout`; `NAME_NOT_FOUND` after it.
     ///
-    /// A service this process already holds (the object registered as `name` now) is returned
-    /// at once: the service manager says who the object is, and no new reference is minted
-    /// through the service's process.
+    /// A service this process got by this name and still holds is returned without a new
+    /// reference: the service manager says who the object registered as `name` is now, and if
+    /// it is the one held, nothing is asked of the service's process. Any other get is one
+    /// round trip to the service manager, which hands over a reference minted ahead.
     pub fn wait_for_service(&self, name: &str, timeout: Duration) -> Result<SpIBinder> {
         if let Some(held) = self.held(name) {
             return Ok(held);
         }
         let wait_ms = timeout.as_millis().min(MAX_GET_WAIT_MS as u128) as i64;
         let found = self.sm.get_service(name, wait_ms)?;
-        found.ok_or_else(|| Error::new(StatusCode::NAME_NOT_FOUND, format!("no service {name:?}")))
+        let found = found.ok_or_else(|| {
+            Error::new(StatusCode::NAME_NOT_FOUND, format!("no service {name:?}"))
+        })?;
+        let mut got = self.got.lock();
+        if got.len() >= REMEMBERED_NAMES && !got.contains_key(name) {
+            got.clear();
+        }
+        got.insert(name.to_owned(), found.object_id());
+        Ok(found)
     }
 
-    /// The object registered as `name`, if this process holds a live proxy to it already. A
-    /// service manager that does not know `identifyService` (an older daemon) is no error.
+    /// The object registered as `name`, if this process got it by that name and holds a live
+    /// proxy to it still. A service manager that does not know `identifyService` (an older
+    /// daemon) is no error.
     fn held(&self, name: &str) -> Option<SpIBinder> {
+        let last = *self.got.lock().get(name)?;
+        self.sm.as_binder().held_alike(last)?;
         let id = self.sm.identify_service(name).ok()?;
         let [runtime, number, pid] = id[..] else {
             return None;

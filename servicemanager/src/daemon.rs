@@ -98,6 +98,7 @@ impl Daemon {
         let rt = Runtime::new(RuntimeConfig {
             max_threads: DAEMON_MAX_THREADS,
             mint_timeout: DAEMON_PEER_TIMEOUT,
+            mint_ahead: afbus_binder::MINT_AHEAD_BATCH,
             reply_timeout: DAEMON_PEER_TIMEOUT,
             max_calls_per_uid: Some(DAEMON_CALLS_PER_UID),
             ..RuntimeConfig::default()

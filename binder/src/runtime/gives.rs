@@ -49,7 +49,7 @@ impl RuntimeInner {
                 return Ok(entry(key));
             }
         }
-        self.peers.charge(conn.peer, Held::Given)?;
+        self.peers.charge(conn.peer(), Held::Given)?;
         let key = crate::intro::new_key()?;
         let first = st.links.given.is_empty();
         st.links.given.insert(key, (obj.clone(), 1));
@@ -80,13 +80,15 @@ impl RuntimeInner {
         if count == 0 {
             return;
         }
-        let obj = {
+        // An unclaimed spare's own object was never counted (see `spares`): read under the
+        // lock a claim takes.
+        let (obj, counted) = {
             let mut st = conn.lock();
             if key == 0 {
                 match &conn.end {
                     End::Owner(obj) if !st.links.own_released && !st.dead => {
                         st.links.own_released = true;
-                        obj.clone()
+                        (obj.clone(), !conn.spare.load(Ordering::Relaxed))
                     }
                     _ => return,
                 }
@@ -101,16 +103,18 @@ impl RuntimeInner {
                 let obj = obj.clone();
                 st.links.given.remove(&key);
                 st.links.key_of.remove(&obj.number);
-                obj
+                (obj, true)
             }
         };
         self.keys
             .lock()
             .remove(&if key == 0 { conn.key } else { key });
         if key != 0 {
-            self.peers.refund(conn.peer, Held::Given);
+            self.peers.refund(conn.peer(), Held::Given);
         }
-        self.drop_ref(&obj);
+        if counted {
+            self.drop_ref(&obj);
+        }
         self.close_if_unused(conn);
     }
 
@@ -123,7 +127,7 @@ impl RuntimeInner {
         };
         for (key, (obj, _)) in given {
             self.keys.lock().remove(&key);
-            self.peers.refund(conn.peer, Held::Given);
+            self.peers.refund(conn.peer(), Held::Given);
             self.drop_ref(&obj);
         }
     }
@@ -137,7 +141,7 @@ impl RuntimeInner {
         owner: u64,
     ) -> Result<SpIBinder> {
         let mut proxies = self.proxies.lock();
-        let id = (owner, number, conn.peer);
+        let id = (owner, number, conn.peer());
         if let Some(existing) = proxies.get(&id).and_then(std::sync::Weak::upgrade) {
             drop(proxies);
             if Arc::ptr_eq(&existing.conn, conn) && existing.target == key {
@@ -148,7 +152,7 @@ impl RuntimeInner {
             }
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
-        if let Err(e) = self.peers.charge(conn.peer, Held::Received) {
+        if let Err(e) = self.peers.charge(conn.peer(), Held::Received) {
             drop(proxies);
             self.send_release(conn, key, 1);
             return Err(e);
@@ -160,11 +164,12 @@ impl RuntimeInner {
             gives: 1.into(),
             owner,
             number,
-            owner_pid: conn.peer,
+            owner_pid: conn.peer(),
             minted: false,
             wait_when_full: false.into(),
             refusal_logged: false.into(),
             death: Default::default(),
+            spares: Default::default(),
         });
         proxies.insert(id, Arc::downgrade(&proxy));
         drop(proxies);
@@ -176,7 +181,7 @@ impl RuntimeInner {
     /// channel once nothing uses it. `target` and `gives` are the proxy's.
     pub(super) fn proxy_gone(&self, conn: &Arc<Conn>, target: u64, gives: u32) {
         if target != 0 {
-            self.peers.refund(conn.peer, Held::Received);
+            self.peers.refund(conn.peer(), Held::Received);
             if gives > 0 {
                 self.send_release(conn, target, gives);
             }

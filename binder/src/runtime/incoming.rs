@@ -19,6 +19,10 @@ impl RuntimeInner {
         let caller = call::peek_caller(&frame.payload).unwrap_or(0);
         let caller_pid = frame.creds.map_or(0, |c| c.pid);
         let minting = frame.header.code == TransactionCode::MINT.0;
+        // A spare's first frame from its holder claims it, if its broker has not yet.
+        if conn.spare.load(Ordering::Relaxed) && caller_pid > 0 {
+            self.claim(conn, caller_pid);
+        }
         // While a synchronous call is served (its reply included, which may mint references),
         // calls to the caller's process go back over this channel to its waiting thread. A
         // one-way caller waits for nothing: calls from its handler take the ordinary route.
@@ -63,7 +67,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-            objects: _keep,
+            objects,
         }) = reply
         {
             let header = Header::new(FrameKind::Reply)
@@ -78,14 +82,14 @@ impl RuntimeInner {
             if self.config.shm
                 && matches!(conn.end, End::Owner(_))
                 && !conn.ring_tried.swap(true, Ordering::Relaxed)
-                && self.peers.charge(conn.peer, Held::Ring).is_ok()
+                && self.peers.charge(conn.peer(), Held::Ring).is_ok()
             {
                 // Under the channel's lock: either `conn_died` sees the ring and gives it back,
                 // or we see the channel dead and do.
                 let st = conn.lock();
                 if st.dead {
                     drop(st);
-                    self.peers.refund(conn.peer, Held::Ring);
+                    self.peers.refund(conn.peer(), Held::Ring);
                 } else {
                     conn.ring.store(true, Ordering::Relaxed);
                     drop(st);
@@ -94,6 +98,7 @@ impl RuntimeInner {
             }
             let deadline = Instant::now() + self.config.reply_timeout;
             crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds), deadline);
+            self.mint_ahead_after(&objects);
         }
     }
 
@@ -177,6 +182,9 @@ impl RuntimeInner {
         let answered = crate::object::builtin(&*object.binder, code, &mut data, &mut reply, &ctx);
         let result = match (answered, code) {
             (Some(answered), _) => answered,
+            (None, TransactionCode::MINT_AHEAD) => {
+                self.serve_mint_ahead(&object, &ctx, &mut data, &mut reply)
+            }
             (None, TransactionCode::MINT) => {
                 // A reference minted for a third process is charged to it if the caller (the
                 // service manager, say) may vouch for it: root, or our own uid. Anyone else

@@ -140,7 +140,10 @@ impl RuntimeInner {
                         ))
                     }
                 },
-                (Kind::Remote(proxy), _) => self.mint_remote(proxy, to.pid)?,
+                (Kind::Remote(proxy), _) => match self.take_spare(proxy, to.pid) {
+                    Some(fd) => fd,
+                    None => self.mint_remote(proxy, to.pid)?,
+                },
             };
             table.push(WireObject::Channel);
             fds.push(fd);
@@ -223,6 +226,7 @@ impl RuntimeInner {
             }
             return Err(dead_if_hung_up(e));
         }
+        self.mint_ahead_after(&objects);
         drop((payload, fds, objects));
         let reply = conn.wait_reply(
             txn,
@@ -252,7 +256,7 @@ impl RuntimeInner {
             payload,
             fds,
             flags,
-            objects: _keep,
+            objects,
         } = self.encode_call(data, &info, Recipient::owner_of(proxy), &proxy.conn)?;
         let header = Header::new(FrameKind::OneWay)
             .with_code(code.0)
@@ -268,6 +272,7 @@ impl RuntimeInner {
             }
             OnewayMode::WaitWhenFull => proxy.conn.chan.send(&header, &payload, &fds),
         };
+        self.mint_ahead_after(&objects);
         sent.map_err(|e| match e {
             afbus_transport::Error::HungUp => {
                 self.conn_died(&proxy.conn);

@@ -25,18 +25,22 @@ impl RuntimeInner {
 
     /// Makes `channel` a new reference to `obj` for process `holder`: introduces the object on
     /// it (a fresh key), counts the reference and watches the channel for calls. `holder_end`:
-    /// the cookie of the other end, when we made the pair.
+    /// the cookie of the other end, when we made the pair. A `spare` is minted ahead for a
+    /// broker (`holder`) to hand on: charged as one and not counted until claimed (see
+    /// [`spares`]).
     pub(super) fn serve_channel(
         &self,
         obj: &Arc<LocalObject>,
         channel: Channel,
         holder: i32,
         holder_end: Option<u64>,
+        spare: bool,
     ) -> Result<()> {
         channel.set_pass_credentials(true)?;
         let key = crate::intro::new_key()?;
         crate::intro::send(&channel, obj.runtime_id, obj.number, key)?;
-        self.peers.charge(holder, Held::Exported)?;
+        let charge = if spare { Held::Spare } else { Held::Exported };
+        self.peers.charge(holder, charge)?;
         // From here on, `conn_died` gives back everything taken for this reference.
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let mut conn = Conn::new(
@@ -48,12 +52,18 @@ impl RuntimeInner {
             self.senders.clone(),
         );
         conn.holder_end = holder_end;
+        conn.spare = AtomicBool::new(spare);
         let conn = Arc::new(conn);
         self.keys.lock().insert(key, obj.clone());
         if let Some(end) = holder_end {
             self.homes.lock().insert(end, key);
+            if spare {
+                self.spares.lock().insert(end, conn.clone());
+            }
         }
-        self.add_ref(obj);
+        if !spare {
+            self.add_ref(obj);
+        }
         self.conns.lock().insert(token, conn.clone());
         let ev = EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, token);
         if let Err(e) = self.epoll.add(conn.chan.as_fd(), ev) {
@@ -69,7 +79,7 @@ impl RuntimeInner {
         let (mine, theirs) = Channel::pair()?;
         let theirs = theirs.into_fd();
         let end = socket_id(&theirs)?;
-        self.serve_channel(obj, mine, to, Some(end))?;
+        self.serve_channel(obj, mine, to, Some(end), false)?;
         Ok(theirs)
     }
 
@@ -137,6 +147,7 @@ impl RuntimeInner {
             wait_when_full: AtomicBool::new(false),
             refusal_logged: AtomicBool::new(false),
             death: Mutex::new(DeathState::default()),
+            spares: Mutex::default(),
         });
         proxies.insert(key, Arc::downgrade(&proxy));
         drop(proxies);
@@ -214,12 +225,16 @@ impl RuntimeInner {
                 self.keys.lock().remove(&conn.key);
                 if let Some(end) = conn.holder_end {
                     self.homes.lock().remove(&end);
+                    self.spares.lock().remove(&end);
                 }
-                self.peers.refund(conn.peer, Held::Exported);
+                // Marked dead above: no claim changes it any more.
+                let spare = conn.spare.load(Ordering::Relaxed);
+                let charge = if spare { Held::Spare } else { Held::Exported };
+                self.peers.refund(conn.peer(), charge);
                 if conn.ring.load(Ordering::Relaxed) {
-                    self.peers.refund(conn.peer, Held::Ring);
+                    self.peers.refund(conn.peer(), Held::Ring);
                 }
-                if !own_released {
+                if !own_released && !spare {
                     self.drop_ref(obj);
                 }
             }
