@@ -9,7 +9,7 @@ mod service;
 
 use std::time::Duration;
 
-use afbus_binder::{Parcel, Runtime, RuntimeConfig, StatusCode};
+use afbus_binder::{Parcel, Runtime, RuntimeConfig, StatusCode, MAX_SPARES_PER_PEER};
 use afbus_transport::{BusSocket, Channel, Frame, FrameKind, Header, Target};
 use common::{child_role, with_timeout, TestBus};
 use service::*;
@@ -17,6 +17,7 @@ use service::*;
 const FLAG_NESTED: u16 = 1;
 const INTRO: u32 = u32::from_be_bytes(*b"_INT");
 const MINT: u32 = u32::from_be_bytes(*b"_MNT");
+const MINT_AHEAD: u32 = u32::from_be_bytes(*b"_MNA");
 const WAIT: Duration = Duration::from_secs(20);
 
 #[test]
@@ -476,5 +477,70 @@ fn a_killed_holder_releases_the_objects_given_to_it() {
             assert!(!waited.timed_out(), "{history:?}");
         }
         assert_eq!(*history, [1, 0]);
+    });
+}
+
+/// A raw peer asks the service to mint references ahead (`MINT_AHEAD`), as a broker does: it
+/// gets at most `MAX_SPARES_PER_PEER` of them, then `NO_MEMORY`; a claim naming a spare that is
+/// not its own changes nothing; a spare it calls on is its own reference, and the service still
+/// serves everyone.
+#[test]
+fn spares_minted_ahead_are_bounded_and_claimed_only_by_their_holder() {
+    with_timeout(60, || {
+        let (_bus, _server, endpoint) = serving();
+        let (chan, _) = raw_get(&endpoint, SVC);
+        let mint_ahead = |txn: u64, claims: &[(u64, i32)], count: u32| -> Frame {
+            let mut p = Parcel::new();
+            p.write_u32(claims.len() as u32);
+            for (cookie, pid) in claims {
+                p.write_u64(*cookie);
+                p.write_i32(*pid);
+            }
+            p.write_u32(count);
+            let header = Header::new(FrameKind::Request)
+                .with_code(MINT_AHEAD)
+                .with_txn(txn);
+            chan.send(&header, &call_payload(p.as_bytes(), 0, 0, 0), &[])
+                .unwrap();
+            let reply = chan.recv_timeout(WAIT).expect("reply");
+            assert_eq!(
+                (reply.header.kind, reply.header.txn),
+                (FrameKind::Reply, txn)
+            );
+            reply
+        };
+        // Asking for more than the bound at once gets the bound.
+        let first = mint_ahead(1, &[], MAX_SPARES_PER_PEER as u32 + 10);
+        assert_eq!(reply_status(&first), (0, 0));
+        assert_eq!(first.fds.len(), MAX_SPARES_PER_PEER);
+        // One more is refused, typed.
+        let refused = mint_ahead(2, &[], 1);
+        assert_eq!(reply_status(&refused).1, StatusCode::NO_MEMORY.0);
+        assert!(refused.fds.is_empty());
+        // A claim for a spare that is not ours (a made-up cookie) is no error and does nothing.
+        let claim = mint_ahead(3, &[(0x5eed, 1), (u64::MAX, std::process::id() as i32)], 0);
+        assert_eq!(reply_status(&claim), (0, 0));
+        // A spare is a working reference once its holder speaks on it.
+        let spare = Channel::from_fd(first.fds.into_iter().next().unwrap());
+        spare.set_pass_credentials(true).unwrap();
+        let (_, _, key) = read_intro(&spare);
+        assert_ne!(key, 0);
+        let mut p = Parcel::new();
+        p.write_str("spare");
+        let header = Header::new(FrameKind::Request)
+            .with_code(ECHO.0)
+            .with_txn(9);
+        spare
+            .send(&header, &call_payload(p.as_bytes(), 0, 0, 0), &[])
+            .unwrap();
+        let reply = spare.recv_timeout(WAIT).expect("echo reply");
+        assert_eq!(reply_status(&reply), (0, 0));
+        // The service serves a legitimate client meanwhile.
+        let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+        let svc = rt.get_service(&endpoint, SVC).unwrap();
+        let mut p = Parcel::new();
+        p.write_str("still here");
+        let mut r = svc.transact(ECHO, p).unwrap();
+        assert_eq!(r.read_string().unwrap(), "still here");
     });
 }

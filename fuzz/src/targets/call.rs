@@ -40,6 +40,7 @@ pub const DICTIONARY: &[&[u8]] = &[
     b"_PNG",
     b"_NTF",
     b"_MNT",
+    b"_MNA",
     &[37, 0, 0, 0],
     &[0xff, 0xff, 0, 0],
 ];
