@@ -80,10 +80,19 @@ fn main() -> Result {
     let gets = opts.iters / 10;
     let get = || timed(|| Ok(sm.get_service("bench.null").map(drop)?));
     let (call_s, get_s) = interleaved(gets, call, get)?;
-    // A client that does not hold the service: each get has the service mint a reference.
+    // A client that does not hold the service: each get needs a new reference. It is timed
+    // until the proxy is in hand; letting it go (the service hears the hang-up) comes after.
     let fresh_rt = Runtime::new(RuntimeConfig::default())?;
     let fresh_sm = ServiceManager::connect(&fresh_rt, bus.path())?;
-    let fresh_get = || timed(|| Ok(fresh_sm.get_service("bench.null").map(drop)?));
+    let fresh_get = || {
+        let mut got = None;
+        let t = timed(|| {
+            got = Some(fresh_sm.get_service("bench.null")?);
+            Ok(())
+        })?;
+        drop(got);
+        Ok(t)
+    };
     let (_, fresh_s) = interleaved(gets, call, fresh_get)?;
     // The same, one get at a time, as a process's first get of a service is: what the service
     // manager and the service do after each get (telling the service whom its spare went to,

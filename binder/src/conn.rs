@@ -179,6 +179,19 @@ pub(crate) enum Work {
     Release { key: u64, count: u32 },
 }
 
+/// What woke a thread waiting for its reply ([`Conn::wait_reply`]).
+pub(crate) enum Woken {
+    /// The reply.
+    Reply(Incoming),
+    /// A call of the peer's nested in ours: the waiting thread serves it, then waits on.
+    Nested(Incoming),
+    /// Something the waiting thread read that is not for it: a release it does at once, the
+    /// rest goes to the pool.
+    Work(Work),
+    /// This thread saw the channel hang up: the runtime cleans up, and the next wait fails.
+    HungUp,
+}
+
 /// Bytes of one-way calls the runtime reads ahead from one channel before it stops reading it;
 /// the sender then fills the socket buffer and gets [`StatusCode::WOULD_BLOCK`]. Half of
 /// Binder's 1 MiB transaction buffer goes to one-way calls; a quarter of that per channel.
@@ -250,20 +263,19 @@ impl Conn {
         self.st.lock().mailboxes.remove(&txn);
     }
 
-    /// Waits for the reply to `txn`, running the nested calls filed for it meanwhile.
-    ///
-    /// `run_nested` runs a nested request; `on_fresh` takes fresh work this thread read;
-    /// `on_hangup` runs once if this thread sees the channel hang up.
+    /// Waits for the reply to `txn` or for something the waiting thread must do first, and
+    /// says which (see [`Woken`]); the caller does it and waits again. Errors end the wait: the
+    /// channel hung up, the deadline passed, or the reply was lost.
     pub(crate) fn wait_reply(
         self: &Arc<Self>,
         txn: u64,
         deadline: Option<Instant>,
-        mut run_nested: impl FnMut(Incoming),
-        mut on_fresh: impl FnMut(Work),
-        mut on_hangup: impl FnMut(),
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
-    ) -> Result<Incoming> {
+    ) -> Result<Woken> {
         let mut st = self.st.lock();
+        // Frames the last read left in the ring, which this thread would have read on: before
+        // it stops waiting, they go to a looper (the wait after returns the reply or the error).
+        let hand_on = |st: &mut ConnState| std::mem::take(&mut st.more).then_some(Work::Poll);
         loop {
             let Some(mb) = st.mailboxes.get_mut(&txn) else {
                 return Err(Error::new(
@@ -271,12 +283,17 @@ impl Conn {
                     "no such pending call",
                 ));
             };
-            if let Some(reply) = mb.reply.take() {
-                st.mailboxes.remove(&txn);
-                if std::mem::take(&mut st.more) {
-                    MutexGuard::unlocked(&mut st, || on_fresh(Work::Poll));
+            if mb.reply.is_some() {
+                if let Some(work) = hand_on(&mut st) {
+                    return Ok(Woken::Work(work));
                 }
-                return Ok(reply);
+                if let Some(Mailbox {
+                    reply: Some(reply), ..
+                }) = st.mailboxes.remove(&txn)
+                {
+                    return Ok(Woken::Reply(reply));
+                }
+                continue;
             }
             if mb.lost {
                 st.mailboxes.remove(&txn);
@@ -286,8 +303,7 @@ impl Conn {
                 ));
             }
             if let Some(nested) = mb.nested.pop_front() {
-                MutexGuard::unlocked(&mut st, || run_nested(nested));
-                continue;
+                return Ok(Woken::Nested(nested));
             }
             if st.dead {
                 st.mailboxes.remove(&txn);
@@ -297,10 +313,10 @@ impl Conn {
                 ));
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
-                st.mailboxes.remove(&txn);
-                if std::mem::take(&mut st.more) {
-                    MutexGuard::unlocked(&mut st, || on_fresh(Work::Poll));
+                if let Some(work) = hand_on(&mut st) {
+                    return Ok(Woken::Work(work));
                 }
+                st.mailboxes.remove(&txn);
                 return Err(Error::new(
                     StatusCode::TIMED_OUT,
                     "no reply before the deadline",
@@ -311,16 +327,12 @@ impl Conn {
             if !st.reading && !st.paused {
                 match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
                     Read::Nothing | Read::Busy | Read::Queued => {}
-                    Read::Fresh(frame) => {
-                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Call(frame)))
-                    }
-                    Read::Drain(obj) => {
-                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Drain(obj)))
-                    }
+                    Read::Fresh(frame) => return Ok(Woken::Work(Work::Call(frame))),
+                    Read::Drain(obj) => return Ok(Woken::Work(Work::Drain(obj))),
                     Read::Release { key, count } => {
-                        MutexGuard::unlocked(&mut st, || on_fresh(Work::Release { key, count }))
+                        return Ok(Woken::Work(Work::Release { key, count }))
                     }
-                    Read::HungUp => MutexGuard::unlocked(&mut st, &mut on_hangup),
+                    Read::HungUp => return Ok(Woken::HungUp),
                 }
                 continue;
             }

@@ -63,8 +63,8 @@ pub use peers::{max_refs_per_peer, MAX_GIVEN_PER_PEER, MAX_RINGS_PER_PEER, MAX_S
 pub use priority::{Priority, SchedPolicy};
 pub use reply::REPLY_TIMEOUT;
 pub use runtime::{
-    Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, MINT_AHEAD_BATCH, MINT_TIMEOUT,
-    SHM_LINGER,
+    Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, MAX_SPARES_HELD,
+    MINT_AHEAD_BATCH, MINT_TIMEOUT, SHM_LINGER,
 };
 pub use senders::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -18,7 +18,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
 use crate::call::{self, CallInfo, WireObject, FLAG_NESTED, FLAG_SPILLED};
-use crate::conn::{Conn, ConnState, End, Incoming, Read, Work};
+use crate::conn::{Conn, ConnState, End, Incoming, Read, Woken, Work};
 use crate::object::{
     dispatch, Binder, CallContext, Caller, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue,
     Proxy, SpIBinder, TransactionCode,
@@ -37,7 +37,7 @@ mod refs;
 mod spares;
 
 pub(crate) use spares::Spares;
-pub use spares::MINT_AHEAD_BATCH;
+pub use spares::{MAX_SPARES_HELD, MINT_AHEAD_BATCH};
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
 pub const DEFAULT_MAX_THREADS: usize = 15;
@@ -163,6 +163,8 @@ pub(crate) struct RuntimeInner {
     spares: Mutex<HashMap<u64, Arc<Conn>>>,
     /// The thread that mints references ahead for this runtime to pass on.
     minter: spares::Minter,
+    /// Spare references this runtime holds, in all (see [`MAX_SPARES_HELD`]).
+    spares_held: Arc<AtomicUsize>,
     /// Proxies by the object's identity and the kernel's pid for the process that owns it.
     proxies: Mutex<HashMap<(u64, u64, i32), Weak<Proxy>>>,
     published: Mutex<HashMap<WellKnownName, SpIBinder>>,
@@ -246,6 +248,7 @@ impl Runtime {
             homes: Mutex::new(HashMap::new()),
             spares: Mutex::new(HashMap::new()),
             minter: spares::Minter::default(),
+            spares_held: Arc::default(),
             proxies: Mutex::new(HashMap::new()),
             published: Mutex::new(HashMap::new()),
             senders: Arc::default(),

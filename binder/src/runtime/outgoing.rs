@@ -228,15 +228,14 @@ impl RuntimeInner {
         }
         self.mint_ahead_after(&objects);
         drop((payload, fds, objects));
-        let reply = conn.wait_reply(
-            txn,
-            deadline,
-            |nested| self.serve(&conn, nested, Route::Nested, false),
-            |work| self.take_work(&conn, work),
-            || self.conn_died(&conn),
-            |c, st| self.rearm(c, st),
-        )?;
-        Ok((reply, conn))
+        loop {
+            match conn.wait_reply(txn, deadline, |c, st| self.rearm(c, st))? {
+                Woken::Reply(reply) => return Ok((reply, conn)),
+                Woken::Nested(nested) => self.serve(&conn, nested, Route::Nested, false),
+                Woken::Work(work) => self.take_work(&conn, work),
+                Woken::HungUp => self.conn_died(&conn),
+            }
+        }
     }
 
     pub(crate) fn oneway(

@@ -25,6 +25,10 @@ pub const MINT_AHEAD_BATCH: usize = 8;
 /// The most spares one MINT_AHEAD asks for, and the most claims it carries.
 const MAX_PER_MINT_AHEAD: usize = 64;
 
+/// The most spare references a broker keeps in all (an fd each, here and at their owners):
+/// past it, objects it passes on for the first time are minted on demand.
+pub const MAX_SPARES_HELD: usize = 1024;
+
 /// A broker's spare references to one remote object, and what its owner has yet to hear.
 #[derive(Default)]
 pub(crate) struct Spares {
@@ -36,6 +40,16 @@ pub(crate) struct Spares {
     busy: bool,
     /// The owner failed a MINT_AHEAD: mint on demand only.
     off: bool,
+    /// The broker's count of the spares it holds, which `ready` is part of.
+    held: Option<Arc<AtomicUsize>>,
+}
+
+impl Drop for Spares {
+    fn drop(&mut self) {
+        if let Some(held) = &self.held {
+            held.fetch_sub(self.ready.len(), Ordering::Relaxed);
+        }
+    }
 }
 
 impl RuntimeInner {
@@ -49,6 +63,7 @@ impl RuntimeInner {
         let mut spares = proxy.spares.lock();
         let (fd, cookie) = spares.ready.pop()?;
         spares.claims.push((cookie, to));
+        self.spares_held.fetch_sub(1, Ordering::Relaxed);
         Some(fd)
     }
 
@@ -88,7 +103,8 @@ impl RuntimeInner {
             let (claims, count) = {
                 let mut spares = proxy.spares.lock();
                 let have = spares.ready.len();
-                let count = if have <= want / 2 { want - have } else { 0 };
+                let room = MAX_SPARES_HELD.saturating_sub(self.spares_held.load(Ordering::Relaxed));
+                let count = if have <= want / 2 { want - have } else { 0 }.min(room);
                 let n = spares.claims.len().min(MAX_PER_MINT_AHEAD);
                 let claims: Vec<_> = spares.claims.drain(..n).collect();
                 if claims.is_empty() && count == 0 {
@@ -114,7 +130,18 @@ impl RuntimeInner {
                 .and_then(|mut reply| read_spares(&mut reply));
             let mut spares = proxy.spares.lock();
             match minted {
-                Ok(more) => spares.ready.extend(more),
+                Ok(more) => {
+                    let short = more.len() < count;
+                    self.spares_held.fetch_add(more.len(), Ordering::Relaxed);
+                    spares.held = Some(self.spares_held.clone());
+                    spares.ready.extend(more);
+                    // The owner is at its bound for us (or will not say why): no more this
+                    // round; the next object passed on tries again.
+                    if short {
+                        spares.busy = false;
+                        return;
+                    }
+                }
                 Err(e) => {
                     tracing::debug!(owner_pid = proxy.owner_pid, "mint ahead failed: {e}");
                     spares.off = true;
