@@ -29,6 +29,8 @@
 //! A `RELEASE` one-way frame has its own 12-byte payload: the key u64 (0: the channel's own
 //! object) and how many gives of it the sender lets go, u32.
 
+use afbus_transport::wire::{Reader, Writer};
+
 use crate::priority::Priority;
 use crate::status::{Error, Result, Status, StatusCode};
 
@@ -40,6 +42,14 @@ pub(crate) const FLAG_SPILLED: u16 = 2;
 
 const CALL_TRAILER_LEN: usize = 37;
 const REPLY_TRAILER_LEN: usize = 20;
+
+/// What a call or a successful reply adds behind its parcel's data and object table: the
+/// longer of the two trailers.
+pub(crate) const TRAILER_ROOM: usize = if CALL_TRAILER_LEN > REPLY_TRAILER_LEN {
+    CALL_TRAILER_LEN
+} else {
+    REPLY_TRAILER_LEN
+};
 
 /// The fixed part of a call.
 #[derive(Clone, Copy, Debug)]
@@ -66,39 +76,28 @@ const CHANNEL: u8 = 0;
 const GIVEN: u8 = 1;
 const HOME: u8 = 2;
 
-/// Length of a `RELEASE` frame's payload.
-pub(crate) const RELEASE_LEN: usize = 12;
-
 /// The payload of a `RELEASE` frame.
-pub(crate) fn encode_release(key: u64, count: u32) -> [u8; RELEASE_LEN] {
-    let mut b = [0u8; RELEASE_LEN];
-    b[..8].copy_from_slice(&key.to_le_bytes());
-    b[8..].copy_from_slice(&count.to_le_bytes());
-    b
+pub(crate) fn encode_release(key: u64, count: u32) -> Vec<u8> {
+    let mut w = Writer::default();
+    w.u64(key).u32(count);
+    w.finish()
 }
 
 pub(crate) fn decode_release(payload: &[u8]) -> Option<(u64, u32)> {
-    if payload.len() != RELEASE_LEN {
-        return None;
-    }
-    let mut f = Fields {
-        buf: payload,
-        at: 0,
-    };
-    Some((f.u64(), f.u32()))
+    let mut r = Reader::new(payload);
+    let release = (r.u64("release key").ok()?, r.u32("release count").ok()?);
+    r.end("release").ok()?;
+    Some(release)
 }
 
-fn encode_objects(data: &mut Vec<u8>, objects: &[WireObject]) {
+fn encode_objects(w: &mut Writer, objects: &[WireObject]) {
     for o in objects {
         let (kind, a, b, c) = match *o {
             WireObject::Channel => (CHANNEL, 0, 0, 0),
             WireObject::Given { key, number, owner } => (GIVEN, key, number, owner),
             WireObject::Home { key } => (HOME, key, 0, 0),
         };
-        data.push(kind);
-        for v in [a, b, c] {
-            data.extend_from_slice(&v.to_le_bytes());
-        }
+        w.u8(kind).u64(a).u64(b).u64(c);
     }
 }
 
@@ -111,74 +110,49 @@ pub(crate) struct Body {
 }
 
 pub(crate) fn encode_call(
-    mut data: Vec<u8>,
+    data: Vec<u8>,
     parcel_fds: usize,
     objects: &[WireObject],
     info: &CallInfo,
 ) -> Vec<u8> {
     let data_len = data.len();
-    encode_objects(&mut data, objects);
-    let objects = objects.len();
+    let mut w = Writer(data);
+    encode_objects(&mut w, objects);
     let (policy, level) = info.priority.encode();
-    data.extend_from_slice(&info.target.to_le_bytes());
-    data.extend_from_slice(&info.caller_runtime.to_le_bytes());
-    data.extend_from_slice(&info.nested_in.to_le_bytes());
-    data.push(policy);
-    data.extend_from_slice(&level.to_le_bytes());
-    data.extend_from_slice(&(parcel_fds as u16).to_le_bytes());
-    data.extend_from_slice(&(objects as u16).to_le_bytes());
-    data.extend_from_slice(&(data_len as u32).to_le_bytes());
-    data
+    w.u64(info.target)
+        .u64(info.caller_runtime)
+        .u64(info.nested_in)
+        .u8(policy)
+        .i32(level)
+        .u16(parcel_fds as u16)
+        .u16(objects.len() as u16)
+        .u32(data_len as u32);
+    w.finish()
 }
 
 pub(crate) fn encode_reply(
-    mut data: Vec<u8>,
+    data: Vec<u8>,
     parcel_fds: usize,
     objects: &[WireObject],
     status: Option<&Status>,
 ) -> Vec<u8> {
     let data_len = data.len();
-    encode_objects(&mut data, objects);
-    let objects = objects.len();
+    let mut w = Writer(data);
+    encode_objects(&mut w, objects);
     let (exception, code, message) = status.map_or((0, 0, ""), Status::raw_parts);
-    data.extend_from_slice(message.as_bytes());
-    data.extend_from_slice(&exception.to_le_bytes());
-    data.extend_from_slice(&code.to_le_bytes());
-    data.extend_from_slice(&(message.len() as u32).to_le_bytes());
-    data.extend_from_slice(&(parcel_fds as u16).to_le_bytes());
-    data.extend_from_slice(&(objects as u16).to_le_bytes());
-    data.extend_from_slice(&(data_len as u32).to_le_bytes());
-    data
+    w.raw(message.as_bytes())
+        .i32(exception)
+        .i32(code)
+        .u32(message.len() as u32)
+        .u16(parcel_fds as u16)
+        .u16(objects.len() as u16)
+        .u32(data_len as u32);
+    w.finish()
 }
 
-/// Reads little-endian fields from a byte slice, checking bounds.
-struct Fields<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl Fields<'_> {
-    fn take<const N: usize>(&mut self) -> [u8; N] {
-        let mut a = [0u8; N];
-        a.copy_from_slice(&self.buf[self.at..self.at + N]);
-        self.at += N;
-        a
-    }
-    fn u64(&mut self) -> u64 {
-        u64::from_le_bytes(self.take())
-    }
-    fn i32(&mut self) -> i32 {
-        i32::from_le_bytes(self.take())
-    }
-    fn u32(&mut self) -> u32 {
-        u32::from_le_bytes(self.take())
-    }
-    fn u16(&mut self) -> usize {
-        usize::from(u16::from_le_bytes(self.take()))
-    }
-    fn u8(&mut self) -> u8 {
-        self.take::<1>()[0]
-    }
+/// A field the trailer's lengths promised is not there.
+fn short(e: afbus_transport::Error) -> Error {
+    Error::new(StatusCode::BAD_VALUE, format!("malformed frame: {e}"))
 }
 
 fn malformed(what: &'static str) -> Error {
@@ -198,14 +172,12 @@ fn split(
     if data_len.checked_add(nobj * OBJECT_LEN) != Some(tail_start) {
         return Err(malformed("lengths in the trailer do not add up"));
     }
-    let mut f = Fields {
-        buf: &payload,
-        at: data_len,
-    };
+    let mut f = Reader::at(&payload, data_len);
     let mut objects = Vec::with_capacity(nobj);
     for _ in 0..nobj {
-        let kind = f.u8();
-        let (a, b, c) = (f.u64(), f.u64(), f.u64());
+        let kind = f.u8("object kind").map_err(short)?;
+        let mut word = || f.u64("object entry").map_err(short);
+        let (a, b, c) = (word()?, word()?, word()?);
         objects.push(match kind {
             CHANNEL => WireObject::Channel,
             GIVEN if a != 0 => WireObject::Given {
@@ -242,12 +214,10 @@ pub(crate) fn peek_homes(payload: &[u8], reply: bool) -> Vec<u64> {
         let Some(tail) = payload.len().checked_sub(REPLY_TRAILER_LEN) else {
             return Vec::new();
         };
-        let msg_len = Fields {
-            buf: payload,
-            at: tail + 8,
-        }
-        .u32() as usize;
-        match tail.checked_sub(msg_len) {
+        let Ok(msg_len) = Reader::at(payload, tail + 8).u32("message length") else {
+            return Vec::new();
+        };
+        match tail.checked_sub(msg_len as usize) {
             Some(end) => end,
             None => return Vec::new(),
         }
@@ -257,41 +227,48 @@ pub(crate) fn peek_homes(payload: &[u8], reply: bool) -> Vec<u64> {
             None => return Vec::new(),
         }
     };
-    let trailer_objects_at = payload.len() - 6;
-    let nobj = Fields {
-        buf: payload,
-        at: trailer_objects_at,
-    }
-    .u16();
-    let Some(start) = table_end.checked_sub(nobj * OBJECT_LEN) else {
+    // The object count is the trailer's second-to-last field, in both trailers.
+    let Ok(nobj) = Reader::at(payload, payload.len() - 6).u16("object count") else {
         return Vec::new();
     };
-    payload[start..table_end]
-        .chunks_exact(OBJECT_LEN)
-        .filter(|e| e[0] == HOME)
-        .map(|e| u64::from_le_bytes(e[1..9].try_into().unwrap_or_default()))
-        .collect()
+    let Some(start) = table_end.checked_sub(usize::from(nobj) * OBJECT_LEN) else {
+        return Vec::new();
+    };
+    let mut table = Reader::at(&payload[..table_end], start);
+    let mut homes = Vec::new();
+    for _ in 0..nobj {
+        let (Ok(kind), Ok(key)) = (table.u8("object kind"), table.u64("object key")) else {
+            return Vec::new();
+        };
+        if table.raw(16, "object entry").is_err() {
+            return Vec::new();
+        }
+        if kind == HOME {
+            homes.push(key);
+        }
+    }
+    homes
 }
 
 /// Only the target, to find the object a one-way call is for before decoding the rest.
 pub(crate) fn peek_target(payload: &[u8]) -> Option<u64> {
     let at = payload.len().checked_sub(CALL_TRAILER_LEN)?;
-    Some(Fields { buf: payload, at }.u64())
+    Reader::at(payload, at).u64("target").ok()
 }
 
 pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, CallInfo)> {
     let Some(tail) = payload.len().checked_sub(CALL_TRAILER_LEN) else {
         return Err(malformed("call shorter than its trailer"));
     };
-    let mut f = Fields {
-        buf: &payload,
-        at: tail,
-    };
-    let target = f.u64();
-    let caller_runtime = f.u64();
-    let nested_in = f.u64();
-    let (policy, level) = (f.u8(), f.i32());
-    let (parcel_fds, nobj, data_len) = (f.u16(), f.u16(), f.u32() as usize);
+    let mut f = Reader::at(&payload, tail);
+    let target = f.u64("target").map_err(short)?;
+    let caller_runtime = f.u64("caller runtime").map_err(short)?;
+    let nested_in = f.u64("nested-in").map_err(short)?;
+    let policy = f.u8("policy").map_err(short)?;
+    let level = f.i32("priority level").map_err(short)?;
+    let parcel_fds = usize::from(f.u16("parcel fds").map_err(short)?);
+    let nobj = usize::from(f.u16("object count").map_err(short)?);
+    let data_len = f.u32("data length").map_err(short)? as usize;
     let priority = Priority::decode(policy, level).ok_or_else(|| malformed("bad priority"))?;
     let body = split(payload, tail, data_len, nobj, parcel_fds, frame_fds)?;
     Ok((
@@ -308,25 +285,26 @@ pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, C
 /// Only the caller's runtime id, to route calls made while serving this one.
 pub(crate) fn peek_caller(payload: &[u8]) -> Option<u64> {
     let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 8;
-    Some(Fields { buf: payload, at }.u64())
+    Reader::at(payload, at).u64("caller runtime").ok()
 }
 
 /// Only the nested-in field, to route a request before decoding the rest.
 pub(crate) fn peek_nested_in(payload: &[u8]) -> Option<u64> {
     let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 16;
-    Some(Fields { buf: payload, at }.u64())
+    Reader::at(payload, at).u64("nested-in").ok()
 }
 
 pub(crate) fn decode_reply(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, Option<Status>)> {
     let Some(tail) = payload.len().checked_sub(REPLY_TRAILER_LEN) else {
         return Err(malformed("reply shorter than its trailer"));
     };
-    let mut f = Fields {
-        buf: &payload,
-        at: tail,
-    };
-    let (exception, code, msg_len) = (f.i32(), f.i32(), f.u32() as usize);
-    let (parcel_fds, nobj, data_len) = (f.u16(), f.u16(), f.u32() as usize);
+    let mut f = Reader::at(&payload, tail);
+    let exception = f.i32("exception").map_err(short)?;
+    let code = f.i32("status code").map_err(short)?;
+    let msg_len = f.u32("message length").map_err(short)? as usize;
+    let parcel_fds = usize::from(f.u16("parcel fds").map_err(short)?);
+    let nobj = usize::from(f.u16("object count").map_err(short)?);
+    let data_len = f.u32("data length").map_err(short)? as usize;
     let Some(msg_start) = tail.checked_sub(msg_len) else {
         return Err(malformed("reply message longer than the reply"));
     };

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
+use afbus_transport::wire::{Reader, Writer};
 use afbus_transport::{Channel, FrameKind, Header};
 
 use crate::status::{Error, Result, StatusCode};
@@ -75,13 +76,11 @@ pub(crate) fn new_key() -> Result<u64> {
 
 /// Writes the introduction on the owner's end of a new reference channel.
 pub(crate) fn send(channel: &Channel, owner: u64, number: u64, key: u64) -> Result<()> {
-    let mut payload = [0u8; INTRO_LEN];
-    payload[..8].copy_from_slice(&owner.to_le_bytes());
-    payload[8..16].copy_from_slice(&number.to_le_bytes());
-    payload[16..].copy_from_slice(&key.to_le_bytes());
+    let mut payload = Writer::default();
+    payload.u64(owner).u64(number).u64(key);
     channel.send(
         &Header::new(FrameKind::OneWay).with_code(INTRO_CODE),
-        &payload,
+        &payload.finish(),
         &[],
     )?;
     Ok(())
@@ -113,18 +112,15 @@ pub(crate) fn recv(channel: &Channel, maker: i32, wait: Option<Duration>) -> Res
             "introduced by pid {pid}, but the channel's owner is pid {maker}"
         )));
     }
-    let word = |i: usize| {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(&frame.payload[i..i + 8]);
-        u64::from_le_bytes(b)
-    };
-    let key = word(16);
+    let mut r = Reader::new(&frame.payload);
+    let mut word = |what| r.u64(what).map_err(|e| refused(&e.to_string()));
+    let (owner, number, key) = (word("owner")?, word("number")?, word("key")?);
     if key == 0 {
         return Err(refused("its key is 0"));
     }
     Ok(Intro {
-        owner: word(0),
-        number: word(8),
+        owner,
+        number,
         key,
         pid,
     })

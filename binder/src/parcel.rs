@@ -38,10 +38,6 @@ use crate::object::SpIBinder;
 /// a parcel's fds in a single `SCM_RIGHTS` message.
 pub const MAX_PARCEL_FDS: usize = 253;
 
-/// Bytes kept free after large appends for what a call adds behind the data (its object
-/// entries and trailer).
-const TRAILER_ROOM: usize = 64;
-
 /// How deep [`Parcelable`] values may nest (a parcelable in a parcelable, an array of arrays) when
 /// read: each level is a recursive call, and a frame's 128 KiB could otherwise describe a
 /// thousand levels of a recursive parcelable, enough to overflow a looper's stack. The number is
@@ -523,7 +519,9 @@ impl Parcel {
     /// is appended in place when the parcel is sent: a large array is then never moved.
     fn append(&mut self, bytes: &[u8]) {
         if self.data.capacity() - self.data.len() < bytes.len() {
-            self.data.reserve(bytes.len() + TRAILER_ROOM);
+            // Room for what a call adds behind the data, with an object entry or so.
+            self.data
+                .reserve(bytes.len() + crate::call::TRAILER_ROOM + crate::call::OBJECT_LEN);
         }
         self.data.extend_from_slice(bytes);
     }

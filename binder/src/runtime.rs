@@ -449,10 +449,10 @@ struct Outgoing {
     objects: Vec<SpIBinder>,
 }
 
-/// True if `data_len` bytes of parcel data and `fds` fds and objects fit one frame, the trailer
-/// and object entries included.
-fn fits_frame(data_len: usize, fds: usize) -> bool {
-    data_len + fds * 16 + 64 <= MAX_PAYLOAD_BYTES
+/// True if `data_len` bytes of a parcel's data and object table fit one frame with the trailer
+/// (fds travel beside the payload: [`check_frame`] bounds them).
+fn fits_frame(data_len: usize) -> bool {
+    data_len + call::TRAILER_ROOM <= MAX_PAYLOAD_BYTES
 }
 
 /// Takes a spilled parcel's data (see [`FLAG_SPILLED`]) off a received frame.
@@ -499,7 +499,7 @@ fn check_frame(data_len: usize, fds: usize) -> Result<()> {
             format!("{fds} fds and objects exceed {MAX_FDS_PER_FRAME}"),
         ));
     }
-    if !fits_frame(data_len, fds) {
+    if !fits_frame(data_len) {
         return Err(Error::new(
             StatusCode::BAD_VALUE,
             format!("parcel of {data_len} bytes exceeds one frame"),

@@ -677,7 +677,7 @@ fn recv_frame_into(
         // Typically out of fds: the kernel dropped what it could not install.
         let whole = got.len >= HEADER_LEN && !got.data_truncated;
         let lost = whole.then(|| Header::peek(&hdr)).flatten();
-        if whole && u16::from_le_bytes([hdr[6], hdr[7]]) & XFLAG_SWITCH != 0 {
+        if whole && Header::peek_xflags(&hdr) & XFLAG_SWITCH != 0 {
             buf.lost_switch = Some(got.creds);
         }
         return Err(Error::ControlTruncated {

@@ -127,6 +127,11 @@ impl Header {
         b
     }
 
+    /// The transport flags (`XFLAG_*`) of a header, nothing else checked.
+    pub(crate) fn peek_xflags(b: &[u8; HEADER_LEN]) -> u16 {
+        u16::from_le_bytes([b[6], b[7]])
+    }
+
     /// The kind and transaction id of a header, if its kind is known (nothing else checked).
     pub(crate) fn peek(b: &[u8; HEADER_LEN]) -> Option<(FrameKind, u64)> {
         let kind = FrameKind::from_wire(u16::from_le_bytes([b[0], b[1]])).ok()?;

@@ -40,7 +40,7 @@ mod policy;
 mod proto;
 pub mod shm;
 mod sys;
-mod wire;
+pub mod wire;
 
 pub use addr::{BusAddr, Target, UniqueId, WellKnownName, MAX_NAME_LEN};
 pub use bloom::{Bloom, BLOOM_BITS, BLOOM_HASHES};

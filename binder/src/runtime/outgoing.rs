@@ -36,7 +36,7 @@ impl RuntimeInner {
         let parcel_fds = fds.len();
         fds.extend(obj_fds);
         let mut flags = 0;
-        if !fits_frame(bytes.len() + table.len() * call::OBJECT_LEN, fds.len()) {
+        if !fits_frame(bytes.len() + table.len() * call::OBJECT_LEN) {
             if bytes.len() > MAX_PARCEL_BYTES {
                 return Err(Error::new(
                     StatusCode::BAD_VALUE,
