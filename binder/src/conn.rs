@@ -56,6 +56,8 @@ pub(crate) struct Conn {
     /// An owner end minted ahead that no holder has claimed yet: charged to the broker as a
     /// spare, and not counted among the object's references (see `runtime::spares`).
     pub spare: AtomicBool,
+    /// `ConnState::releases` holds some (read without the lock by senders, as a hint).
+    pub releases_due: AtomicBool,
     pub chan: Channel,
     /// For an owner end we made the pair of: the cookie of the holder's end.
     pub holder_end: Option<u64>,
@@ -90,6 +92,9 @@ pub(crate) struct ConnState {
     paused_for: Option<i32>,
     /// Objects given over this channel, and the proxies that call through it.
     pub links: Links,
+    /// `RELEASE`s not sent yet (key, count): they go before the next frame sent on this
+    /// channel, or when the runtime's release timer fires (see `runtime::gives`).
+    pub releases: Vec<(u64, u32)>,
 }
 
 /// What a channel carries besides its own object: objects either side gives the other over it
@@ -219,6 +224,7 @@ impl Conn {
             key,
             peer: AtomicI32::new(peer),
             spare: AtomicBool::new(false),
+            releases_due: AtomicBool::new(false),
             holder_end: None,
             ring_tried: AtomicBool::new(false),
             ring: AtomicBool::new(false),

@@ -62,6 +62,14 @@ pub const MINT_TIMEOUT: Duration = INTRO_TIMEOUT;
 
 const STOP: u64 = u64::MAX;
 const WORK: u64 = u64::MAX - 1;
+const RELEASES: u64 = u64::MAX - 2;
+
+/// How long a `RELEASE` (we let go of an object given to us) may wait to travel with the next
+/// frame we send its owner: in a conversation the owner hears of it with our next reply or
+/// call, at no cost; otherwise it goes on its own after this, and the owner's
+/// `on_refs_changed`/`on_last_ref` come that much later (Binder, too, tells an owner of a
+/// released reference asynchronously).
+pub const RELEASE_DELAY: Duration = Duration::from_millis(5);
 
 /// How a runtime runs.
 #[derive(Clone, Debug)]
@@ -148,6 +156,11 @@ pub(crate) struct RuntimeInner {
     stopping: AtomicBool,
     work_fd: EventFd,
     work: Mutex<VecDeque<(Arc<Conn>, Work)>>,
+    /// Fires [`RELEASE_DELAY`] after a release was put off, for the channels in
+    /// `releases_due` (see `gives`).
+    release_timer: nix::sys::timerfd::TimerFd,
+    release_timer_armed: AtomicBool,
+    releases_due: Mutex<Vec<Weak<Conn>>>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     /// How many live references each exported object has, by its number.
     /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
@@ -233,6 +246,19 @@ impl Runtime {
                 EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, WORK),
             )
             .map_err(os("epoll_ctl"))?;
+        let release_timer = nix::sys::timerfd::TimerFd::new(
+            nix::sys::timerfd::ClockId::CLOCK_MONOTONIC,
+            nix::sys::timerfd::TimerFlags::TFD_NONBLOCK
+                | nix::sys::timerfd::TimerFlags::TFD_CLOEXEC,
+        )
+        .map_err(os("timerfd_create"))?;
+        // Edge-triggered: one looper wakes per expiry.
+        epoll
+            .add(
+                &release_timer,
+                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RELEASES),
+            )
+            .map_err(os("epoll_ctl"))?;
         let max_given = config.max_given_per_peer;
         let inner = Arc::new_cyclic(|me| RuntimeInner {
             id: runtime_id(),
@@ -243,6 +269,9 @@ impl Runtime {
             stopping: AtomicBool::new(false),
             work_fd,
             work: Mutex::new(VecDeque::new()),
+            release_timer,
+            release_timer_armed: AtomicBool::new(false),
+            releases_due: Mutex::new(Vec::new()),
             conns: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),
             homes: Mutex::new(HashMap::new()),

@@ -23,7 +23,7 @@ use std::time::Instant;
 use afbus_transport::{FrameKind, Header};
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 
-use super::RuntimeInner;
+use super::{RuntimeInner, RELEASE_DELAY};
 use crate::call::{encode_release, WireObject};
 use crate::conn::{Conn, End, Work};
 use crate::object::{Kind, LocalObject, Proxy, SpIBinder, TransactionCode, ONEWAY_ROOM_WAIT};
@@ -219,9 +219,65 @@ impl RuntimeInner {
         }
     }
 
+    /// Lets the peer know, soon, that we let go of `count` gives of `key` on `conn`: before
+    /// the next frame we send on `conn`, or within [`RELEASE_DELAY`] (a runtime with no
+    /// loopers, which would never hear the timer, sends at once). A frame of ours that names
+    /// the key again comes after the release, so the peer counts it right.
+    fn send_release(&self, conn: &Arc<Conn>, key: u64, count: u32) {
+        if self.loopers.load(Ordering::SeqCst) == 0 {
+            return self.release_now(conn, key, count);
+        }
+        let first = {
+            let mut st = conn.lock();
+            if st.dead {
+                return;
+            }
+            match st.releases.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, n)) => *n = n.saturating_add(count),
+                None => st.releases.push((key, count)),
+            }
+            !conn.releases_due.swap(true, Ordering::Relaxed)
+        };
+        if first {
+            self.releases_due.lock().push(Arc::downgrade(conn));
+            if !self.release_timer_armed.swap(true, Ordering::SeqCst) {
+                let delay = nix::sys::time::TimeSpec::from_duration(RELEASE_DELAY);
+                let _ = self.release_timer.set(
+                    nix::sys::timerfd::Expiration::OneShot(delay),
+                    nix::sys::timerfd::TimerSetTimeFlags::empty(),
+                );
+            }
+        }
+    }
+
+    /// Sends the releases waiting on `conn` (before a frame of ours goes on it).
+    pub(super) fn flush_releases(&self, conn: &Conn) {
+        if !conn.releases_due.load(Ordering::Relaxed) {
+            return;
+        }
+        let releases = {
+            let mut st = conn.lock();
+            conn.releases_due.store(false, Ordering::Relaxed);
+            std::mem::take(&mut st.releases)
+        };
+        for (key, count) in releases {
+            self.release_now(conn, key, count);
+        }
+    }
+
+    /// The release timer fired: every channel's waiting releases go now.
+    pub(super) fn flush_all_releases(&self) {
+        let _ = self.release_timer.wait();
+        self.release_timer_armed.store(false, Ordering::SeqCst);
+        let due = std::mem::take(&mut *self.releases_due.lock());
+        for conn in due.iter().filter_map(std::sync::Weak::upgrade) {
+            self.flush_releases(&conn);
+        }
+    }
+
     /// Sends `RELEASE` for `count` gives of `key` on `conn`, waiting a little for room: a
     /// channel that stays full keeps the give until it hangs up.
-    fn send_release(&self, conn: &Conn, key: u64, count: u32) {
+    fn release_now(&self, conn: &Conn, key: u64, count: u32) {
         if conn.lock().dead {
             return;
         }

@@ -96,6 +96,7 @@ impl RuntimeInner {
                     let _ = conn.chan.offer_shm();
                 }
             }
+            self.flush_releases(conn);
             let deadline = Instant::now() + self.config.reply_timeout;
             crate::reply::send_reply(&conn.chan, &header, &payload, &borrow_all(&fds), deadline);
             self.mint_ahead_after(&objects);

@@ -86,6 +86,7 @@ impl RuntimeInner {
             }
             match events[0].data() {
                 STOP => return,
+                RELEASES => self.flush_all_releases(),
                 WORK => {
                     // Edge-triggered: each write wakes one looper (a level-triggered eventfd
                     // woke every idle looper, and made the pool grow). The one woken takes one

@@ -218,6 +218,7 @@ impl RuntimeInner {
             .with_txn(txn)
             .with_flags(flags | nested);
         conn.expect(txn)?;
+        self.flush_releases(&conn);
         conn.chan.will_read();
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
             conn.forget(txn);
@@ -261,6 +262,7 @@ impl RuntimeInner {
             .with_code(code.0)
             .with_flags(flags);
         let fds = borrow_all(&fds);
+        self.flush_releases(&proxy.conn);
         let sent = match mode {
             OnewayMode::FailWhenFull => {
                 let deadline = Instant::now() + crate::object::ONEWAY_ROOM_WAIT;
