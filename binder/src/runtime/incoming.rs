@@ -37,13 +37,16 @@ impl RuntimeInner {
                 })
             });
         }
+        // The process the kernel named, with its uid and gid as of now, when first asked (by
+        // the call bound, or by the handler: the pidfd is asked once).
+        let who = Caller::of_frame(conn, frame.creds);
         // Held until the reply is sent.
         let slot = match (oneway, route) {
-            (false, Route::Fresh) => self.call_slot(conn, frame.creds),
+            (false, Route::Fresh) => self.call_slot(&who),
             _ => Ok(None),
         };
         let result = match &slot {
-            Ok(_) => self.run(conn, incoming, oneway, route),
+            Ok(_) => self.run(conn, incoming, oneway, route, who),
             Err(status) => Err(status.clone()),
         };
         let reply = (!oneway).then(|| {
@@ -107,13 +110,12 @@ impl RuntimeInner {
     /// bounded ([`RuntimeConfig::max_calls_per_uid`]); an error if the uid has them all.
     pub(super) fn call_slot(
         &self,
-        conn: &Arc<Conn>,
-        sent: Option<afbus_transport::Credentials>,
+        caller: &Caller,
     ) -> std::result::Result<Option<CallSlot>, Status> {
         let Some(max) = self.config.max_calls_per_uid else {
             return Ok(None);
         };
-        let uid = conn.chan.sender(sent).map_or(u32::MAX, |c| c.uid);
+        let uid = caller.get().uid;
         if uid == 0 || uid == nix::unistd::geteuid().as_raw() {
             return Ok(None);
         }
@@ -138,6 +140,7 @@ impl RuntimeInner {
         incoming: Incoming,
         oneway: bool,
         route: Route,
+        caller: Caller,
     ) -> std::result::Result<(Parcel, i32), Status> {
         let Incoming {
             mut frame,
@@ -145,8 +148,6 @@ impl RuntimeInner {
             homes,
         } = incoming;
         let code = TransactionCode(frame.header.code);
-        // The process the kernel named, with its uid and gid as of now, when first asked.
-        let caller = Caller::of_frame(conn, frame.creds);
         let spilled = unspill(&mut frame).map_err(Status::from)?;
         let (mut body, info) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
