@@ -64,7 +64,7 @@ pub use priority::{Priority, SchedPolicy};
 pub use reply::REPLY_TIMEOUT;
 pub use runtime::{
     Runtime, RuntimeConfig, DEFAULT_MAX_THREADS, MAX_PARCEL_BYTES, MAX_SPARES_HELD,
-    MINT_AHEAD_BATCH, MINT_TIMEOUT, SHM_LINGER,
+    MINT_AHEAD_BATCH, MINT_AHEAD_RETRY, MINT_TIMEOUT, RELEASE_DELAY, SHM_LINGER,
 };
 pub use senders::{SenderBacklog, MAX_ONEWAY_BYTES_PER_SENDER};
 pub use status::{Error, ExceptionCode, Result, Status, StatusCode};

@@ -37,7 +37,7 @@ mod refs;
 mod spares;
 
 pub(crate) use spares::Spares;
-pub use spares::{MAX_SPARES_HELD, MINT_AHEAD_BATCH};
+pub use spares::{MAX_SPARES_HELD, MINT_AHEAD_BATCH, MINT_AHEAD_RETRY};
 
 /// Default most looper threads the runtime spawns (Binder's default is 15).
 pub const DEFAULT_MAX_THREADS: usize = 15;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use afbus_binder::{
     Binder, CallContext, Parcel, Runtime, RuntimeConfig, Status, StatusCode, TransactionCode,
+    MINT_AHEAD_BATCH,
 };
 use afbus_servicemanager::{PrivateBus, ServiceManager};
 use common::with_timeout;
@@ -84,6 +85,11 @@ impl State {
     }
 }
 
+/// This process's open fds.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
 /// A client of its own: a runtime that holds nothing of the service yet.
 fn client(bus: &PrivateBus) -> (Runtime, ServiceManager) {
     let rt = Runtime::new(RuntimeConfig::default()).unwrap();
@@ -111,15 +117,22 @@ fn a_get_needs_no_round_trip_to_the_service_and_spares_are_not_references() {
         state.wait_refs(1);
 
         // The first get mints while the client waits, and has the service manager start
-        // keeping spares.
+        // keeping spares: a batch of channels, two fds each in this process (the service's
+        // end and the service manager's), which come while the service is free.
         let (_a_rt, a_sm) = client(&bus);
+        let before = open_fds();
         let a = a_sm.get_service(NAME).unwrap();
         a.transact(NULL, Parcel::new()).unwrap();
         state.wait_refs(2);
+        let deadline = Instant::now() + WAIT;
+        while open_fds() < before + 2 * MINT_AHEAD_BATCH {
+            assert!(Instant::now() < deadline, "no spares were minted");
+            std::thread::sleep(Duration::from_millis(5));
+        }
 
-        // A get while the service's only looper is held: served from a spare. (Until the
-        // service manager has its spares, a get mints, which fails after the daemon's peer
-        // timeout: then the looper is let go, the spares come, and the test tries again.)
+        // A get while the service's only looper is held: served from a spare. (A get that
+        // had to mint would fail after the daemon's peer timeout; the test tries again, as the
+        // spares may still be on their way.)
         let deadline = Instant::now() + WAIT;
         let (b_rt, b_sm, b) = loop {
             *state.gate_open.lock() = false;

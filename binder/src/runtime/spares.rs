@@ -4,9 +4,9 @@
 //! With [`RuntimeConfig::mint_ahead`] it keeps a few spare references minted by the owner in
 //! advance, hands one over at once, and tells the owner afterwards, with the next batch of
 //! spares, whom it went to. That background work is done by one thread per broker, the
-//! *minter*, at the lowest time-sharing priority (`SCHED_BATCH`, nice 19; a MINT_AHEAD call
-//! carries that priority, so the owner serves it there too): on a busy CPU it runs after the
-//! gets it serves rather than ahead of them, and is never starved.
+//! *minter*, at the lowest time-sharing priority (`SCHED_BATCH`, nice 19): on a busy CPU it
+//! runs after the gets it serves rather than ahead of them, and is never starved. Its calls
+//! claim the default priority, so the owner serves them as any other.
 //!
 //! On the owner's side a spare is an ordinary reference channel, introduced and watched, but
 //! not yet a reference: it is charged to the broker as [`Held::Spare`] (at most
@@ -21,6 +21,11 @@ use super::*;
 
 /// Spare references a broker keeps per proxy it passes on.
 pub const MINT_AHEAD_BATCH: usize = 8;
+
+/// How long a broker mints on demand after an owner failed a MINT_AHEAD (it did not answer
+/// within the mint timeout, or refused), before it asks again: a busy owner gets its spares
+/// back, a mute one costs the minter one timeout per this.
+pub const MINT_AHEAD_RETRY: Duration = Duration::from_secs(5);
 
 /// The most spares one MINT_AHEAD asks for, and the most claims it carries.
 const MAX_PER_MINT_AHEAD: usize = 64;
@@ -38,8 +43,9 @@ pub(crate) struct Spares {
     claims: Vec<(u64, i32)>,
     /// A thread is minting or telling now.
     busy: bool,
-    /// The owner failed a MINT_AHEAD: mint on demand only.
-    off: bool,
+    /// The owner failed a MINT_AHEAD (it did not answer in time, say, all its threads busy):
+    /// mint on demand until then.
+    retry_at: Option<Instant>,
     /// The broker's count of the spares it holds, which `ready` is part of.
     held: Option<Arc<AtomicUsize>>,
 }
@@ -78,7 +84,8 @@ impl RuntimeInner {
             let Kind::Remote(proxy) = &o.0 else { continue };
             let mut spares = proxy.spares.lock();
             let low = spares.ready.len() <= self.config.mint_ahead / 2;
-            let start = !spares.busy && !spares.off && (low || !spares.claims.is_empty());
+            let resting = spares.retry_at.is_some_and(|at| Instant::now() < at);
+            let start = !spares.busy && !resting && (low || !spares.claims.is_empty());
             spares.busy |= start;
             drop(spares);
             if start {
@@ -144,7 +151,7 @@ impl RuntimeInner {
                 }
                 Err(e) => {
                     tracing::debug!(owner_pid = proxy.owner_pid, "mint ahead failed: {e}");
-                    spares.off = true;
+                    spares.retry_at = Some(Instant::now() + MINT_AHEAD_RETRY);
                     spares.busy = false;
                     spares.claims.clear();
                     return;
@@ -254,11 +261,19 @@ impl Minter {
     }
 }
 
+thread_local! {
+    /// This thread is a minter: its calls claim the default priority, not its own lowest one,
+    /// so that the owner's looper serving a MINT_AHEAD is not held at nice 19 (where, on a
+    /// busy machine, it would keep a thread the owner's other callers wait for).
+    pub(super) static ON_MINTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// How often an idle minter looks whether its runtime is gone.
 const MINTER_IDLE_CHECK: Duration = Duration::from_millis(500);
 
 /// The minter thread: lowers itself, then serves the queue until the runtime stops.
 fn minter(rt: Weak<RuntimeInner>) {
+    ON_MINTER.set(true);
     let lowest = Priority {
         policy: crate::priority::SchedPolicy::Batch,
         level: 19,
