@@ -300,7 +300,7 @@ impl RuntimeInner {
     }
 
     pub(super) fn caller_priority(&self) -> Priority {
-        if self.config.inherit_priority && !spares::ON_MINTER.get() {
+        if self.config.inherit_priority {
             Priority::current().unwrap_or(Priority::DEFAULT)
         } else {
             Priority::DEFAULT

@@ -4,9 +4,10 @@
 //! With [`RuntimeConfig::mint_ahead`] it keeps a few spare references minted by the owner in
 //! advance, hands one over at once, and tells the owner afterwards, with the next batch of
 //! spares, whom it went to. That background work is done by one thread per broker, the
-//! *minter*, at the lowest time-sharing priority (`SCHED_BATCH`, nice 19): on a busy CPU it
-//! runs after the gets it serves rather than ahead of them, and is never starved. Its calls
-//! claim the default priority, so the owner serves them as any other.
+//! *minter*, at the default priority, queued once the frame that passed a spare on is sent (a
+//! minter at the lowest priority was starved on a busy machine, keeping what it queued alive
+//! and its owners' counts late). Its queue holds proxies weakly: a proxy dropped meanwhile is
+//! not kept for it.
 //!
 //! On the owner's side a spare is an ordinary reference channel, introduced and watched, but
 //! not yet a reference: it is charged to the broker as [`Held::Spare`] (at most
@@ -89,7 +90,7 @@ impl RuntimeInner {
             spares.busy |= start;
             drop(spares);
             if start {
-                self.minter.queue.lock().push_back(proxy.clone());
+                self.minter.queue.lock().push_back(Arc::downgrade(proxy));
                 self.minter.wake.notify_one();
                 if !self.minter.started.swap(true, Ordering::SeqCst) {
                     let rt = self.me.clone();
@@ -248,7 +249,7 @@ impl RuntimeInner {
 /// The minter's queue: proxies with spares to tell of or to mint.
 #[derive(Default)]
 pub(crate) struct Minter {
-    queue: Mutex<VecDeque<Arc<Proxy>>>,
+    queue: Mutex<VecDeque<Weak<Proxy>>>,
     wake: parking_lot::Condvar,
     started: AtomicBool,
 }
@@ -261,24 +262,13 @@ impl Minter {
     }
 }
 
-thread_local! {
-    /// This thread is a minter: its calls claim the default priority, not its own lowest one,
-    /// so that the owner's looper serving a MINT_AHEAD is not held at nice 19 (where, on a
-    /// busy machine, it would keep a thread the owner's other callers wait for).
-    pub(super) static ON_MINTER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
 /// How often an idle minter looks whether its runtime is gone.
 const MINTER_IDLE_CHECK: Duration = Duration::from_millis(500);
 
-/// The minter thread: lowers itself, then serves the queue until the runtime stops.
+/// The minter thread: takes the default priority (not whatever its spawner ran a call at),
+/// then serves the queue until the runtime stops.
 fn minter(rt: Weak<RuntimeInner>) {
-    ON_MINTER.set(true);
-    let lowest = Priority {
-        policy: crate::priority::SchedPolicy::Batch,
-        level: 19,
-    };
-    if let Err(e) = lowest.apply() {
+    if let Err(e) = Priority::DEFAULT.apply() {
         tracing::debug!("the minter runs at its spawner's priority: {e}");
     }
     loop {
@@ -293,7 +283,7 @@ fn minter(rt: Weak<RuntimeInner>) {
             }
             queue.pop_front()
         };
-        if let Some(proxy) = next {
+        if let Some(proxy) = next.and_then(|p| p.upgrade()) {
             rt.mint_ahead(&proxy);
         }
     }
