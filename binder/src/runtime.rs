@@ -235,16 +235,15 @@ impl Runtime {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(os("epoll_create"))?;
         let stop = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
             .map_err(os("eventfd"))?;
-        let work_fd = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
-            .map_err(os("eventfd"))?;
+        let work_fd = EventFd::from_flags(
+            EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK | EfdFlags::EFD_SEMAPHORE,
+        )
+        .map_err(os("eventfd"))?;
         epoll
             .add(&stop, EpollEvent::new(EpollFlags::EPOLLIN, STOP))
             .map_err(os("epoll_ctl"))?;
         epoll
-            .add(
-                &work_fd,
-                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, WORK),
-            )
+            .add(&work_fd, EpollEvent::new(EpollFlags::EPOLLIN, WORK))
             .map_err(os("epoll_ctl"))?;
         let release_timer = nix::sys::timerfd::TimerFd::new(
             nix::sys::timerfd::ClockId::CLOCK_MONOTONIC,
@@ -252,11 +251,11 @@ impl Runtime {
                 | nix::sys::timerfd::TimerFlags::TFD_CLOEXEC,
         )
         .map_err(os("timerfd_create"))?;
-        // Edge-triggered: one looper wakes per expiry.
+        // Level-triggered, as the work queue: an expiry stays reported until a looper reads it.
         epoll
             .add(
                 &release_timer,
-                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLET, RELEASES),
+                EpollEvent::new(EpollFlags::EPOLLIN, RELEASES),
             )
             .map_err(os("epoll_ctl"))?;
         let max_given = config.max_given_per_peer;

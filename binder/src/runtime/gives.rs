@@ -267,7 +267,10 @@ impl RuntimeInner {
 
     /// The release timer fired: every channel's waiting releases go now.
     pub(super) fn flush_all_releases(&self) {
-        let _ = self.release_timer.wait();
+        // Several loopers may wake for one expiry: the one that reads it flushes.
+        if self.release_timer.wait().is_err() {
+            return;
+        }
         self.release_timer_armed.store(false, Ordering::SeqCst);
         let due = std::mem::take(&mut *self.releases_due.lock());
         for conn in due.iter().filter_map(std::sync::Weak::upgrade) {

@@ -88,18 +88,12 @@ impl RuntimeInner {
                 STOP => return,
                 RELEASES => self.flush_all_releases(),
                 WORK => {
-                    // Edge-triggered: each write wakes one looper (a level-triggered eventfd
-                    // woke every idle looper, and made the pool grow). The one woken takes one
-                    // item and, if more wait, wakes the next.
-                    let _ = self.work_fd.read();
-                    let (next, more) = {
-                        let mut work = self.work.lock();
-                        (work.pop_front(), !work.is_empty())
-                    };
-                    if more {
-                        let _ = self.work_fd.write(1);
+                    if self.work_fd.read().is_err() {
+                        continue;
                     }
-                    let Some((conn, work)) = next else { continue };
+                    let Some((conn, work)) = self.work.lock().pop_front() else {
+                        continue;
+                    };
                     self.maybe_spawn(false);
                     self.do_work(&conn, work);
                 }
