@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Instant;
 
+use afbus_transport::mailroom::{Mailroom, Room};
 use afbus_transport::{Channel, Error as TransportError, Frame, FrameKind, Header};
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::MutexGuard;
 
 use crate::call::{
     decode_release, encode_reply, peek_homes, peek_nested_in, peek_target, FLAG_NESTED,
@@ -65,15 +66,15 @@ pub(crate) struct Conn {
     pub ring_tried: AtomicBool,
     pub ring: AtomicBool,
     pub end: End,
-    st: Mutex<ConnState>,
-    filed: Condvar,
+    /// Mailboxes and the channel's reading state, filed by whichever thread reads (see
+    /// [`afbus_transport::mailroom`]).
+    st: Mailroom<ConnState>,
     /// The runtime's one-way accounting per sending process.
     senders: Arc<Senders>,
 }
 
 #[derive(Default)]
 pub(crate) struct ConnState {
-    reading: bool,
     pub dead: bool,
     mailboxes: HashMap<u64, Mailbox>,
     /// Bytes of one-way calls read from this channel and not yet run.
@@ -111,13 +112,6 @@ pub(crate) struct Links {
     /// An owner end whose holder let go of the channel's own object while keeping the channel
     /// for objects given over it.
     pub own_released: bool,
-}
-
-impl ConnState {
-    /// Whether a thread is reading the channel now.
-    pub(crate) fn reading(&self) -> bool {
-        self.reading
-    }
 }
 
 impl Links {
@@ -230,12 +224,11 @@ impl Conn {
             ring: AtomicBool::new(false),
             chan,
             end,
-            st: Mutex::new(ConnState {
+            st: Mailroom::new(ConnState {
                 armed: true,
                 armed_in: owner,
                 ..ConnState::default()
             }),
-            filed: Condvar::new(),
             senders,
         }
     }
@@ -250,7 +243,7 @@ impl Conn {
         self.peer.store(pid, Ordering::Relaxed);
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, ConnState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Room<ConnState>> {
         self.st.lock()
     }
 
@@ -330,7 +323,7 @@ impl Conn {
             }
             // A channel paused for its one-way backlog is not read, by a waiter either: the
             // sender's calls stay in the socket until the backlog drains and a looper reads on.
-            if !st.reading && !st.paused {
+            if !st.is_reading() && !st.paused {
                 match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
                     Read::Nothing | Read::Busy | Read::Queued => {}
                     Read::Fresh(frame) => return Ok(Woken::Work(Work::Call(frame))),
@@ -342,12 +335,7 @@ impl Conn {
                 }
                 continue;
             }
-            match deadline {
-                Some(d) => {
-                    self.filed.wait_until(&mut st, d);
-                }
-                None => self.filed.wait(&mut st),
-            }
+            self.st.wait(&mut st, deadline);
         }
     }
 
@@ -360,7 +348,7 @@ impl Conn {
         let mut st = self.st.lock();
         // Called for an epoll event (or queued work): the one-shot registration is spent.
         st.armed = false;
-        if st.reading {
+        if st.is_reading() {
             return Read::Busy;
         }
         if st.dead {
@@ -378,7 +366,7 @@ impl Conn {
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Read {
         let mut st = self.st.lock();
-        if st.reading || st.paused {
+        if st.is_reading() || st.paused {
             return Read::Busy;
         }
         if st.dead {
@@ -391,19 +379,17 @@ impl Conn {
     /// next reader cannot overtake this frame (one-way order depends on it).
     fn read_one(
         self: &Arc<Self>,
-        st: &mut MutexGuard<'_, ConnState>,
+        st: &mut MutexGuard<'_, Room<ConnState>>,
         wait: Wait,
         rearm: &impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Read {
-        st.reading = true;
-        let got = MutexGuard::unlocked(st, || match wait {
+        let got = self.st.read(st, || match wait {
             Wait::NonBlocking => self
                 .chan
                 .try_recv()
                 .and_then(|f| f.ok_or(TransportError::WouldBlock)),
             Wait::Until(deadline) => self.chan.recv_until(deadline),
         });
-        st.reading = false;
         let read = match got {
             Ok(frame) => self.file(st, frame),
             // A peer that broke the shared-memory protocol is hung up on.
@@ -425,7 +411,7 @@ impl Conn {
         if !st.dead {
             st.more = rearm(self, st);
         }
-        self.filed.notify_all();
+        self.st.filed();
         read
     }
 
@@ -572,8 +558,8 @@ impl Conn {
         }
         st.paused = false;
         st.paused_for = None;
-        self.filed.notify_all();
-        !st.dead && !st.reading
+        self.st.filed();
+        !st.dead && !st.is_reading()
     }
 
     /// Marks the channel dead (once) and wakes every waiter; true if this call did it.
@@ -581,7 +567,7 @@ impl Conn {
         let mut st = self.st.lock();
         let first = !st.dead;
         st.dead = true;
-        self.filed.notify_all();
+        self.st.filed();
         // A reader asleep on the channel's ring hears of it from us, not from the futex.
         self.chan.kick();
         first

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, sockopt, AddressFamily, SockFlag, SockType, UnixAddr};
 use nix::sys::time::TimeVal;
-use parking_lot::{Condvar, Mutex, MutexGuard};
+use parking_lot::MutexGuard;
 
 use crate::addr::{BusAddr, Target, UniqueId, WellKnownName};
 use crate::bloom::Bloom;
 use crate::channel::{recv_frame, send_frame, wait_readable, Channel, RecvBuf};
 use crate::error::{Error, Result};
 use crate::frame::{Frame, FrameKind, Header, HEADER_LEN, MAX_FRAME_BYTES};
+use crate::mailroom::{Mailroom, Room};
 use crate::master::own_credentials;
 use crate::proto::{
     Fields, MasterStatus, MatchRule, NameOutcome, NameOwnerChanged, NoticeKind, Op, PeerInfo,
@@ -77,14 +78,12 @@ pub struct BusSocket {
     bus: PathBuf,
     info: PeerInfo,
     next_txn: AtomicU64,
-    state: Mutex<State>,
-    filed: Condvar,
+    /// Replies and events, filed by whichever thread reads (see [`crate::mailroom`]).
+    state: Mailroom<State>,
 }
 
 #[derive(Default)]
 struct State {
-    /// A thread is reading the socket; the others wait on `filed`.
-    reading: bool,
     /// The master hung up.
     gone: bool,
     replies: HashMap<u64, Frame>,
@@ -164,8 +163,7 @@ impl BusSocket {
             bus: path.to_owned(),
             info,
             next_txn: AtomicU64::new(1),
-            state: Mutex::new(state),
-            filed: Condvar::new(),
+            state: Mailroom::new(state),
         })
     }
 
@@ -338,19 +336,14 @@ impl BusSocket {
             if st.gone {
                 return Err(Error::BusGone);
             }
-            if st.reading {
-                match deadline {
-                    Some(d) => {
-                        if self.filed.wait_until(&mut st, d).timed_out() {
-                            return take(&mut st).ok_or(Error::TimedOut);
-                        }
-                    }
-                    None => self.filed.wait(&mut st),
+            if st.is_reading() {
+                if self.state.wait(&mut st, deadline) {
+                    return take(&mut st).ok_or(Error::TimedOut);
                 }
                 continue;
             }
             let read = self.read_one(&mut st, deadline);
-            self.filed.notify_all();
+            self.state.filed();
             match read {
                 Ok(()) => {}
                 Err(Error::TimedOut) => return take(&mut st).ok_or(Error::TimedOut),
@@ -360,17 +353,19 @@ impl BusSocket {
     }
 
     /// Reads one frame (unlocking while blocked) and files it.
-    fn read_one(&self, st: &mut MutexGuard<'_, State>, deadline: Option<Instant>) -> Result<()> {
-        st.reading = true;
+    fn read_one(
+        &self,
+        st: &mut MutexGuard<'_, Room<State>>,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
         let mut recv_buf = st.recv_buf.take().expect("one reader at a time");
-        let got = MutexGuard::unlocked(st, || loop {
+        let got = self.state.read(st, || loop {
             match recv_frame(self.sock.as_fd(), &mut recv_buf, true) {
                 Err(Error::WouldBlock) => wait_readable(self.sock.as_fd(), deadline)?,
                 other => return other,
             }
         });
         st.recv_buf = Some(recv_buf);
-        st.reading = false;
         match got {
             Ok(frame) => {
                 file(st, frame);

@@ -35,6 +35,7 @@ mod endpoint;
 mod error;
 mod frame;
 mod identity;
+pub mod mailroom;
 mod master;
 mod policy;
 mod proto;

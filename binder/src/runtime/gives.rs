@@ -58,7 +58,7 @@ impl RuntimeInner {
         // and on shared memory the peer is to ring the socket doorbell for what it writes (a
         // thread reading the channel now does both when it lets go: see `rearm`).
         let mut pending = false;
-        if first && matches!(conn.end, End::Client(_)) && st.armed && !st.reading() {
+        if first && matches!(conn.end, End::Client(_)) && st.armed && !st.is_reading() {
             let mut ev =
                 EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
             st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
