@@ -6,6 +6,8 @@
 //! `cargo bench --bench servicemanager [-- --quick] [--iters N]`
 
 mod common;
+#[path = "servicemanager/raw_get.rs"]
+mod raw_get;
 
 use std::time::Duration;
 
@@ -63,6 +65,8 @@ fn main() -> Result {
     }
     let opts = Opts::from_args()?;
     let bus = PrivateBus::start()?;
+    // Started, as the bus master's threads are, before this thread is pinned.
+    let raw = raw_get::RawBroker::start()?;
     println!(
         "samples per row: {} (after {} warm-up), alternating in chunks of {CHUNK}",
         opts.iters,
@@ -94,18 +98,29 @@ fn main() -> Result {
         Ok(t)
     };
     let (_, fresh_s) = interleaved(gets, call, fresh_get)?;
-    // The same, one get at a time, as a process's first get of a service is: what the service
-    // manager and the service do after each get (telling the service whom its spare went to,
-    // minting the next, hearing the client drop it) is done before the next one.
-    let paced_get = || {
-        std::thread::sleep(Duration::from_millis(1));
-        fresh_get()
-    };
-    let paced_call = || {
-        std::thread::sleep(Duration::from_millis(1));
-        call()
-    };
-    let (paced_call_s, paced_s) = interleaved(gets / 4, paced_call, paced_get)?;
+    // The same, one get a millisecond, as a process's first get of a service is: what the
+    // service manager and the service do after each get (telling the service whom its spare
+    // went to, minting the next, hearing the client drop it) is done before the next one. Each
+    // get is timed beside a null call to the service and a call to the service manager (which
+    // runs wherever the scheduler puts it, as the service does not), and beside the floor of
+    // both with no framework (see `raw_get`), one of each in turn.
+    let sm_call = || timed(|| Ok(sm.is_declared("bench.null").map(drop)?));
+    let raw_call = || timed(|| raw.call());
+    let raw_get = || timed(|| raw.get());
+    let mut paced: [Vec<u64>; 5] = Default::default();
+    let mut ops: [&dyn Fn() -> Result<u64>; 5] = [&call, &sm_call, &fresh_get, &raw_call, &raw_get];
+    for i in 0..gets / 4 + gets / 40 {
+        ops.rotate_left(1);
+        for (j, op) in ops.iter().enumerate() {
+            std::thread::sleep(Duration::from_millis(1));
+            let t = op()?;
+            if i >= gets / 40 {
+                paced[(i + 1 + j) % 5].push(t);
+            }
+        }
+    }
+    paced.iter_mut().for_each(|s| s.sort_unstable());
+    let [paced_call_s, paced_sm_s, paced_s, raw_call_s, raw_get_s] = paced;
     let call_p50 = percentile(&call_s, 50.0);
     print_row("afbus-socket", "null call", 0, pin, &call_s, call_p50);
     print_row(
@@ -127,12 +142,43 @@ fn main() -> Result {
     );
     print_row(
         "afbus-socket",
+        "service manager call, paced",
+        0,
+        pin,
+        &paced_sm_s,
+        paced_call_p50,
+    );
+    print_row(
+        "afbus-socket",
         "get (not held yet), paced",
         0,
         pin,
         &paced_s,
         paced_call_p50,
     );
+    let raw_call_p50 = percentile(&raw_call_s, 50.0);
+    print_row(
+        "raw-seqpacket",
+        "null call, paced",
+        0,
+        pin,
+        &raw_call_s,
+        raw_call_p50,
+    );
+    print_row(
+        "raw-seqpacket",
+        "new connection passed, paced",
+        0,
+        pin,
+        &raw_get_s,
+        raw_call_p50,
+    );
+    let p50 = |s: &[u64]| percentile(s, 50.0) as f64;
+    println!(
+        "\nget (not held yet), paced / service manager call, paced: {:.2}x",
+        p50(&paced_s) / p50(&paced_sm_s)
+    );
+    println!();
     print_row(
         "afbus-socket",
         "get (held already)",
