@@ -79,23 +79,43 @@ pub(crate) struct ConnState {
     mailboxes: HashMap<u64, Mailbox>,
     /// Bytes of one-way calls read from this channel and not yet run.
     pub oneway_pending: usize,
-    /// Reading is paused until the one-way backlog drains.
-    pub paused: bool,
-    /// Armed in the runtime's epoll: its one-shot event has not fired since it was last armed.
-    pub armed: bool,
-    /// That registration asks for what comes (`EPOLLIN`), not only the hang-up: an end that
-    /// starts serving objects while armed for its hang-up only must be armed again.
-    pub armed_in: bool,
+    /// Whether reading waits for one-way calls already read to run.
+    pub paused: Paused,
+    /// What the channel's one-shot registration in the runtime's epoll waits for.
+    pub armed: Armed,
     /// Frames wait in the channel's ring that no poller will hear of: the last reader reads on
     /// or hands the channel to a looper.
     more: bool,
-    /// Reading is paused (also) because this sending process holds too much one-way backlog.
-    paused_for: Option<i32>,
     /// Objects given over this channel, and the proxies that call through it.
     pub links: Links,
     /// `RELEASE`s not sent yet (key, count): they go before the next frame sent on this
     /// channel, or when the runtime's release timer fires (see `runtime::gives`).
     pub releases: Vec<(u64, u32)>,
+}
+
+/// What a channel's one-shot registration in the runtime's epoll waits for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Armed {
+    /// Nothing: its event fired (or arming it failed) and it was not armed again.
+    #[default]
+    Spent,
+    /// The hang-up only: an end that serves nothing is read by the threads waiting on it.
+    HangUp,
+    /// What comes (`EPOLLIN`) and the hang-up: an end that serves objects.
+    In,
+}
+
+/// Whether a channel's reading waits for one-way calls already read from it to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Paused {
+    /// Read as frames come.
+    #[default]
+    No,
+    /// Until this channel's one-way backlog drains below half of
+    /// [`MAX_PENDING_ONEWAY_BYTES`].
+    Backlog,
+    /// Until that, and until this sending process's backlog drains too (see [`Senders`]).
+    Sender(i32),
 }
 
 /// What a channel carries besides its own object: objects either side gives the other over it
@@ -225,8 +245,7 @@ impl Conn {
             chan,
             end,
             st: Mailroom::new(ConnState {
-                armed: true,
-                armed_in: owner,
+                armed: if owner { Armed::In } else { Armed::HangUp },
                 ..ConnState::default()
             }),
             senders,
@@ -323,7 +342,7 @@ impl Conn {
             }
             // A channel paused for its one-way backlog is not read, by a waiter either: the
             // sender's calls stay in the socket until the backlog drains and a looper reads on.
-            if !st.is_reading() && !st.paused {
+            if !st.is_reading() && st.paused == Paused::No {
                 match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
                     Read::Nothing | Read::Busy | Read::Queued => {}
                     Read::Fresh(frame) => return Ok(Woken::Work(Work::Call(frame))),
@@ -347,7 +366,7 @@ impl Conn {
     ) -> Read {
         let mut st = self.st.lock();
         // Called for an epoll event (or queued work): the one-shot registration is spent.
-        st.armed = false;
+        st.armed = Armed::Spent;
         if st.is_reading() {
             return Read::Busy;
         }
@@ -366,7 +385,7 @@ impl Conn {
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Read {
         let mut st = self.st.lock();
-        if st.is_reading() || st.paused {
+        if st.is_reading() || st.paused != Paused::No {
             return Read::Busy;
         }
         if st.dead {
@@ -471,16 +490,15 @@ impl Conn {
                 };
                 let bytes = incoming.frame.payload.len();
                 st.oneway_pending += bytes;
-                if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES {
-                    st.paused = true;
+                if st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES && st.paused == Paused::No {
+                    st.paused = Paused::Backlog;
                 }
                 let (pid, uid) = incoming
                     .frame
                     .creds
                     .map_or((0, u32::MAX), |c| (c.pid, c.uid));
                 if self.senders.charge(pid, uid, bytes, self) {
-                    st.paused = true;
-                    st.paused_for = Some(pid);
+                    st.paused = Paused::Sender(pid);
                 }
                 let mut q = obj.oneway.lock();
                 q.calls.push_back((self.clone(), incoming));
@@ -545,19 +563,17 @@ impl Conn {
     /// it was paused and should be re-armed now.
     fn try_resume(self: &Arc<Self>) -> bool {
         let mut st = self.st.lock();
-        if !st.paused || st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES / 2 {
+        if st.paused == Paused::No || st.oneway_pending >= MAX_PENDING_ONEWAY_BYTES / 2 {
             return false;
         }
         // Still held for its sender: be on the list its next resumption goes through (an
         // earlier one may have taken this channel off it while its own backlog held it).
-        if st
-            .paused_for
-            .is_some_and(|pid| self.senders.hold(pid, self))
-        {
-            return false;
+        if let Paused::Sender(pid) = st.paused {
+            if self.senders.hold(pid, self) {
+                return false;
+            }
         }
-        st.paused = false;
-        st.paused_for = None;
+        st.paused = Paused::No;
         self.st.filed();
         !st.dead && !st.is_reading()
     }

@@ -18,7 +18,7 @@ use nix::sys::eventfd::{EfdFlags, EventFd};
 use parking_lot::Mutex;
 
 use crate::call::{self, CallInfo, WireObject, FLAG_NESTED, FLAG_SPILLED};
-use crate::conn::{Conn, ConnState, End, Incoming, Read, Woken, Work};
+use crate::conn::{Armed, Conn, ConnState, End, Incoming, Paused, Read, Woken, Work};
 use crate::object::{
     dispatch, Binder, CallContext, Caller, DeathState, Kind, LocalObject, OnewayMode, OnewayQueue,
     Proxy, SpIBinder, TransactionCode,

@@ -21,11 +21,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use afbus_transport::{FrameKind, Header};
-use nix::sys::epoll::{EpollEvent, EpollFlags};
 
 use super::{RuntimeInner, RELEASE_DELAY};
 use crate::call::{encode_release, WireObject};
-use crate::conn::{Conn, End, Work};
+use crate::conn::{Armed, Conn, End, Work};
 use crate::object::{Kind, LocalObject, Proxy, SpIBinder, TransactionCode, ONEWAY_ROOM_WAIT};
 use crate::peers::Held;
 use crate::status::{Error, Result, StatusCode};
@@ -58,11 +57,12 @@ impl RuntimeInner {
         // and on shared memory the peer is to ring the socket doorbell for what it writes (a
         // thread reading the channel now does both when it lets go: see `rearm`).
         let mut pending = false;
-        if first && matches!(conn.end, End::Client(_)) && st.armed && !st.is_reading() {
-            let mut ev =
-                EpollEvent::new(EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT, conn.token);
-            st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
-            st.armed_in = st.armed;
+        if first
+            && matches!(conn.end, End::Client(_))
+            && st.armed != Armed::Spent
+            && !st.is_reading()
+        {
+            self.arm(conn, &mut st, Armed::In);
             pending = conn.chan.park_poll();
         }
         drop(st);

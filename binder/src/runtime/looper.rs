@@ -64,7 +64,7 @@ impl RuntimeInner {
                 self.conn_died(&conn);
             } else {
                 let mut st = conn.lock();
-                st.armed = false;
+                st.armed = Armed::Spent;
                 self.rearm(&conn, &mut st);
             }
         }

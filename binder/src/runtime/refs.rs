@@ -188,20 +188,29 @@ impl RuntimeInner {
         // in epoll for what comes; any other gets frames only while a thread of ours waits on
         // it, and that thread reads them.
         let serves = st.links.serves(&conn.end);
-        if serves && st.paused {
+        if serves && st.paused != Paused::No {
             return false;
         }
         let pending = serves && conn.chan.park_poll();
-        let events = match serves {
-            true => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
-            false => EpollFlags::EPOLLONESHOT,
-        };
-        if !st.armed || (serves && !st.armed_in) {
-            let mut ev = EpollEvent::new(events, conn.token);
-            st.armed = self.epoll.modify(conn.chan.as_fd(), &mut ev).is_ok();
-            st.armed_in = serves && st.armed;
+        match (st.armed, serves) {
+            (Armed::Spent, false) => self.arm(conn, st, Armed::HangUp),
+            (Armed::Spent | Armed::HangUp, true) => self.arm(conn, st, Armed::In),
+            _ => {}
         }
         pending
+    }
+
+    /// Arms `conn`'s one-shot registration in epoll for `what` (`Spent` if that fails).
+    pub(super) fn arm(&self, conn: &Conn, st: &mut ConnState, what: Armed) {
+        let events = match what {
+            Armed::In => EpollFlags::EPOLLIN | EpollFlags::EPOLLONESHOT,
+            Armed::HangUp | Armed::Spent => EpollFlags::EPOLLONESHOT,
+        };
+        let mut ev = EpollEvent::new(events, conn.token);
+        st.armed = match self.epoll.modify(conn.chan.as_fd(), &mut ev) {
+            Ok(()) => what,
+            Err(_) => Armed::Spent,
+        };
     }
 
     /// A channel hung up: fail its waiters, drop the reference it stood for, tell whoever
