@@ -13,6 +13,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Weak};
+use std::task::Waker;
 use std::time::Instant;
 
 use afbus_transport::mailroom::{Mailroom, Room};
@@ -59,6 +60,10 @@ pub(crate) struct Conn {
     pub spare: AtomicBool,
     /// `ConnState::releases` holds some (read without the lock by senders, as a hint).
     pub releases_due: AtomicBool,
+    /// The channel's registration with a tokio reactor, for calls awaited on it (declared
+    /// before `chan`: it is dropped first).
+    #[cfg(feature = "tokio")]
+    pub poller: parking_lot::Mutex<Option<crate::tokio::Poller>>,
     pub chan: Channel,
     /// For an owner end we made the pair of: the cookie of the holder's end.
     pub holder_end: Option<u64>,
@@ -166,12 +171,17 @@ struct Mailbox {
     nested: VecDeque<Incoming>,
     /// The reply came but its fds could not be received (out of file descriptors).
     lost: bool,
+    /// The task waiting for this reply, for a waiter in async code (see [`Conn::try_reply`]):
+    /// woken whenever the channel's state changes, as blocked threads are.
+    waker: Option<Waker>,
 }
 
 /// What reading one frame produced that the reader must act on.
 pub(crate) enum Read {
-    /// Nothing to do: filed for someone else, nothing there, or a refused frame.
+    /// Nothing to do: filed for someone else, or a refused frame.
     Nothing,
+    /// Nothing there now (a read that would have blocked).
+    Empty,
     /// Another thread is reading this channel.
     Busy,
     /// A one-way call was queued for an object whose queue nobody is running: run it.
@@ -186,6 +196,25 @@ pub(crate) enum Read {
     HungUp,
 }
 
+impl Read {
+    /// What a thread waiting for a reply does with what it read, if anything.
+    fn woken(self) -> Option<Woken> {
+        match self {
+            Read::Nothing | Read::Empty | Read::Busy | Read::Queued => None,
+            Read::Fresh(frame) => Some(Woken::Work(Work::Call(frame))),
+            Read::Drain(obj) => Some(Woken::Work(Work::Drain(obj))),
+            Read::Release { key, count } => Some(Woken::Work(Work::Release { key, count })),
+            Read::HungUp => Some(Woken::HungUp),
+        }
+    }
+}
+
+/// Frames the last read left in the ring, which a waiting thread would have read on: before it
+/// stops waiting, they go to a looper (the wait after returns the reply or the error).
+fn hand_on(st: &mut ConnState) -> Option<Work> {
+    std::mem::take(&mut st.more).then_some(Work::Poll)
+}
+
 /// Work a reader found that some thread must do.
 pub(crate) enum Work {
     /// Serve a fresh call.
@@ -196,6 +225,21 @@ pub(crate) enum Work {
     Poll,
     /// The peer let go of gives (see [`Read::Release`]).
     Release { key: u64, count: u32 },
+    /// Serve a call nested in one of ours whose waiter cannot (a task in async code).
+    #[cfg(feature = "tokio")]
+    Nested(Incoming),
+}
+
+/// What a waiter in async code found ([`Conn::try_reply`]).
+#[cfg(feature = "tokio")]
+pub(crate) enum Found {
+    /// Something to act on, as [`Conn::wait_reply`] says it.
+    Woken(Woken),
+    /// Nothing in the channel now: wait until its socket is readable (the ring's doorbell
+    /// rings it: the channel was parked for polling).
+    Empty,
+    /// Another thread reads the channel, or its reading is paused: wait to be woken.
+    Elsewhere,
 }
 
 /// What woke a thread waiting for its reply ([`Conn::wait_reply`]).
@@ -242,6 +286,8 @@ impl Conn {
             holder_end: None,
             ring_tried: AtomicBool::new(false),
             ring: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            poller: parking_lot::Mutex::new(None),
             chan,
             end,
             st: Mailroom::new(ConnState {
@@ -276,9 +322,11 @@ impl Conn {
         Ok(())
     }
 
-    /// Closes a mailbox; a reply that arrives later is dropped.
-    pub(crate) fn forget(&self, txn: u64) {
-        self.st.lock().mailboxes.remove(&txn);
+    /// Closes a mailbox; a reply that arrives later is dropped. Returns the calls nested in
+    /// it that its waiter did not serve: someone must answer them.
+    pub(crate) fn forget(&self, txn: u64) -> VecDeque<Incoming> {
+        let mb = self.st.lock().mailboxes.remove(&txn);
+        mb.map(|mb| mb.nested).unwrap_or_default()
     }
 
     /// Waits for the reply to `txn` or for something the waiting thread must do first, and
@@ -291,44 +339,9 @@ impl Conn {
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Result<Woken> {
         let mut st = self.st.lock();
-        // Frames the last read left in the ring, which this thread would have read on: before
-        // it stops waiting, they go to a looper (the wait after returns the reply or the error).
-        let hand_on = |st: &mut ConnState| std::mem::take(&mut st.more).then_some(Work::Poll);
         loop {
-            let Some(mb) = st.mailboxes.get_mut(&txn) else {
-                return Err(Error::new(
-                    StatusCode::FAILED_TRANSACTION,
-                    "no such pending call",
-                ));
-            };
-            if mb.reply.is_some() {
-                if let Some(work) = hand_on(&mut st) {
-                    return Ok(Woken::Work(work));
-                }
-                if let Some(Mailbox {
-                    reply: Some(reply), ..
-                }) = st.mailboxes.remove(&txn)
-                {
-                    return Ok(Woken::Reply(reply));
-                }
-                continue;
-            }
-            if mb.lost {
-                st.mailboxes.remove(&txn);
-                return Err(Error::new(
-                    StatusCode::FAILED_TRANSACTION,
-                    "the reply's fds could not be received (out of file descriptors?)",
-                ));
-            }
-            if let Some(nested) = mb.nested.pop_front() {
-                return Ok(Woken::Nested(nested));
-            }
-            if st.dead {
-                st.mailboxes.remove(&txn);
-                return Err(Error::new(
-                    StatusCode::DEAD_OBJECT,
-                    "the remote process died",
-                ));
+            if let Some(found) = Self::look(&mut st, txn) {
+                return found;
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 if let Some(work) = hand_on(&mut st) {
@@ -343,18 +356,89 @@ impl Conn {
             // A channel paused for its one-way backlog is not read, by a waiter either: the
             // sender's calls stay in the socket until the backlog drains and a looper reads on.
             if !st.is_reading() && st.paused == Paused::No {
-                match self.read_one(&mut st, Wait::Until(deadline), &rearm) {
-                    Read::Nothing | Read::Busy | Read::Queued => {}
-                    Read::Fresh(frame) => return Ok(Woken::Work(Work::Call(frame))),
-                    Read::Drain(obj) => return Ok(Woken::Work(Work::Drain(obj))),
-                    Read::Release { key, count } => {
-                        return Ok(Woken::Work(Work::Release { key, count }))
-                    }
-                    Read::HungUp => return Ok(Woken::HungUp),
+                if let Some(woken) = self
+                    .read_one(&mut st, Wait::Until(deadline), &rearm)
+                    .woken()
+                {
+                    return Ok(woken);
                 }
                 continue;
             }
             self.st.wait(&mut st, deadline);
+        }
+    }
+
+    /// What the mailbox of `txn` holds for its waiter, if anything: the reply (after any frames
+    /// the last read left in the ring, which go to a looper), a nested call, or the error that
+    /// ends the wait.
+    fn look(st: &mut ConnState, txn: u64) -> Option<Result<Woken>> {
+        let Some(mb) = st.mailboxes.get_mut(&txn) else {
+            return Some(Err(Error::new(
+                StatusCode::FAILED_TRANSACTION,
+                "no such pending call",
+            )));
+        };
+        if mb.reply.is_some() {
+            if let Some(work) = hand_on(st) {
+                return Some(Ok(Woken::Work(work)));
+            }
+            let reply = st.mailboxes.remove(&txn).and_then(|mb| mb.reply)?;
+            return Some(Ok(Woken::Reply(reply)));
+        }
+        if mb.lost {
+            st.mailboxes.remove(&txn);
+            return Some(Err(Error::new(
+                StatusCode::FAILED_TRANSACTION,
+                "the reply's fds could not be received (out of file descriptors?)",
+            )));
+        }
+        if let Some(nested) = mb.nested.pop_front() {
+            return Some(Ok(Woken::Nested(nested)));
+        }
+        if st.dead {
+            st.mailboxes.remove(&txn);
+            return Some(Err(Error::new(
+                StatusCode::DEAD_OBJECT,
+                "the remote process died",
+            )));
+        }
+        None
+    }
+
+    #[cfg(feature = "tokio")]
+    /// [`wait_reply`](Self::wait_reply) for a waiter in async code, which must not block: reads
+    /// what the channel holds now, and says whether to act, to wait for the socket to be
+    /// readable, or to wait for `waker` to be woken (another thread reads, and files for it).
+    pub(crate) fn try_reply(
+        self: &Arc<Self>,
+        txn: u64,
+        waker: &Waker,
+        rearm: impl Fn(&Conn, &mut ConnState) -> bool,
+    ) -> Result<Found> {
+        let mut st = self.st.lock();
+        loop {
+            if let Some(found) = Self::look(&mut st, txn) {
+                return found.map(Found::Woken);
+            }
+            if let Some(mb) = st.mailboxes.get_mut(&txn) {
+                if !mb.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                    mb.waker = Some(waker.clone());
+                }
+            }
+            if st.is_reading() || st.paused != Paused::No {
+                return Ok(Found::Elsewhere);
+            }
+            match self.read_one(&mut st, Wait::NonBlocking, &rearm) {
+                // The peer rings the socket from now on; unless it wrote to the ring before it
+                // could see that, and then we read on.
+                Read::Empty if self.chan.park_poll() => {}
+                Read::Empty => return Ok(Found::Empty),
+                read => {
+                    if let Some(woken) = read.woken() {
+                        return Ok(Found::Woken(woken));
+                    }
+                }
+            }
         }
     }
 
@@ -424,13 +508,14 @@ impl Conn {
                 self.lost_fds(st, kind, txn);
                 Read::Nothing
             }
-            // Nothing there, or a refused frame (its fds are closed): go on.
+            Err(TransportError::WouldBlock) => Read::Empty,
+            // A refused frame (its fds are closed), or nothing before the deadline: go on.
             Err(_) => Read::Nothing,
         };
         if !st.dead {
             st.more = rearm(self, st);
         }
-        self.st.filed();
+        self.filed(st);
         read
     }
 
@@ -574,8 +659,19 @@ impl Conn {
             }
         }
         st.paused = Paused::No;
-        self.st.filed();
+        self.filed(&mut st);
         !st.dead && !st.is_reading()
+    }
+
+    /// Wakes every waiter, blocked threads and async tasks alike: something was filed, the
+    /// reader let go, or the channel's state changed.
+    fn filed(&self, st: &mut ConnState) {
+        self.st.filed();
+        for mb in st.mailboxes.values() {
+            if let Some(waker) = &mb.waker {
+                waker.wake_by_ref();
+            }
+        }
     }
 
     /// Marks the channel dead (once) and wakes every waiter; true if this call did it.
@@ -583,7 +679,7 @@ impl Conn {
         let mut st = self.st.lock();
         let first = !st.dead;
         st.dead = true;
-        self.st.filed();
+        self.filed(&mut st);
         // A reader asleep on the channel's ring hears of it from us, not from the futex.
         self.chan.kick();
         first

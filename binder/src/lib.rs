@@ -52,6 +52,8 @@ mod runtime;
 mod senders;
 mod status;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{

@@ -712,6 +712,17 @@ pub enum OnewayMode {
 /// buffer although the receiver has room for its calls, and makes that room as soon as it runs.
 pub const ONEWAY_ROOM_WAIT: Duration = Duration::from_millis(10);
 
+impl SpIBinder {
+    /// For a remote object: its runtime (if alive) and proxy.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn remote_runtime(&self) -> Option<(Result<Arc<RuntimeInner>>, Arc<Proxy>)> {
+        match &self.0 {
+            Kind::Local(_) => None,
+            Kind::Remote(p) => Some((runtime_of(p), p.clone())),
+        }
+    }
+}
+
 fn runtime_of(proxy: &Proxy) -> Result<Arc<RuntimeInner>> {
     proxy
         .runtime

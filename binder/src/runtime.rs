@@ -29,6 +29,8 @@ use crate::priority::{Priority, PriorityGuard};
 use crate::senders::{SenderBacklog, Senders};
 use crate::status::{Error, Result, Status, StatusCode};
 
+#[cfg(feature = "tokio")]
+mod awaiting;
 mod gives;
 mod incoming;
 mod looper;

@@ -1,4 +1,5 @@
-//! The binder runtime's raw system calls: a thread's scheduling attributes.
+//! The binder runtime's raw system calls and unchecked contracts: a thread's scheduling
+//! attributes, and (with the `tokio` feature) a socket's registration with tokio's reactor.
 //!
 //! `sched_getattr`/`sched_setattr` read or set the policy, nice value and real-time priority in
 //! one call each; neither libc nor nix wraps them.
@@ -66,4 +67,19 @@ pub fn map_fresh_mut(file: &std::fs::File) -> io::Result<memmap2::MmapMut> {
     // SAFETY: the memfd is ours alone until the caller sends it, which it does only after the
     // mapping is dropped and the memfd sealed: nobody else can change or truncate it meanwhile.
     unsafe { memmap2::MmapOptions::new().populate().map_mut(file) }
+}
+
+/// Registers `fd` (which it owns from now on) with the current tokio runtime's reactor, for
+/// readiness to read.
+#[cfg(feature = "tokio")]
+pub fn register_readable(
+    fd: std::os::fd::OwnedFd,
+) -> io::Result<tokio::io::unix::AsyncFd<crate::tokio::Registered>> {
+    let owned = crate::tokio::Registered::from(fd);
+    // SAFETY: `Registered` owns its fd, closes it only when dropped (after the AsyncFd that
+    // owns it deregisters it), and always answers `as_raw_fd` with that same fd.
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(owned, tokio::io::Interest::READABLE)
+    }
+    .map_err(io::Error::from)
 }

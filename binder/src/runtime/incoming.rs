@@ -248,7 +248,7 @@ impl RuntimeInner {
                 // stops, so that a peer cannot pile calls up in memory behind one-way ones.
                 Read::Fresh(frame) => return self.queue_work(conn, Work::Call(frame)),
                 Read::HungUp => return self.conn_died(conn),
-                Read::Nothing | Read::Busy => return,
+                Read::Nothing | Read::Empty | Read::Busy => return,
             }
         }
     }
@@ -272,6 +272,8 @@ impl RuntimeInner {
             Work::Drain(obj) => self.drain(&obj),
             Work::Poll => self.poll_conn(conn),
             Work::Release { key, count } => self.release(conn, key, count),
+            #[cfg(feature = "tokio")]
+            Work::Nested(frame) => self.serve(conn, frame, Route::Nested, false),
         }
     }
 

@@ -156,7 +156,7 @@ impl RuntimeInner {
                     }
                 }
                 Read::Release { key, count } => self.release(conn, key, count),
-                Read::Nothing | Read::Queued => {}
+                Read::Nothing | Read::Empty | Read::Queued => {}
             }
             // Frames left in the ring: read on (nobody else hears of them).
             if serves && conn.take_more() {

@@ -183,11 +183,16 @@ impl RuntimeInner {
         timeout: Option<Duration>,
     ) -> Result<Parcel> {
         let (reply, conn) = self.call_frame(proxy, code, data, timeout)?;
+        self.reply_parcel(reply, &conn)
+    }
+
+    /// The parcel a reply read from `conn` carries, or the status it failed with.
+    pub(super) fn reply_parcel(&self, reply: Incoming, conn: &Arc<Conn>) -> Result<Parcel> {
         let (body, status, fds) = decode_reply(reply.frame)?;
         if let Some(status) = status {
             return Err(status.into());
         }
-        self.to_parcel(body, fds, &conn, reply.homes)
+        self.to_parcel(body, fds, conn, reply.homes)
     }
 
     pub(super) fn call_frame(
@@ -198,6 +203,27 @@ impl RuntimeInner {
         timeout: Option<Duration>,
     ) -> Result<(Incoming, Arc<Conn>)> {
         let deadline = timeout.map(|t| Instant::now() + t);
+        let (conn, txn) = self.send_call(proxy, code, data, true)?;
+        loop {
+            match conn.wait_reply(txn, deadline, |c, st| self.rearm(c, st))? {
+                Woken::Reply(reply) => return Ok((reply, conn)),
+                Woken::Nested(nested) => self.serve(&conn, nested, Route::Nested, false),
+                Woken::Work(work) => self.take_work(&conn, work),
+                Woken::HungUp => self.conn_died(&conn),
+            }
+        }
+    }
+
+    /// Sends a call on `proxy` and opens the mailbox for its reply: the channel it went on and
+    /// its transaction number. `will_read`: this thread reads the channel for the reply (on
+    /// shared memory, the callee need not ring the socket doorbell).
+    pub(super) fn send_call(
+        self: &Arc<Self>,
+        proxy: &Proxy,
+        code: TransactionCode,
+        data: Parcel,
+        will_read: bool,
+    ) -> Result<(Arc<Conn>, u64)> {
         let (conn, target, nested_in) = self.route(proxy);
         let info = CallInfo {
             target,
@@ -219,7 +245,9 @@ impl RuntimeInner {
             .with_flags(flags | nested);
         conn.expect(txn)?;
         self.flush_releases(&conn);
-        conn.chan.will_read();
+        if will_read {
+            conn.chan.will_read();
+        }
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
             conn.forget(txn);
             if matches!(e, afbus_transport::Error::HungUp) {
@@ -228,15 +256,7 @@ impl RuntimeInner {
             return Err(dead_if_hung_up(e));
         }
         self.mint_ahead_after(&objects);
-        drop((payload, fds, objects));
-        loop {
-            match conn.wait_reply(txn, deadline, |c, st| self.rearm(c, st))? {
-                Woken::Reply(reply) => return Ok((reply, conn)),
-                Woken::Nested(nested) => self.serve(&conn, nested, Route::Nested, false),
-                Woken::Work(work) => self.take_work(&conn, work),
-                Woken::HungUp => self.conn_died(&conn),
-            }
-        }
+        Ok((conn, txn))
     }
 
     pub(crate) fn oneway(

@@ -1,0 +1,109 @@
+//! Waiting for a reply in async code (the `tokio` feature). The call is sent as any other; its
+//! task then reads the channel when the socket is readable, as the tokio reactor says, instead
+//! of blocking a thread in `recvmsg` or on the ring's futex. On shared memory the channel is
+//! parked for polling first, so that the callee rings the socket doorbell for its reply. What
+//! the task reads that is not its reply goes where a blocked thread would send it, except a
+//! call nested in its own: that goes to a looper (a task cannot run a blocking handler), which
+//! serves it as the waiting thread would.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::Poll;
+
+use ::tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
+
+use super::*;
+use crate::conn::Found;
+use crate::tokio::{poller, Registered};
+
+/// A readiness wait on a channel's socket, kept across polls.
+type Readable<'a> =
+    Pin<Box<dyn Future<Output = std::io::Result<AsyncFdReadyGuard<'a, Registered>>> + Send + 'a>>;
+
+/// An async call's open mailbox: closed when the call's future ends or is dropped (a reply
+/// that comes later is discarded); calls nested in it that were not served go to a looper.
+struct Mailbox<'a> {
+    rt: &'a Arc<RuntimeInner>,
+    conn: &'a Arc<Conn>,
+    txn: u64,
+}
+
+impl Drop for Mailbox<'_> {
+    fn drop(&mut self) {
+        for nested in self.conn.forget(self.txn) {
+            self.rt.queue_work(self.conn, Work::Nested(nested));
+        }
+    }
+}
+
+impl RuntimeInner {
+    /// [`Self::call`] from async code, with no timeout of its own: drop the future to give up.
+    pub(crate) async fn call_async(
+        self: &Arc<Self>,
+        proxy: &Proxy,
+        code: TransactionCode,
+        data: Parcel,
+    ) -> Result<Parcel> {
+        let conn = self.route(proxy).0;
+        let poller = poller(&conn)?;
+        let (conn, txn) = self.send_call(proxy, code, data, false)?;
+        let mailbox = Mailbox {
+            rt: self,
+            conn: &conn,
+            txn,
+        };
+        loop {
+            match self.next_woken(&conn, txn, &poller).await? {
+                Woken::Reply(reply) => {
+                    drop(mailbox);
+                    return self.reply_parcel(reply, &conn);
+                }
+                Woken::Nested(nested) => self.queue_work(&conn, Work::Nested(nested)),
+                Woken::Work(work) => self.take_work(&conn, work),
+                Woken::HungUp => self.conn_died(&conn),
+            }
+        }
+    }
+
+    /// What the task waiting for `txn` must act on next, awaited: read when the socket is
+    /// readable, or when a thread that read for it files something.
+    async fn next_woken(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        txn: u64,
+        poller: &AsyncFd<Registered>,
+    ) -> Result<Woken> {
+        let mut readable: Option<Readable<'_>> = None;
+        let look = |waker: &std::task::Waker| conn.try_reply(txn, waker, |c, st| self.rearm(c, st));
+        poll_fn(|cx| loop {
+            match look(cx.waker()) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Found::Woken(woken)) => return Poll::Ready(Ok(woken)),
+                // Whoever reads files what comes and wakes us.
+                Ok(Found::Elsewhere) => return Poll::Pending,
+                Ok(Found::Empty) => {}
+            }
+            let wait = readable.get_or_insert_with(|| Box::pin(poller.readable()));
+            let mut guard = match wait.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(Error::new(
+                        StatusCode::UNKNOWN_ERROR,
+                        format!("waiting for the channel to be readable: {e}"),
+                    )))
+                }
+                Poll::Ready(Ok(guard)) => guard,
+            };
+            readable = None;
+            // Readable as of the reactor's last word: read under that word, and forget it only
+            // if nothing is there (a newer readiness survives the clearing).
+            match look(cx.waker()) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(Found::Woken(woken)) => return Poll::Ready(Ok(woken)),
+                Ok(Found::Elsewhere) => return Poll::Pending,
+                Ok(Found::Empty) => guard.clear_ready(),
+            }
+        })
+        .await
+    }
+}
