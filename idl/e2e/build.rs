@@ -9,9 +9,11 @@ fn main() {
         "Kind.aidl",
         "Shape.aidl",
         "FdHolder.aidl",
+        "IConformance.aidl",
     ];
     afbus_idl::Builder::new()
         .include_dir("aidl")
+        .async_api(true)
         .files(files.iter().map(|f| format!("aidl/org/afbus/test/{f}")))
         .compile()
         .unwrap_or_else(|e| panic!("{e}"));

@@ -137,6 +137,14 @@ impl Builder {
         self
     }
 
+    /// Also generates each interface's async client and server traits (`IFooAsync`, implemented
+    /// by `IFooProxy`, and `IFooAsyncServer`, served through `IFooProxy::new_async_local`): the
+    /// including crate's runtime needs its `tokio` feature.
+    pub fn async_api(mut self, on: bool) -> Builder {
+        self.rust.async_api = on;
+        self
+    }
+
     /// Sets whether `cargo:rerun-if-changed` lines are printed.
     pub fn rerun(mut self, rerun: Rerun) -> Builder {
         self.rerun = rerun;

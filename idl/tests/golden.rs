@@ -90,6 +90,7 @@ fn the_runtime_crate_path_can_be_the_facades() {
     );
     let options = afbus_idl::codegen::rust::RustOptions {
         runtime_crate: "::afbus::binder".into(),
+        async_api: true,
     };
     let out =
         afbus_idl::compile_to_rust_with(&fs, &["org/example/IEcho.aidl".into()], &[], &options)
@@ -97,9 +98,17 @@ fn the_runtime_crate_path_can_be_the_facades() {
     let code = out.code.expect("valid input");
     assert!(!code.contains("afbus_binder"), "{code}");
     assert!(code.contains("::afbus::binder::SpIBinder"), "{code}");
+    // The async traits name the runtime the same way.
+    assert!(code.contains("pub trait IEchoAsync"), "{code}");
+    assert!(code.contains("pub trait IEchoAsyncServer"), "{code}");
+    assert!(
+        code.contains("for ::afbus::binder::tokio::Server<T>"),
+        "{code}"
+    );
     syn::parse_file(&code).expect("parses");
     let bad = afbus_idl::codegen::rust::RustOptions {
         runtime_crate: "not a path!".into(),
+        ..Default::default()
     };
     let out = afbus_idl::compile_to_rust_with(&fs, &["org/example/IEcho.aidl".into()], &[], &bad)
         .unwrap();

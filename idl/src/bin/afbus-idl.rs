@@ -48,6 +48,10 @@ enum Command {
         /// depends on the `afbus` facade alone).
         #[arg(long, value_name = "PATH", default_value = afbus_idl::codegen::rust::DEFAULT_RUNTIME_CRATE)]
         runtime_crate: String,
+        /// Also generates each interface's async client and server traits (`IFooAsync`,
+        /// `IFooAsyncServer`), which need the runtime's `tokio` feature.
+        #[arg(long = "async")]
+        async_api: bool,
     },
 }
 
@@ -81,8 +85,12 @@ fn main() -> ExitCode {
             files,
             out_dir,
             runtime_crate,
+            async_api,
         } => {
-            let options = afbus_idl::codegen::rust::RustOptions { runtime_crate };
+            let options = afbus_idl::codegen::rust::RustOptions {
+                runtime_crate,
+                async_api,
+            };
             let out = match afbus_idl::compile_to_rust_with(&RealFs, &files, &include, &options) {
                 Ok(o) => o,
                 Err(e) => return cannot_run(&e),

@@ -93,7 +93,7 @@ fn trait_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
     }
 }
 
-fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
+fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef, asynchronous: bool) -> TokenStream {
     let name = method_ident(m);
     let code = format_ident!("{}", transaction_const(m));
     let params = m.args.iter().map(|a| {
@@ -115,9 +115,10 @@ fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
         };
         wire::write(ctx, &a.ty, e, &data, Place::Value)
     });
+    let asyncness = asynchronous.then(|| quote!(async));
     if m.oneway {
         return quote! {
-            fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
+            #asyncness fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
                 let mut #data = ::afbus_binder::Parcel::new();
                 #(#writes)*
                 self.binder.transact_oneway(transactions::#code, #data)?;
@@ -125,6 +126,10 @@ fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
             }
         };
     }
+    let transact = match asynchronous {
+        false => quote!(self.binder.transact(transactions::#code, #data)?),
+        true => quote!(self.binder.transact_async(transactions::#code, #data).await?),
+    };
     let read_ret = if m.ret.ty == Ty::Void {
         quote!(let _aidl_ret = ();)
     } else {
@@ -137,10 +142,10 @@ fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
         quote!(*#n = #r;)
     });
     quote! {
-        fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
+        #asyncness fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
             let mut #data = ::afbus_binder::Parcel::new();
             #(#writes)*
-            let mut #reply = self.binder.transact(transactions::#code, #data)?;
+            let mut #reply = #transact;
             #read_ret
             #(#reads)*
             Ok(_aidl_ret)
@@ -254,7 +259,7 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
             },
         )
     };
-    let proxy_methods = i.methods.iter().map(|m| proxy_method(ctx, m));
+    let proxy_methods = i.methods.iter().map(|m| proxy_method(ctx, m, false));
     let handlers = i.methods.iter().map(|m| handler(ctx, &trait_name, m));
     let mut sorted: Vec<&MethodDef> = i.methods.iter().collect();
     sorted.sort_by_key(|m| m.code);
@@ -458,6 +463,90 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
             }
 
             #stub_dump
+        }
+    }
+}
+
+/// A trait method's signature for async code: the same parameters, a future of the result.
+fn async_trait_method(ctx: &Ctx<'_>, m: &MethodDef, send: bool) -> TokenStream {
+    let name = method_ident(m);
+    let doc = doc_attrs(m.doc.as_deref());
+    let params = m.args.iter().map(|a| {
+        let n = arg_ident(a);
+        let t = param_type(ctx, a);
+        quote!(#n: #t)
+    });
+    let ret = ret_type(ctx, &m.ret);
+    let send = send.then(|| quote!(+ ::std::marker::Send));
+    quote! {
+        #doc
+        fn #name(&self, #(#params),*) -> impl ::std::future::Future<
+            Output = ::std::result::Result<#ret, ::afbus_binder::Status>,
+        > #send;
+    }
+}
+
+/// The async items of an interface's module (with `RustOptions::async_api`): `IFooAsync`, the
+/// proxy's async calls; `IFooAsyncServer`, an implementation of async methods, served through
+/// the blocking trait by `afbus_binder::tokio::Server`.
+pub fn async_interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
+    let name = def.name();
+    let trait_name = ident(name);
+    let proxy = format_ident!("{}Proxy", name);
+    let client = format_ident!("{}Async", name);
+    let server = format_ident!("{}AsyncServer", name);
+    let client_methods = i.methods.iter().map(|m| async_trait_method(ctx, m, true));
+    let server_methods = i.methods.iter().map(|m| async_trait_method(ctx, m, false));
+    let proxy_methods = i.methods.iter().map(|m| proxy_method(ctx, m, true));
+    let adapter_methods = i.methods.iter().map(|m| {
+        let name = method_ident(m);
+        let params = m.args.iter().map(|a| {
+            let n = arg_ident(a);
+            let t = param_type(ctx, a);
+            quote!(#n: #t)
+        });
+        let args = m.args.iter().map(arg_ident);
+        let ret = ret_type(ctx, &m.ret);
+        quote! {
+            fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
+                self.block_on(self.service().#name(#(#args),*))
+            }
+        }
+    });
+    let client_doc = format!(
+        " `{name}` called from async code (tokio): each call awaits its reply without blocking a worker thread; drop the future to give the call up."
+    );
+    let server_doc = format!(
+        " `{name}` implemented as async methods: serve it with [`{proxy}::new_async_local`]. Each call runs on the afbus thread that received it (at the caller's priority), on the tokio runtime it was made in."
+    );
+    quote! {
+        #[doc = #client_doc]
+        pub trait #client: Send + Sync {
+            #(#client_methods)*
+        }
+
+        impl #client for #proxy {
+            #(#proxy_methods)*
+        }
+
+        #[doc = #server_doc]
+        pub trait #server: Send + Sync + 'static {
+            #(#server_methods)*
+        }
+
+        impl<T: #server> #trait_name for ::afbus_binder::tokio::Server<T> {
+            #(#adapter_methods)*
+        }
+
+        impl #proxy {
+            /// Makes a local object of `runtime` serving the async implementation `service` on
+            /// the tokio runtime of the calling thread, and a proxy to it.
+            ///
+            /// # Panics
+            /// Outside a tokio runtime.
+            pub fn new_async_local<T: #server>(runtime: &::afbus_binder::Runtime, service: T) -> Self {
+                Self::new_local(runtime, ::afbus_binder::tokio::Server::new(service))
+            }
         }
     }
 }

@@ -36,12 +36,16 @@ pub struct RustOptions {
     /// (the default) for a crate that depends on `afbus-binder`, `::afbus::binder` for one that
     /// depends on the `afbus` facade only.
     pub runtime_crate: String,
+    /// Also generate each interface's async client and server traits (`IFooAsync`,
+    /// `IFooAsyncServer`), for the runtime's `tokio` feature.
+    pub async_api: bool,
 }
 
 impl Default for RustOptions {
     fn default() -> Self {
         RustOptions {
             runtime_crate: DEFAULT_RUNTIME_CRATE.to_owned(),
+            async_api: false,
         }
     }
 }
@@ -67,7 +71,13 @@ pub fn generate_with(ir: &Ir, options: &RustOptions) -> Result<String, Vec<Diagn
             module: module.clone(),
         };
         let items = match &def.kind {
-            TypeKind::Interface(iface) => interface::interface(&ctx, def, iface),
+            TypeKind::Interface(iface) => {
+                let mut items = interface::interface(&ctx, def, iface);
+                if options.async_api {
+                    items.extend(interface::async_interface(&ctx, def, iface));
+                }
+                items
+            }
             TypeKind::Parcelable(s) => items::parcelable(&ctx, def, s, caps[i]),
             TypeKind::Union(s) => items::union(&ctx, def, s, caps[i]),
             TypeKind::Enum(e) => items::enumeration(def, e),
