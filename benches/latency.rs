@@ -60,7 +60,9 @@ const TRANSPORTS: &[&str] = &[
     "raw-futex",
     "raw-futex-rt",
     "afbus-socket",
+    "afbus-socket-async",
     "afbus-shm",
+    "afbus-shm-async",
     "binder-kernel",
 ];
 

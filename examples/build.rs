@@ -5,6 +5,8 @@ fn main() {
     // alone does.
     afbus_idl::Builder::new()
         .runtime_crate("::afbus::binder")
+        // IFooAsync and IFooAsyncServer too (async_quickstart), for the facade's `tokio` feature.
+        .async_api(true)
         .include_dir("aidl")
         .files(
             ["IEcho", "IProgress", "IWorker", "IPriority", "IFiles"]

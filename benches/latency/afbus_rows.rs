@@ -1,6 +1,9 @@
 //! The `afbus-socket` and `afbus-shm` rows: binder calls through the runtime, between a client
 //! and a service on a private bus. Which path a channel takes is the runtime's choice, steered
 //! by `AFBUS_SHM` in both processes' environments (set by the parent before either starts).
+//! The `-async` rows make the same calls from async code: `transact_async`, awaited on a
+//! current-thread tokio runtime (the thread that polls the call drives the reactor, as a
+//! single-threaded async program's does), against the same blocking service.
 
 use std::sync::Arc;
 
@@ -74,6 +77,8 @@ pub struct AfbusClient {
     svc: SpIBinder,
     svc_rt: SpIBinder,
     token: SpIBinder,
+    /// For the `-async` rows.
+    tokio: Option<tokio::runtime::Runtime>,
     _rt: Runtime,
     _server: ChildGuard,
     _master: MasterHandle,
@@ -83,7 +88,10 @@ pub struct AfbusClient {
 impl AfbusClient {
     /// Starts a private bus; `spawn` starts the server on the bus path given and returns once
     /// it has published the service.
-    pub fn new(spawn: impl FnOnce(&str) -> Result<ChildGuard>) -> Result<AfbusClient> {
+    pub fn new(
+        asynchronous: bool,
+        spawn: impl FnOnce(&str) -> Result<ChildGuard>,
+    ) -> Result<AfbusClient> {
         let dir = tempfile::tempdir()?;
         let master = BusMaster::bind(dir.path().join("bus"), AllowAll)?.spawn()?;
         let bus = master
@@ -100,10 +108,19 @@ impl AfbusClient {
         let svc = retry(|| rt.get_service(&me, NAME))?;
         let svc_rt = retry(|| rt.get_service(&me, NAME_RT))?;
         let token = rt.local(Token);
+        let tokio = match asynchronous {
+            true => Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_io()
+                    .build()?,
+            ),
+            false => None,
+        };
         Ok(AfbusClient {
             svc,
             svc_rt,
             token,
+            tokio,
             _rt: rt,
             _server: server,
             _master: master,
@@ -130,7 +147,10 @@ impl Client for AfbusClient {
         } else {
             &self.svc
         };
-        let mut reply = svc.transact(code(op), p)?;
+        let mut reply = match &self.tokio {
+            None => svc.transact(code(op), p)?,
+            Some(tokio) => tokio.block_on(svc.transact_async(code(op), p))?,
+        };
         match op {
             Op::Echo if reply.read_bytes()?.len() != payload.len() => {
                 Err("echo came back with another length".into())

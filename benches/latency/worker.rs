@@ -58,10 +58,10 @@ impl Worker {
             cmd.env(SERVER_CPU_VAR, cpu.to_string());
         }
         match transport {
-            "afbus-socket" => {
+            "afbus-socket" | "afbus-socket-async" => {
                 cmd.env(SHM_VAR, "0");
             }
-            "afbus-shm" => {
+            "afbus-shm" | "afbus-shm-async" => {
                 cmd.env(SHM_VAR, "1");
             }
             _ => {}
@@ -194,9 +194,12 @@ pub fn client_main() -> Result {
                 Ok(())
             })?)
         }
-        "afbus-socket" | "afbus-shm" => Box::new(afbus_rows::AfbusClient::new(|bus| {
-            spawn_server(&transport, bus, true)
-        })?),
+        "afbus-socket" | "afbus-shm" | "afbus-socket-async" | "afbus-shm-async" => {
+            let asynchronous = transport.ends_with("-async");
+            Box::new(afbus_rows::AfbusClient::new(asynchronous, |bus| {
+                spawn_server(&transport, bus, true)
+            })?)
+        }
         "binder-kernel" => {
             let path = kernel::device().ok_or("no binder device")?;
             let dev = match binder_uapi::Device::open(&path) {
@@ -291,7 +294,9 @@ pub fn server_main() -> Result {
         "raw-seqpacket" => raw::seqpacket_server(&arg),
         "raw-futex" => raw::futex_server(&arg, false),
         "raw-futex-rt" => raw::futex_server(&arg, true),
-        "afbus-socket" | "afbus-shm" => afbus_rows::server(&arg),
+        "afbus-socket" | "afbus-shm" | "afbus-socket-async" | "afbus-shm-async" => {
+            afbus_rows::server(&arg)
+        }
         "binder-kernel" => kernel::server(&arg),
         other => Err(format!("unknown transport {other}").into()),
     }

@@ -139,6 +139,16 @@ pub(crate) struct Links {
     pub own_released: bool,
 }
 
+impl ConnState {
+    /// Whether a task in async code waits for a reply on this channel. It reads whatever
+    /// comes when the socket is readable (handing fresh calls on to the loopers), so the
+    /// loopers' epoll need not wake for it meanwhile: with both, each reply would wake a
+    /// looper too, and often be read by it.
+    pub(crate) fn awaited(&self) -> bool {
+        self.mailboxes.values().any(|mb| mb.awaited)
+    }
+}
+
 impl Links {
     /// The object given over this channel under `key`, or the channel's own for key 0.
     pub(crate) fn object(&self, end: &End, key: u64) -> Option<Arc<LocalObject>> {
@@ -174,6 +184,8 @@ struct Mailbox {
     /// The task waiting for this reply, for a waiter in async code (see [`Conn::try_reply`]):
     /// woken whenever the channel's state changes, as blocked threads are.
     waker: Option<Waker>,
+    /// Its waiter is a task in async code.
+    awaited: bool,
 }
 
 /// What reading one frame produced that the reader must act on.
@@ -312,13 +324,18 @@ impl Conn {
         self.st.lock()
     }
 
-    /// Opens a mailbox for a call about to be sent.
-    pub(crate) fn expect(&self, txn: u64) -> Result<()> {
+    /// Opens a mailbox for a call about to be sent; `awaited`: by a task in async code (see
+    /// [`ConnState::awaited`]).
+    pub(crate) fn expect(&self, txn: u64, awaited: bool) -> Result<()> {
         let mut st = self.st.lock();
         if st.dead {
             return Err(Error::new(StatusCode::DEAD_OBJECT, "the channel hung up"));
         }
-        st.mailboxes.insert(txn, Mailbox::default());
+        let mailbox = Mailbox {
+            awaited,
+            ..Mailbox::default()
+        };
+        st.mailboxes.insert(txn, mailbox);
         Ok(())
     }
 
@@ -416,23 +433,36 @@ impl Conn {
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Result<Found> {
         let mut st = self.st.lock();
+        let mut spun = false;
         loop {
             if let Some(found) = Self::look(&mut st, txn) {
                 return found.map(Found::Woken);
             }
+            let elsewhere = st.is_reading() || st.paused != Paused::No;
+            // Woken by whoever files next, but not by this task's own read (which would have
+            // it polled again at once, and spin).
             if let Some(mb) = st.mailboxes.get_mut(&txn) {
-                if !mb.waker.as_ref().is_some_and(|w| w.will_wake(waker)) {
-                    mb.waker = Some(waker.clone());
-                }
+                mb.waker = elsewhere.then(|| waker.clone());
             }
-            if st.is_reading() || st.paused != Paused::No {
+            if elsewhere {
                 return Ok(Found::Elsewhere);
             }
+            // A peer on another CPU is likely to answer within the spin, as a blocked reader's
+            // is: cheaper than the doorbell's round through the reactor. (Before the read: a
+            // read that finds nothing parks the ring, and the peer would ring anyway.)
+            if !std::mem::replace(&mut spun, true) {
+                MutexGuard::unlocked(&mut st, || self.chan.spin_for_ring());
+                continue;
+            }
+            // A read that finds nothing has parked a ring for polling: the peer rings the
+            // socket for what it writes next.
             match self.read_one(&mut st, Wait::NonBlocking, &rearm) {
-                // The peer rings the socket from now on; unless it wrote to the ring before it
-                // could see that, and then we read on.
-                Read::Empty if self.chan.park_poll() => {}
-                Read::Empty => return Ok(Found::Empty),
+                Read::Empty => {
+                    if let Some(mb) = st.mailboxes.get_mut(&txn) {
+                        mb.waker = Some(waker.clone());
+                    }
+                    return Ok(Found::Empty);
+                }
                 read => {
                     if let Some(woken) = read.woken() {
                         return Ok(Found::Woken(woken));

@@ -145,6 +145,14 @@ impl Builder {
         self
     }
 
+    /// As [`async_api`](Self::async_api)`(true)`, the async items compiled only with the cargo
+    /// feature `feature` of the including crate: for a library whose async API is optional.
+    pub fn async_api_feature(mut self, feature: impl Into<String>) -> Builder {
+        self.rust.async_api = true;
+        self.rust.async_feature = Some(feature.into());
+        self
+    }
+
     /// Sets whether `cargo:rerun-if-changed` lines are printed.
     pub fn rerun(mut self, rerun: Rerun) -> Builder {
         self.rerun = rerun;

@@ -91,6 +91,7 @@ fn the_runtime_crate_path_can_be_the_facades() {
     let options = afbus_idl::codegen::rust::RustOptions {
         runtime_crate: "::afbus::binder".into(),
         async_api: true,
+        async_feature: Some("tokio".into()),
     };
     let out =
         afbus_idl::compile_to_rust_with(&fs, &["org/example/IEcho.aidl".into()], &[], &options)
@@ -105,6 +106,7 @@ fn the_runtime_crate_path_can_be_the_facades() {
         code.contains("for ::afbus::binder::tokio::Server<T>"),
         "{code}"
     );
+    assert!(code.contains("#[cfg(feature = \"tokio\")]"), "{code}");
     syn::parse_file(&code).expect("parses");
     let bad = afbus_idl::codegen::rust::RustOptions {
         runtime_crate: "not a path!".into(),

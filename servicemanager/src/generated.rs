@@ -685,6 +685,609 @@ pub mod afbus {
                 self.service.dump(out, args)
             }
         }
+        /// `IServiceManager` called from async code (tokio): each call awaits its reply without blocking a worker thread; drop the future to give the call up.
+        #[cfg(feature = "tokio")]
+        pub trait IServiceManagerAsync: Send + Sync {
+            /// The service registered as `name`, waiting up to `timeoutMs` (starting it if declared).
+            fn get_service(
+                &self,
+                name: &str,
+                timeout_ms: i64,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::option::Option<::afbus_binder::SpIBinder>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// The service registered as `name` now, if any; never waits.
+            fn check_service(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::option::Option<::afbus_binder::SpIBinder>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// Registers `service` as `name`. Registering the same object again changes nothing; a name
+            /// another live object is registered under is refused (ILLEGAL_STATE): see replaceService.
+            fn add_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Registers `service` as `name`, replacing the registration there if the caller may (its own
+            /// uid's, or anyone's for root and the bus owner). The name's watchers are told, the replaced
+            /// owner among them if it watches (a `Registration` does).
+            fn replace_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// The registered names the caller may find, sorted.
+            fn list_services(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// Tells `callback` of registrations of `name`, the current one included.
+            fn register_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Withdraws a callback.
+            fn unregister_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Whether a file in the daemon's services directory declares `name`.
+            fn is_declared(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<bool, ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Every registration with its owner.
+            fn get_service_debug_info(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<super::ServiceDebugInfo::ServiceDebugInfo>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// The owner withdraws its own registration (a lazy service about to exit).
+            fn try_unregister_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<bool, ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Who the object registered as `name` is, if it is registered now and the caller may get
+            /// it: [owner's runtime id, object number, owner's pid]; empty otherwise. A client that
+            /// already holds a reference to that object needs no get (no new reference minted).
+            fn identify_service(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<i64>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// The names declared in the daemon's services directory that this caller may find, sorted.
+            fn list_declared(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    ::afbus_binder::Status,
+                >,
+            > + ::std::marker::Send;
+            /// Asks for `callback` to hear of every registration and removal from now on, of the names
+            /// the caller may find and call (what `afbus monitor` shows). One registration against
+            /// MAX_WATCHES_PER_UID.
+            fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// Withdraws a registerForAllNotifications; NAME_NOT_FOUND if there was none.
+            fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+        }
+        #[cfg(feature = "tokio")]
+        impl IServiceManagerAsync for IServiceManagerProxy {
+            async fn get_service(
+                &self,
+                name: &str,
+                timeout_ms: i64,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::afbus_binder::SpIBinder>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_i64(timeout_ms);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::GET_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::option::Option<::afbus_binder::SpIBinder> = _aidl_reply
+                    .read_nullable_binder()?;
+                Ok(_aidl_ret)
+            }
+            async fn check_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::afbus_binder::SpIBinder>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::CHECK_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::option::Option<::afbus_binder::SpIBinder> = _aidl_reply
+                    .read_nullable_binder()?;
+                Ok(_aidl_ret)
+            }
+            async fn add_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(service);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::ADD_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            async fn replace_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(service);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::REPLACE_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            async fn list_services(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::LIST_SERVICES, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::vec::Vec<::std::string::String> = _aidl_reply
+                    .read_vec::<::std::string::String>()?;
+                Ok(_aidl_ret)
+            }
+            async fn register_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::REGISTER_FOR_NOTIFICATIONS, _aidl_data)
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            async fn unregister_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(
+                        transactions::UNREGISTER_FOR_NOTIFICATIONS,
+                        _aidl_data,
+                    )
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            async fn is_declared(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<bool, ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::IS_DECLARED, _aidl_data)
+                    .await?;
+                let _aidl_ret: bool = _aidl_reply.read_bool()?;
+                Ok(_aidl_ret)
+            }
+            async fn get_service_debug_info(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<super::ServiceDebugInfo::ServiceDebugInfo>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::GET_SERVICE_DEBUG_INFO, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::vec::Vec<
+                    super::ServiceDebugInfo::ServiceDebugInfo,
+                > = _aidl_reply.read_vec::<super::ServiceDebugInfo::ServiceDebugInfo>()?;
+                Ok(_aidl_ret)
+            }
+            async fn try_unregister_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<bool, ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(service);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::TRY_UNREGISTER_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret: bool = _aidl_reply.read_bool()?;
+                Ok(_aidl_ret)
+            }
+            async fn identify_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::IDENTIFY_SERVICE, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::vec::Vec<i64> = _aidl_reply.read_vec::<i64>()?;
+                Ok(_aidl_ret)
+            }
+            async fn list_declared(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            > {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(transactions::LIST_DECLARED, _aidl_data)
+                    .await?;
+                let _aidl_ret: ::std::vec::Vec<::std::string::String> = _aidl_reply
+                    .read_vec::<::std::string::String>()?;
+                Ok(_aidl_ret)
+            }
+            async fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(
+                        transactions::REGISTER_FOR_ALL_NOTIFICATIONS,
+                        _aidl_data,
+                    )
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+            async fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_binder(callback.as_binder());
+                let mut _aidl_reply = self
+                    .binder
+                    .transact_async(
+                        transactions::UNREGISTER_FOR_ALL_NOTIFICATIONS,
+                        _aidl_data,
+                    )
+                    .await?;
+                let _aidl_ret = ();
+                Ok(_aidl_ret)
+            }
+        }
+        /// `IServiceManager` implemented as async methods: serve it with [`IServiceManagerProxy::new_async_local`]. Each call runs on the afbus thread that received it (at the caller's priority), on the tokio runtime it was made in.
+        #[cfg(feature = "tokio")]
+        pub trait IServiceManagerAsyncServer: Send + Sync + 'static {
+            /// The service registered as `name`, waiting up to `timeoutMs` (starting it if declared).
+            fn get_service(
+                &self,
+                name: &str,
+                timeout_ms: i64,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::option::Option<::afbus_binder::SpIBinder>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// The service registered as `name` now, if any; never waits.
+            fn check_service(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::option::Option<::afbus_binder::SpIBinder>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// Registers `service` as `name`. Registering the same object again changes nothing; a name
+            /// another live object is registered under is refused (ILLEGAL_STATE): see replaceService.
+            fn add_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// Registers `service` as `name`, replacing the registration there if the caller may (its own
+            /// uid's, or anyone's for root and the bus owner). The name's watchers are told, the replaced
+            /// owner among them if it watches (a `Registration` does).
+            fn replace_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// The registered names the caller may find, sorted.
+            fn list_services(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// Tells `callback` of registrations of `name`, the current one included.
+            fn register_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// Withdraws a callback.
+            fn unregister_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// Whether a file in the daemon's services directory declares `name`.
+            fn is_declared(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<bool, ::afbus_binder::Status>,
+            >;
+            /// Every registration with its owner.
+            fn get_service_debug_info(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<super::ServiceDebugInfo::ServiceDebugInfo>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// The owner withdraws its own registration (a lazy service about to exit).
+            fn try_unregister_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<bool, ::afbus_binder::Status>,
+            >;
+            /// Who the object registered as `name` is, if it is registered now and the caller may get
+            /// it: [owner's runtime id, object number, owner's pid]; empty otherwise. A client that
+            /// already holds a reference to that object needs no get (no new reference minted).
+            fn identify_service(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<i64>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// The names declared in the daemon's services directory that this caller may find, sorted.
+            fn list_declared(
+                &self,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<
+                    ::std::vec::Vec<::std::string::String>,
+                    ::afbus_binder::Status,
+                >,
+            >;
+            /// Asks for `callback` to hear of every registration and removal from now on, of the names
+            /// the caller may find and call (what `afbus monitor` shows). One registration against
+            /// MAX_WATCHES_PER_UID.
+            fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// Withdraws a registerForAllNotifications; NAME_NOT_FOUND if there was none.
+            fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+        }
+        #[cfg(feature = "tokio")]
+        impl<T: IServiceManagerAsyncServer> IServiceManager
+        for ::afbus_binder::tokio::Server<T> {
+            fn get_service(
+                &self,
+                name: &str,
+                timeout_ms: i64,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::afbus_binder::SpIBinder>,
+                ::afbus_binder::Status,
+            > {
+                self.block_on(self.service().get_service(name, timeout_ms))
+            }
+            fn check_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::afbus_binder::SpIBinder>,
+                ::afbus_binder::Status,
+            > {
+                self.block_on(self.service().check_service(name))
+            }
+            fn add_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().add_service(name, service))
+            }
+            fn replace_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().replace_service(name, service))
+            }
+            fn list_services(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            > {
+                self.block_on(self.service().list_services())
+            }
+            fn register_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().register_for_notifications(name, callback))
+            }
+            fn unregister_for_notifications(
+                &self,
+                name: &str,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(
+                    self.service().unregister_for_notifications(name, callback),
+                )
+            }
+            fn is_declared(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<bool, ::afbus_binder::Status> {
+                self.block_on(self.service().is_declared(name))
+            }
+            fn get_service_debug_info(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<super::ServiceDebugInfo::ServiceDebugInfo>,
+                ::afbus_binder::Status,
+            > {
+                self.block_on(self.service().get_service_debug_info())
+            }
+            fn try_unregister_service(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<bool, ::afbus_binder::Status> {
+                self.block_on(self.service().try_unregister_service(name, service))
+            }
+            fn identify_service(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<::std::vec::Vec<i64>, ::afbus_binder::Status> {
+                self.block_on(self.service().identify_service(name))
+            }
+            fn list_declared(
+                &self,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<::std::string::String>,
+                ::afbus_binder::Status,
+            > {
+                self.block_on(self.service().list_declared())
+            }
+            fn register_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().register_for_all_notifications(callback))
+            }
+            fn unregister_for_all_notifications(
+                &self,
+                callback: &super::IServiceCallback::IServiceCallbackProxy,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().unregister_for_all_notifications(callback))
+            }
+        }
+        #[cfg(feature = "tokio")]
+        impl IServiceManagerProxy {
+            /// Makes a local object of `runtime` serving the async implementation `service` on
+            /// the tokio runtime of the calling thread, and a proxy to it.
+            ///
+            /// # Panics
+            /// Outside a tokio runtime.
+            pub fn new_async_local<T: IServiceManagerAsyncServer>(
+                runtime: &::afbus_binder::Runtime,
+                service: T,
+            ) -> Self {
+                Self::new_local(runtime, ::afbus_binder::tokio::Server::new(service))
+            }
+        }
     }
     /// Told of registrations of the names it watches.
     pub mod IServiceCallback {
@@ -877,6 +1480,98 @@ pub mod afbus {
                 args: &[::std::string::String],
             ) -> ::std::result::Result<(), ::afbus_binder::Status> {
                 self.service.dump(out, args)
+            }
+        }
+        /// `IServiceCallback` called from async code (tokio): each call awaits its reply without blocking a worker thread; drop the future to give the call up.
+        #[cfg(feature = "tokio")]
+        pub trait IServiceCallbackAsync: Send + Sync {
+            /// `name` was registered as `service`.
+            fn on_registration(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+            /// `name`'s owner died or withdrew it.
+            fn on_removal(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            > + ::std::marker::Send;
+        }
+        #[cfg(feature = "tokio")]
+        impl IServiceCallbackAsync for IServiceCallbackProxy {
+            async fn on_registration(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                _aidl_data.write_binder(service);
+                self.binder.transact_oneway(transactions::ON_REGISTRATION, _aidl_data)?;
+                Ok(())
+            }
+            async fn on_removal(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                let mut _aidl_data = ::afbus_binder::Parcel::new();
+                _aidl_data.write_str(name);
+                self.binder.transact_oneway(transactions::ON_REMOVAL, _aidl_data)?;
+                Ok(())
+            }
+        }
+        /// `IServiceCallback` implemented as async methods: serve it with [`IServiceCallbackProxy::new_async_local`]. Each call runs on the afbus thread that received it (at the caller's priority), on the tokio runtime it was made in.
+        #[cfg(feature = "tokio")]
+        pub trait IServiceCallbackAsyncServer: Send + Sync + 'static {
+            /// `name` was registered as `service`.
+            fn on_registration(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+            /// `name`'s owner died or withdrew it.
+            fn on_removal(
+                &self,
+                name: &str,
+            ) -> impl ::std::future::Future<
+                Output = ::std::result::Result<(), ::afbus_binder::Status>,
+            >;
+        }
+        #[cfg(feature = "tokio")]
+        impl<T: IServiceCallbackAsyncServer> IServiceCallback
+        for ::afbus_binder::tokio::Server<T> {
+            fn on_registration(
+                &self,
+                name: &str,
+                service: &::afbus_binder::SpIBinder,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().on_registration(name, service))
+            }
+            fn on_removal(
+                &self,
+                name: &str,
+            ) -> ::std::result::Result<(), ::afbus_binder::Status> {
+                self.block_on(self.service().on_removal(name))
+            }
+        }
+        #[cfg(feature = "tokio")]
+        impl IServiceCallbackProxy {
+            /// Makes a local object of `runtime` serving the async implementation `service` on
+            /// the tokio runtime of the calling thread, and a proxy to it.
+            ///
+            /// # Panics
+            /// Outside a tokio runtime.
+            pub fn new_async_local<T: IServiceCallbackAsyncServer>(
+                runtime: &::afbus_binder::Runtime,
+                service: T,
+            ) -> Self {
+                Self::new_local(runtime, ::afbus_binder::tokio::Server::new(service))
             }
         }
     }

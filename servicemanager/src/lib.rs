@@ -46,6 +46,8 @@ mod sys;
 
 pub use service::{MAX_WAITING_GETS, MAX_WAITING_GETS_PER_UID};
 
+#[cfg(feature = "tokio")]
+pub use client::{Notice, Notifications, NOTIFICATIONS_BUFFERED};
 pub use client::{ServiceManager, DEFAULT_GET_TIMEOUT};
 pub use daemon::{
     Daemon, DaemonError, DaemonOptions, PrivateBus, DAEMON_CALLS_PER_UID, DAEMON_MAX_THREADS,

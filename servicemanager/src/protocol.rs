@@ -11,9 +11,13 @@ pub use generated::afbus::IServiceCallback::{
     transactions as callback_transactions, IServiceCallback, IServiceCallbackProxy,
     IServiceCallbackStub, DESCRIPTOR as CALLBACK_DESCRIPTOR,
 };
+#[cfg(feature = "tokio")]
+pub use generated::afbus::IServiceCallback::{IServiceCallbackAsync, IServiceCallbackAsyncServer};
 pub use generated::afbus::IServiceManager::{
     transactions, IServiceManager, IServiceManagerProxy, IServiceManagerStub, DESCRIPTOR,
 };
+#[cfg(feature = "tokio")]
+pub use generated::afbus::IServiceManager::{IServiceManagerAsync, IServiceManagerAsyncServer};
 pub use generated::afbus::ServiceDebugInfo::ServiceDebugInfo;
 
 /// The well-known bus name under which the daemon serves IServiceManager.

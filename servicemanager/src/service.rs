@@ -504,8 +504,8 @@ fn watch_refused(e: AddError) -> Status {
 /// Tells a callback, one way; a callback whose process is gone is dropped by its death link.
 fn notify(callback: &IServiceCallbackProxy, name: &str, service: Option<&SpIBinder>) {
     let sent = match service {
-        Some(s) => callback.on_registration(name, s),
-        None => callback.on_removal(name),
+        Some(s) => IServiceCallback::on_registration(callback, name, s),
+        None => IServiceCallback::on_removal(callback, name),
     };
     match sent {
         Ok(()) => {}

@@ -21,6 +21,7 @@ fn the_checked_in_code_is_what_the_aidl_compiles_to() {
             ["IServiceManager", "IServiceCallback", "ServiceDebugInfo"]
                 .map(|n| root.join(format!("aidl/afbus/{n}.aidl"))),
         )
+        .async_api_feature("tokio")
         .out_dir(out.path())
         .rerun(afbus_idl::Rerun::Never)
         .compile()

@@ -244,6 +244,19 @@ impl Channel {
         }
     }
 
+    /// Spins for [`shm_spin`](crate::shm::shm_spin) at most while the ring is empty, if the
+    /// peer last ran on another CPU (as a blocked reader does before it sleeps); true if
+    /// something came. For a reader that would otherwise wait for the socket doorbell.
+    pub fn spin_for_ring(&self) -> bool {
+        match self.shm.get().filter(|s| s.usable()) {
+            Some(shm) if shm.rx_ring.load(Ordering::Acquire) => {
+                let tail = shm.rx_tail.load(Ordering::Acquire);
+                shm.link.rx().spin(tail, shm::shm_spin())
+            }
+            _ => false,
+        }
+    }
+
     /// Nobody reads this channel until a poller sees its socket readable: from now on the peer
     /// rings the socket doorbell when it writes to the ring. True if frames already wait in the
     /// ring (the poller will not hear of them: someone must read).

@@ -33,10 +33,27 @@ impl Drop for Mailbox<'_> {
         for nested in self.conn.forget(self.txn) {
             self.rt.queue_work(self.conn, Work::Nested(nested));
         }
+        // The loopers watch what comes again, unless another task awaits a reply here or a
+        // thread reads now (it re-arms when it is done).
+        let mut st = self.conn.lock();
+        if !st.is_reading() && self.rt.rearm(self.conn, &mut st) {
+            drop(st);
+            self.rt.queue_work(self.conn, Work::Poll);
+        }
     }
 }
 
 impl RuntimeInner {
+    /// While a task waits for the socket of `conn` to be readable, the loopers' epoll waits
+    /// only for its hang-up: the task reads what comes (see `ConnState::awaited`). Re-armed
+    /// when the task's mailbox closes (or by the next reader).
+    fn watch_for_hang_up_only(&self, conn: &Conn) {
+        let mut st = conn.lock();
+        if st.armed == Armed::In && !st.is_reading() && !st.dead {
+            self.arm(conn, &mut st, Armed::HangUp);
+        }
+    }
+
     /// [`Self::call`] from async code, with no timeout of its own: drop the future to give up.
     pub(crate) async fn call_async(
         self: &Arc<Self>,
@@ -46,7 +63,7 @@ impl RuntimeInner {
     ) -> Result<Parcel> {
         let conn = self.route(proxy).0;
         let poller = poller(&conn)?;
-        let (conn, txn) = self.send_call(proxy, code, data, false)?;
+        let (conn, txn) = self.send_call(proxy, code, data, true)?;
         let mailbox = Mailbox {
             rt: self,
             conn: &conn,
@@ -81,7 +98,7 @@ impl RuntimeInner {
                 Ok(Found::Woken(woken)) => return Poll::Ready(Ok(woken)),
                 // Whoever reads files what comes and wakes us.
                 Ok(Found::Elsewhere) => return Poll::Pending,
-                Ok(Found::Empty) => {}
+                Ok(Found::Empty) => self.watch_for_hang_up_only(conn),
             }
             let wait = readable.get_or_insert_with(|| Box::pin(poller.readable()));
             let mut guard = match wait.as_mut().poll(cx) {

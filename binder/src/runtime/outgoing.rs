@@ -203,7 +203,7 @@ impl RuntimeInner {
         timeout: Option<Duration>,
     ) -> Result<(Incoming, Arc<Conn>)> {
         let deadline = timeout.map(|t| Instant::now() + t);
-        let (conn, txn) = self.send_call(proxy, code, data, true)?;
+        let (conn, txn) = self.send_call(proxy, code, data, false)?;
         loop {
             match conn.wait_reply(txn, deadline, |c, st| self.rearm(c, st))? {
                 Woken::Reply(reply) => return Ok((reply, conn)),
@@ -215,14 +215,13 @@ impl RuntimeInner {
     }
 
     /// Sends a call on `proxy` and opens the mailbox for its reply: the channel it went on and
-    /// its transaction number. `will_read`: this thread reads the channel for the reply (on
-    /// shared memory, the callee need not ring the socket doorbell).
+    /// its transaction number. `awaited`: a task in async code waits for the reply.
     pub(super) fn send_call(
         self: &Arc<Self>,
         proxy: &Proxy,
         code: TransactionCode,
         data: Parcel,
-        will_read: bool,
+        awaited: bool,
     ) -> Result<(Arc<Conn>, u64)> {
         let (conn, target, nested_in) = self.route(proxy);
         let info = CallInfo {
@@ -243,11 +242,11 @@ impl RuntimeInner {
             .with_code(code.0)
             .with_txn(txn)
             .with_flags(flags | nested);
-        conn.expect(txn)?;
+        conn.expect(txn, awaited)?;
         self.flush_releases(&conn);
-        if will_read {
-            conn.chan.will_read();
-        }
+        // The caller reads the reply (on shared memory, the callee need not ring the socket
+        // doorbell; a task that stops looking parks the ring first).
+        conn.chan.will_read();
         if let Err(e) = conn.chan.send(&header, &payload, &borrow_all(&fds)) {
             conn.forget(txn);
             if matches!(e, afbus_transport::Error::HungUp) {

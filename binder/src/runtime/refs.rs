@@ -187,7 +187,8 @@ impl RuntimeInner {
         // An end that serves objects (an owner end, or one with objects given over it) waits
         // in epoll for what comes; any other gets frames only while a thread of ours waits on
         // it, and that thread reads them.
-        let serves = st.links.serves(&conn.end);
+        // While a task awaits a reply on it, that task reads it (see `ConnState::awaited`).
+        let serves = st.links.serves(&conn.end) && !st.awaited();
         if serves && st.paused != Paused::No {
             return false;
         }

@@ -52,6 +52,10 @@ enum Command {
         /// `IFooAsyncServer`), which need the runtime's `tokio` feature.
         #[arg(long = "async")]
         async_api: bool,
+        /// With --async: the async items are compiled only with this cargo feature of the
+        /// including crate.
+        #[arg(long, value_name = "FEATURE", requires = "async_api")]
+        async_feature: Option<String>,
     },
 }
 
@@ -86,10 +90,12 @@ fn main() -> ExitCode {
             out_dir,
             runtime_crate,
             async_api,
+            async_feature,
         } => {
             let options = afbus_idl::codegen::rust::RustOptions {
                 runtime_crate,
                 async_api,
+                async_feature,
             };
             let out = match afbus_idl::compile_to_rust_with(&RealFs, &files, &include, &options) {
                 Ok(o) => o,

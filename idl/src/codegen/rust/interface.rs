@@ -489,7 +489,13 @@ fn async_trait_method(ctx: &Ctx<'_>, m: &MethodDef, send: bool) -> TokenStream {
 /// The async items of an interface's module (with `RustOptions::async_api`): `IFooAsync`, the
 /// proxy's async calls; `IFooAsyncServer`, an implementation of async methods, served through
 /// the blocking trait by `afbus_binder::tokio::Server`.
-pub fn async_interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
+/// `cfg`, if any, goes on each item.
+pub fn async_interface(
+    ctx: &Ctx<'_>,
+    def: &TypeDef,
+    i: &Interface,
+    cfg: Option<TokenStream>,
+) -> TokenStream {
     let name = def.name();
     let trait_name = ident(name);
     let proxy = format_ident!("{}Proxy", name);
@@ -521,23 +527,28 @@ pub fn async_interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStre
     );
     quote! {
         #[doc = #client_doc]
+        #cfg
         pub trait #client: Send + Sync {
             #(#client_methods)*
         }
 
+        #cfg
         impl #client for #proxy {
             #(#proxy_methods)*
         }
 
         #[doc = #server_doc]
+        #cfg
         pub trait #server: Send + Sync + 'static {
             #(#server_methods)*
         }
 
+        #cfg
         impl<T: #server> #trait_name for ::afbus_binder::tokio::Server<T> {
             #(#adapter_methods)*
         }
 
+        #cfg
         impl #proxy {
             /// Makes a local object of `runtime` serving the async implementation `service` on
             /// the tokio runtime of the calling thread, and a proxy to it.

@@ -39,6 +39,9 @@ pub struct RustOptions {
     /// Also generate each interface's async client and server traits (`IFooAsync`,
     /// `IFooAsyncServer`), for the runtime's `tokio` feature.
     pub async_api: bool,
+    /// With `async_api`: compile the async items only with this cargo feature of the including
+    /// crate (a library offering async as an option); `None`: always.
+    pub async_feature: Option<String>,
 }
 
 impl Default for RustOptions {
@@ -46,6 +49,7 @@ impl Default for RustOptions {
         RustOptions {
             runtime_crate: DEFAULT_RUNTIME_CRATE.to_owned(),
             async_api: false,
+            async_feature: None,
         }
     }
 }
@@ -74,7 +78,11 @@ pub fn generate_with(ir: &Ir, options: &RustOptions) -> Result<String, Vec<Diagn
             TypeKind::Interface(iface) => {
                 let mut items = interface::interface(&ctx, def, iface);
                 if options.async_api {
-                    items.extend(interface::async_interface(&ctx, def, iface));
+                    let cfg = options
+                        .async_feature
+                        .as_ref()
+                        .map(|f| quote!(#[cfg(feature = #f)]));
+                    items.extend(interface::async_interface(&ctx, def, iface, cfg));
                 }
                 items
             }
