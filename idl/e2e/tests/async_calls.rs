@@ -454,3 +454,71 @@ fn death_is_a_future() {
         w.server.kill();
     });
 }
+
+/// The service manager from async code: a get that waits (in the daemon, no thread here) for a
+/// registration made later, and the registration and removal as a stream.
+#[test]
+fn service_manager_async() {
+    use afbus_servicemanager::{Notice, PrivateBus, ServiceManager};
+    const LATER: &str = "org.afbus.test.Later";
+    with_timeout(60, || {
+        let bus = PrivateBus::start().unwrap();
+        let rt = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        rt.start_thread_pool();
+        let sm = Arc::new(ServiceManager::connect(&rt, bus.path()).unwrap());
+        multi_thread().block_on(async {
+            let mut notices = sm.notifications(&rt, LATER).unwrap();
+            let service = IConformanceProxy::new_async_local(&rt, AsyncService::default());
+            let (sm2, svc2) = (sm.clone(), service.clone());
+            let registrar = tokio::task::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                sm2.add_service(LATER, svc2.as_binder()).unwrap();
+            });
+            let got = sm
+                .wait_for_service_async(LATER, Duration::from_secs(10))
+                .await
+                .unwrap();
+            registrar.await.unwrap();
+            let got = IConformanceProxy::from_binder(got);
+            assert_eq!(got.echo("found").await.unwrap(), "found");
+            match notices.next().await {
+                Some(Notice::Registered { name, service: s }) => {
+                    assert_eq!(name, LATER);
+                    assert_eq!(s, *service.as_binder());
+                }
+                other => panic!("expected the registration, got {other:?}"),
+            }
+            assert!(sm
+                .try_unregister_service(LATER, service.as_binder())
+                .unwrap());
+            match notices.next().await {
+                Some(Notice::Removed { name }) => assert_eq!(name, LATER),
+                other => panic!("expected the removal, got {other:?}"),
+            }
+            let missing = sm
+                .wait_for_service_async(LATER, Duration::from_millis(50))
+                .await
+                .unwrap_err();
+            assert_eq!(missing.code(), StatusCode::NAME_NOT_FOUND, "{missing}");
+        });
+    });
+}
+
+/// Reference counts as a future: the last reference's drop resolves `last_ref`.
+#[test]
+fn last_ref_is_a_future() {
+    with_timeout(60, || {
+        let w = World::new("sync-server", true);
+        multi_thread().block_on(async {
+            let (watched, mut refs) =
+                afbus_binder::tokio::watch_refs(ICallback::ICallbackStub::new(Prefixer("held:")));
+            let cb = ICallbackProxy::from_binder(w.rt.local(watched));
+            // The service calls it back (a reference held for the call), then drops it.
+            assert_eq!(w.svc.call_back(&cb, "x").await.unwrap(), "held:x");
+            tokio::time::timeout(Duration::from_secs(10), refs.last_ref())
+                .await
+                .expect("the last reference was never let go");
+            assert_eq!(refs.count(), 0);
+        });
+    });
+}
