@@ -79,6 +79,10 @@
 //! println!("joined as {}", endpoint.addr());
 //! ```
 //!
+//! The `tokio` feature adds async proxies and services (`afbus_idl::Builder::async_api`
+//! generates `IFooAsync` and `IFooAsyncServer`; see `examples/async_quickstart.rs`) and the
+//! service manager's async API.
+//!
 //! afbus logs through [`tracing`](https://docs.rs/tracing): refused one-way calls, policy
 //! denials, loopers that could not take their priority ceiling. Nothing is printed unless the
 //! program installs a subscriber (for example `tracing_subscriber::fmt::init()`).

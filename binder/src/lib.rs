@@ -38,6 +38,9 @@
 //! let mut reply = echo.transact(TransactionCode::FIRST_CALL, data).unwrap();
 //! assert_eq!(reply.read_string().unwrap(), "HELLO");
 //! ```
+//!
+//! With the `tokio` feature, the `tokio` module adds the same calls from async code
+//! (`SpIBinder::transact_async`, awaited without blocking a worker) and async services.
 #![deny(unsafe_code)]
 
 mod call;
