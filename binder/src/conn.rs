@@ -181,11 +181,31 @@ struct Mailbox {
     nested: VecDeque<Incoming>,
     /// The reply came but its fds could not be received (out of file descriptors).
     lost: bool,
-    /// The task waiting for this reply, for a waiter in async code (see [`Conn::try_reply`]):
-    /// woken whenever the channel's state changes, as blocked threads are.
-    waker: Option<Waker>,
+    /// The task waiting for this reply, for a waiter in async code (see [`Conn::try_reply`]),
+    /// and what it waits for.
+    waker: Option<(Waker, Awaiting)>,
     /// Its waiter is a task in async code.
     awaited: bool,
+}
+
+/// What a task in async code waits for, besides something filed in its own mailbox.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "tokio"), allow(dead_code))] // tasks wait only with the feature
+enum Awaiting {
+    /// Another thread reads the channel (or reading is paused): the task reads once it lets go.
+    Reader,
+    /// The socket to be readable (its reactor wakes it): another reader's finding nothing is
+    /// no news to it.
+    Readable,
+}
+
+impl Mailbox {
+    /// Something was filed here: its task, if one waits, is to look.
+    fn wake(&mut self) {
+        if let Some((waker, _)) = self.waker.take() {
+            waker.wake();
+        }
+    }
 }
 
 /// What reading one frame produced that the reader must act on.
@@ -204,6 +224,9 @@ pub(crate) enum Read {
     Fresh(Incoming),
     /// The peer let go of `count` gives of the object under `key` (0: the channel's own).
     Release { key: u64, count: u32 },
+    /// A reply nobody waits for (its call timed out or was given up, or the peer made it up):
+    /// the objects it carries must still be taken and let go, or their owners count them held.
+    Orphan(Incoming),
     /// The channel hung up.
     HungUp,
 }
@@ -216,6 +239,7 @@ impl Read {
             Read::Fresh(frame) => Some(Woken::Work(Work::Call(frame))),
             Read::Drain(obj) => Some(Woken::Work(Work::Drain(obj))),
             Read::Release { key, count } => Some(Woken::Work(Work::Release { key, count })),
+            Read::Orphan(reply) => Some(Woken::Work(Work::Orphan(reply))),
             Read::HungUp => Some(Woken::HungUp),
         }
     }
@@ -237,6 +261,8 @@ pub(crate) enum Work {
     Poll,
     /// The peer let go of gives (see [`Read::Release`]).
     Release { key: u64, count: u32 },
+    /// Let go of what a reply nobody waits for carries (see [`Read::Orphan`]).
+    Orphan(Incoming),
     /// Serve a call nested in one of ours whose waiter cannot (a task in async code).
     #[cfg(feature = "tokio")]
     Nested(Incoming),
@@ -426,31 +452,36 @@ impl Conn {
     /// [`wait_reply`](Self::wait_reply) for a waiter in async code, which must not block: reads
     /// what the channel holds now, and says whether to act, to wait for the socket to be
     /// readable, or to wait for `waker` to be woken (another thread reads, and files for it).
+    /// `spin`: first spin as a blocked reader would (once per call: not on every wake-up).
+    #[cfg(feature = "tokio")]
     pub(crate) fn try_reply(
         self: &Arc<Self>,
         txn: u64,
         waker: &Waker,
+        mut spin: bool,
         rearm: impl Fn(&Conn, &mut ConnState) -> bool,
     ) -> Result<Found> {
         let mut st = self.st.lock();
-        let mut spun = false;
         loop {
             if let Some(found) = Self::look(&mut st, txn) {
                 return found.map(Found::Woken);
             }
-            let elsewhere = st.is_reading() || st.paused != Paused::No;
-            // Woken by whoever files next, but not by this task's own read (which would have
-            // it polled again at once, and spin).
+            let awaiting = match st.is_reading() || st.paused != Paused::No {
+                true => Some(Awaiting::Reader),
+                false => None,
+            };
+            // Woken by what is filed for it or, if it waits for a reader, by the reader letting
+            // go; never by its own read (it would be polled again at once, and spin).
             if let Some(mb) = st.mailboxes.get_mut(&txn) {
-                mb.waker = elsewhere.then(|| waker.clone());
+                mb.waker = awaiting.map(|a| (waker.clone(), a));
             }
-            if elsewhere {
+            if awaiting.is_some() {
                 return Ok(Found::Elsewhere);
             }
             // A peer on another CPU is likely to answer within the spin, as a blocked reader's
             // is: cheaper than the doorbell's round through the reactor. (Before the read: a
             // read that finds nothing parks the ring, and the peer would ring anyway.)
-            if !std::mem::replace(&mut spun, true) {
+            if std::mem::take(&mut spin) {
                 MutexGuard::unlocked(&mut st, || self.chan.spin_for_ring());
                 continue;
             }
@@ -459,7 +490,7 @@ impl Conn {
             match self.read_one(&mut st, Wait::NonBlocking, &rearm) {
                 Read::Empty => {
                     if let Some(mb) = st.mailboxes.get_mut(&txn) {
-                        mb.waker = Some(waker.clone());
+                        mb.waker = Some((waker.clone(), Awaiting::Readable));
                     }
                     return Ok(Found::Empty);
                 }
@@ -573,10 +604,14 @@ impl Conn {
             FrameKind::Reply => {
                 let txn = frame.header.txn;
                 let incoming = pin(st, frame, true);
-                if let Some(mb) = st.mailboxes.get_mut(&txn) {
-                    mb.reply = Some(incoming);
+                match st.mailboxes.get_mut(&txn) {
+                    Some(mb) => {
+                        mb.reply = Some(incoming);
+                        mb.wake();
+                        Read::Nothing
+                    }
+                    None => Read::Orphan(incoming),
                 }
-                Read::Nothing
             }
             FrameKind::Request if nested => {
                 let incoming = pin(st, frame, false);
@@ -585,6 +620,7 @@ impl Conn {
                 match into {
                     Some(mb) => {
                         mb.nested.push_back(incoming);
+                        mb.wake();
                         Read::Nothing
                     }
                     // The call it was nested in is gone: answer it as a fresh call would be.
@@ -637,6 +673,7 @@ impl Conn {
             FrameKind::Reply => {
                 if let Some(mb) = st.mailboxes.get_mut(&txn) {
                     mb.lost = true;
+                    mb.wake();
                 }
             }
             FrameKind::Request => {
@@ -693,13 +730,14 @@ impl Conn {
         !st.dead && !st.is_reading()
     }
 
-    /// Wakes every waiter, blocked threads and async tasks alike: something was filed, the
-    /// reader let go, or the channel's state changed.
+    /// Wakes the waiters that must look again: every blocked thread (something was filed, the
+    /// reader let go, or the channel's state changed), and the tasks waiting for a reader to
+    /// let go (a task is woken for what is filed in its own mailbox as it is filed).
     fn filed(&self, st: &mut ConnState) {
         self.st.filed();
-        for mb in st.mailboxes.values() {
-            if let Some(waker) = &mb.waker {
-                waker.wake_by_ref();
+        for mb in st.mailboxes.values_mut() {
+            if matches!(mb.waker, Some((_, Awaiting::Reader))) {
+                mb.wake();
             }
         }
     }
@@ -710,6 +748,7 @@ impl Conn {
         let first = !st.dead;
         st.dead = true;
         self.filed(&mut st);
+        st.mailboxes.values_mut().for_each(Mailbox::wake);
         // A reader asleep on the channel's ring hears of it from us, not from the futex.
         self.chan.kick();
         first

@@ -434,6 +434,8 @@ pub(crate) struct Proxy {
     /// References to the object minted ahead, for a runtime that passes it on
     /// ([`RuntimeConfig::mint_ahead`](crate::RuntimeConfig::mint_ahead)).
     pub spares: Mutex<crate::runtime::Spares>,
+    /// The object's interface descriptor, once asked (an object's never changes).
+    pub descriptor: std::sync::OnceLock<String>,
 }
 
 #[derive(Default)]
@@ -576,9 +578,14 @@ impl SpIBinder {
     pub fn descriptor(&self) -> Result<String> {
         match &self.0 {
             Kind::Local(obj) => Ok(obj.binder.descriptor().to_owned()),
-            Kind::Remote(_) => Ok(self
-                .transact(TransactionCode::INTERFACE, Parcel::new())?
-                .read_string()?),
+            Kind::Remote(proxy) => match proxy.descriptor.get() {
+                Some(known) => Ok(known.clone()),
+                None => {
+                    let mut reply = self.transact(TransactionCode::INTERFACE, Parcel::new())?;
+                    let descriptor = reply.read_string()?;
+                    Ok(proxy.descriptor.get_or_init(|| descriptor).clone())
+                }
+            },
         }
     }
 

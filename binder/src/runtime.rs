@@ -163,6 +163,9 @@ pub(crate) struct RuntimeInner {
     release_timer: nix::sys::timerfd::TimerFd,
     release_timer_armed: AtomicBool,
     releases_due: Mutex<Vec<Weak<Conn>>>,
+    /// Channels whose loopers' watch a task awaiting a reply took over (see `awaiting`).
+    #[cfg(feature = "tokio")]
+    quiet: Mutex<Vec<Weak<Conn>>>,
     conns: Mutex<HashMap<u64, Arc<Conn>>>,
     /// How many live references each exported object has, by its number.
     /// Our objects by the key of each live reference to them (see [`crate::intro`]): what a
@@ -272,6 +275,8 @@ impl Runtime {
             work: Mutex::new(VecDeque::new()),
             release_timer,
             release_timer_armed: AtomicBool::new(false),
+            #[cfg(feature = "tokio")]
+            quiet: Mutex::default(),
             releases_due: Mutex::new(Vec::new()),
             conns: Mutex::new(HashMap::new()),
             keys: Mutex::new(HashMap::new()),

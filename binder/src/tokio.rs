@@ -53,27 +53,47 @@ impl AsRawFd for Registered {
     }
 }
 
-/// A channel's registration with a tokio reactor.
-pub(crate) type Poller = Arc<AsyncFd<Registered>>;
+/// A channel's registration with the reactor of one tokio runtime (by its id).
+pub(crate) type Poller = (::tokio::runtime::Id, Arc<AsyncFd<Registered>>);
 
-/// `conn`'s registration with the current tokio runtime's reactor, made on first use and kept
-/// with the channel.
-pub(crate) fn poller(conn: &Conn) -> Result<Poller> {
-    if Handle::try_current().is_err() {
+/// `conn`'s registration with the current tokio runtime's reactor, made on first use there and
+/// kept with the channel (a call from another runtime registers it with that one instead).
+pub(crate) fn poller(conn: &Conn) -> Result<Arc<AsyncFd<Registered>>> {
+    let Ok(handle) = Handle::try_current() else {
         return Err(Error::new(
             StatusCode::INVALID_OPERATION,
             "an async call outside a tokio runtime",
         ));
-    }
+    };
     let mut slot = conn.poller.lock();
-    if let Some(p) = &*slot {
-        return Ok(p.clone());
+    match &*slot {
+        Some((id, p)) if *id == handle.id() => return Ok(p.clone()),
+        _ => {}
     }
     let io = |e: std::io::Error| Error::new(StatusCode::NO_MEMORY, format!("registering: {e}"));
     let fd = conn.chan.as_fd().try_clone_to_owned().map_err(io)?;
     let p = Arc::new(crate::sys::register_readable(fd).map_err(io)?);
-    *slot = Some(p.clone());
+    *slot = Some((handle.id(), p.clone()));
     Ok(p)
+}
+
+thread_local! {
+    /// This thread runs blocking work for async code (tokio's blocking pool), not tasks.
+    static OFF_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as blocking work for async code: an async service called in it may block this
+/// thread on its future (see [`Server::block_on`]).
+pub(crate) fn off_worker<R>(f: impl FnOnce() -> R) -> R {
+    OFF_WORKER.with(|w| w.set(true));
+    f()
+}
+
+/// Runs `f` on tokio's blocking pool, as blocking work for async code.
+async fn on_blocking_pool<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> Result<R> {
+    ::tokio::task::spawn_blocking(move || off_worker(f))
+        .await
+        .map_err(|e| Error::new(StatusCode::UNKNOWN_ERROR, format!("a local call: {e}")))
 }
 
 impl SpIBinder {
@@ -84,13 +104,41 @@ impl SpIBinder {
         match self.remote_runtime() {
             None => {
                 let me = self.clone();
-                ::tokio::task::spawn_blocking(move || me.transact(code, data))
-                    .await
-                    .map_err(|e| {
-                        Error::new(StatusCode::UNKNOWN_ERROR, format!("the local call: {e}"))
-                    })?
+                on_blocking_pool(move || me.transact(code, data)).await?
             }
             Some((rt, proxy)) => rt?.call_async(&proxy, code, data).await,
+        }
+    }
+
+    /// [`transact_oneway`](Self::transact_oneway) from async code. To a remote object it is
+    /// queued at once (into a receiver with no room it waits as
+    /// [`set_oneway_mode`](Self::set_oneway_mode) says, on this thread); a local object runs it
+    /// on tokio's blocking pool, and this resolves once it has run, so that one-way calls from
+    /// one task to a local object keep their order.
+    pub async fn transact_oneway_async(&self, code: TransactionCode, data: Parcel) -> Result<()> {
+        match self.remote_runtime() {
+            None => {
+                let me = self.clone();
+                on_blocking_pool(move || me.transact_oneway(code, data)).await?
+            }
+            Some(_) => self.transact_oneway(code, data),
+        }
+    }
+
+    /// [`descriptor`](Self::descriptor) from async code (asked once per proxy, then known).
+    pub async fn descriptor_async(&self) -> Result<String> {
+        match self.remote_runtime() {
+            None => self.descriptor(),
+            Some((_, proxy)) => {
+                if let Some(known) = proxy.descriptor.get() {
+                    return Ok(known.clone());
+                }
+                let mut reply = self
+                    .transact_async(TransactionCode::INTERFACE, Parcel::new())
+                    .await?;
+                let descriptor = reply.read_string()?;
+                Ok(proxy.descriptor.get_or_init(|| descriptor).clone())
+            }
         }
     }
 
@@ -123,6 +171,10 @@ impl SpIBinder {
 /// completion on the thread that got the call (a looper), on the tokio runtime this was made
 /// in. Generated code implements the blocking trait for `Server<T>` when `T` implements the
 /// async server trait (`IFooAsyncServer`); make one with `IFooProxy::new_async_local`.
+///
+/// Make it in a multi-threaded runtime: a current-thread runtime drives its reactor and timers
+/// only while its own thread is in `Runtime::block_on`, and a handler that awaits I/O or a
+/// timer on a looper would wait until then.
 pub struct Server<T> {
     service: T,
     handle: Handle,
@@ -147,14 +199,18 @@ impl<T> Server<T> {
         &self.service
     }
 
-    /// Runs `call` to completion on this thread, on the server's runtime. On a worker of a
-    /// multi-threaded runtime (a blocking call into a local object made from async code) the
-    /// worker hands its other tasks on first; a current-thread runtime's thread cannot block on
-    /// another future, and the call fails.
+    /// Runs `call` to completion on this thread, on the server's runtime: a looper, or a thread
+    /// of tokio's blocking pool (a local call from async code). On a worker of a multi-threaded
+    /// runtime (a blocking call into a local object, made from async code) the worker hands
+    /// its other tasks on first; a current-thread runtime's thread cannot block on another
+    /// future, and the call fails (call it with `transact_async`).
     pub fn block_on<R>(
         &self,
         call: impl Future<Output = std::result::Result<R, Status>>,
     ) -> std::result::Result<R, Status> {
+        if OFF_WORKER.with(|w| w.get()) {
+            return self.handle.block_on(call);
+        }
         match Handle::try_current().map(|h| h.runtime_flavor()) {
             Err(_) => self.handle.block_on(call),
             Ok(RuntimeFlavor::MultiThread) => {

@@ -239,9 +239,11 @@ impl ServiceManager {
         self.remember(name, found)
     }
 
-    /// [`get_interface`](Self::get_interface), awaited.
+    /// [`get_interface`](Self::get_interface), awaited (the interface check too).
     pub async fn get_interface_async<P: Interface>(&self, name: &str) -> Result<P> {
         let found = self.get_service_async(name).await?;
+        // Known to the proxy from now on: the check below asks nothing more.
+        found.descriptor_async().await?;
         Ok(P::from_binder_checked(found)?)
     }
 
@@ -250,10 +252,11 @@ impl ServiceManager {
     /// thread pool): the service manager tells this process's callback object. At most
     /// [`NOTIFICATIONS_BUFFERED`] wait to be read; past that the service manager's one-way
     /// calls wait, as for any slow receiver.
-    pub fn notifications(&self, rt: &Runtime, name: &str) -> Result<Notifications> {
+    pub async fn notifications(&self, rt: &Runtime, name: &str) -> Result<Notifications> {
+        use crate::protocol::IServiceManagerAsync as Async;
         let (tx, rx) = tokio::sync::mpsc::channel(NOTIFICATIONS_BUFFERED);
         let callback = IServiceCallbackProxy::new_local(rt, Notifier { tx });
-        self.sm.register_for_notifications(name, &callback)?;
+        Async::register_for_notifications(&self.sm, name, &callback).await?;
         Ok(Notifications {
             rx,
             unregister: Some((self.sm.clone(), name.to_owned(), callback)),
@@ -333,19 +336,32 @@ impl crate::protocol::IServiceCallback for Notifier {
         name: &str,
         service: &SpIBinder,
     ) -> std::result::Result<(), afbus_binder::Status> {
-        // On a looper (the service manager calls it): waiting for room is the flow control.
-        let notice = Notice::Registered {
+        self.tell(Notice::Registered {
             name: name.to_owned(),
             service: service.clone(),
-        };
-        let _ = self.tx.blocking_send(notice);
+        });
         Ok(())
     }
 
     fn on_removal(&self, name: &str) -> std::result::Result<(), afbus_binder::Status> {
-        let _ = self.tx.blocking_send(Notice::Removed {
+        self.tell(Notice::Removed {
             name: name.to_owned(),
         });
         Ok(())
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl Notifier {
+    /// On a looper (the service manager calls it) waiting for room is the flow control; a
+    /// thread of tokio's cannot wait, and a notice past the buffer is dropped, logged.
+    fn tell(&self, notice: Notice) {
+        let sent = match tokio::runtime::Handle::try_current() {
+            Err(_) => self.tx.blocking_send(notice).is_ok(),
+            Ok(_) => self.tx.try_send(notice).is_ok(),
+        };
+        if !sent && !self.tx.is_closed() {
+            tracing::warn!("a service notification was dropped: its stream is not being read");
+        }
     }
 }

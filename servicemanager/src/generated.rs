@@ -1511,7 +1511,9 @@ pub mod afbus {
                 let mut _aidl_data = ::afbus_binder::Parcel::new();
                 _aidl_data.write_str(name);
                 _aidl_data.write_binder(service);
-                self.binder.transact_oneway(transactions::ON_REGISTRATION, _aidl_data)?;
+                self.binder
+                    .transact_oneway_async(transactions::ON_REGISTRATION, _aidl_data)
+                    .await?;
                 Ok(())
             }
             async fn on_removal(
@@ -1520,7 +1522,9 @@ pub mod afbus {
             ) -> ::std::result::Result<(), ::afbus_binder::Status> {
                 let mut _aidl_data = ::afbus_binder::Parcel::new();
                 _aidl_data.write_str(name);
-                self.binder.transact_oneway(transactions::ON_REMOVAL, _aidl_data)?;
+                self.binder
+                    .transact_oneway_async(transactions::ON_REMOVAL, _aidl_data)
+                    .await?;
                 Ok(())
             }
         }

@@ -170,6 +170,7 @@ impl RuntimeInner {
             refusal_logged: false.into(),
             death: Default::default(),
             spares: Default::default(),
+            descriptor: std::sync::OnceLock::new(),
         });
         proxies.insert(id, Arc::downgrade(&proxy));
         drop(proxies);
@@ -240,13 +241,18 @@ impl RuntimeInner {
         };
         if first {
             self.releases_due.lock().push(Arc::downgrade(conn));
-            if !self.release_timer_armed.swap(true, Ordering::SeqCst) {
-                let delay = nix::sys::time::TimeSpec::from_duration(RELEASE_DELAY);
-                let _ = self.release_timer.set(
-                    nix::sys::timerfd::Expiration::OneShot(delay),
-                    nix::sys::timerfd::TimerSetTimeFlags::empty(),
-                );
-            }
+            self.arm_release_timer();
+        }
+    }
+
+    /// Makes the release timer fire [`RELEASE_DELAY`] from now, unless it is set already.
+    pub(super) fn arm_release_timer(&self) {
+        if !self.release_timer_armed.swap(true, Ordering::SeqCst) {
+            let delay = nix::sys::time::TimeSpec::from_duration(RELEASE_DELAY);
+            let _ = self.release_timer.set(
+                nix::sys::timerfd::Expiration::OneShot(delay),
+                nix::sys::timerfd::TimerSetTimeFlags::empty(),
+            );
         }
     }
 
@@ -272,6 +278,8 @@ impl RuntimeInner {
             return;
         }
         self.release_timer_armed.store(false, Ordering::SeqCst);
+        #[cfg(feature = "tokio")]
+        self.watch_quiet_again();
         let due = std::mem::take(&mut *self.releases_due.lock());
         for conn in due.iter().filter_map(std::sync::Weak::upgrade) {
             self.flush_releases(&conn);

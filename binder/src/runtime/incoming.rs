@@ -243,6 +243,7 @@ impl RuntimeInner {
             match conn.linger(Instant::now(), |c, st| self.rearm(c, st)) {
                 Read::Queued => {}
                 Read::Release { key, count } => self.release(conn, key, count),
+                Read::Orphan(reply) => self.discard_reply(conn, reply),
                 Read::Drain(obj) => self.queue_work(conn, Work::Drain(obj)),
                 // A synchronous call is not read ahead past: it goes to the pool and reading
                 // stops, so that a peer cannot pile calls up in memory behind one-way ones.
@@ -272,6 +273,7 @@ impl RuntimeInner {
             Work::Drain(obj) => self.drain(&obj),
             Work::Poll => self.poll_conn(conn),
             Work::Release { key, count } => self.release(conn, key, count),
+            Work::Orphan(reply) => self.discard_reply(conn, reply),
             #[cfg(feature = "tokio")]
             Work::Nested(frame) => self.serve(conn, frame, Route::Nested, false),
         }
@@ -282,6 +284,7 @@ impl RuntimeInner {
     pub(super) fn take_work(self: &Arc<Self>, conn: &Arc<Conn>, work: Work) {
         match work {
             Work::Release { key, count } => self.release(conn, key, count),
+            Work::Orphan(reply) => self.discard_reply(conn, reply),
             work => self.queue_work(conn, work),
         }
     }

@@ -156,6 +156,7 @@ impl RuntimeInner {
                     }
                 }
                 Read::Release { key, count } => self.release(conn, key, count),
+                Read::Orphan(reply) => self.discard_reply(conn, reply),
                 Read::Nothing | Read::Empty | Read::Queued => {}
             }
             // Frames left in the ring: read on (nobody else hears of them).

@@ -186,6 +186,14 @@ impl RuntimeInner {
         self.reply_parcel(reply, &conn)
     }
 
+    /// Lets go of what a reply nobody waits for carries: its objects are taken as any reply's
+    /// are and dropped at once (their owners hear the releases), its fds closed.
+    pub(super) fn discard_reply(&self, conn: &Arc<Conn>, reply: Incoming) {
+        if let Err(e) = self.reply_parcel(reply, conn) {
+            tracing::debug!("a reply nobody waited for: {e}");
+        }
+    }
+
     /// The parcel a reply read from `conn` carries, or the status it failed with.
     pub(super) fn reply_parcel(&self, reply: Incoming, conn: &Arc<Conn>) -> Result<Parcel> {
         let (body, status, fds) = decode_reply(reply.frame)?;

@@ -148,6 +148,7 @@ impl RuntimeInner {
             refusal_logged: AtomicBool::new(false),
             death: Mutex::new(DeathState::default()),
             spares: Mutex::default(),
+            descriptor: std::sync::OnceLock::new(),
         });
         proxies.insert(key, Arc::downgrade(&proxy));
         drop(proxies);
@@ -187,12 +188,14 @@ impl RuntimeInner {
         // An end that serves objects (an owner end, or one with objects given over it) waits
         // in epoll for what comes; any other gets frames only while a thread of ours waits on
         // it, and that thread reads them.
-        // While a task awaits a reply on it, that task reads it (see `ConnState::awaited`).
-        let serves = st.links.serves(&conn.end) && !st.awaited();
+        // While a task awaits a reply on it, that task reads it (see `ConnState::awaited`),
+        // when the socket is readable: on shared memory the ring stays parked for polling.
+        let awaited = st.awaited();
+        let serves = st.links.serves(&conn.end) && !awaited;
         if serves && st.paused != Paused::No {
             return false;
         }
-        let pending = serves && conn.chan.park_poll();
+        let pending = (serves || awaited) && conn.chan.park_poll();
         match (st.armed, serves) {
             (Armed::Spent, false) => self.arm(conn, st, Armed::HangUp),
             (Armed::Spent | Armed::HangUp, true) => self.arm(conn, st, Armed::In),

@@ -62,11 +62,49 @@ fn who() -> Result<Vec<i32>, Status> {
 }
 
 /// The async service: every method awaits something before it answers.
-#[derive(Default)]
 struct AsyncService {
+    rt: Arc<Runtime>,
     recorded: Mutex<Vec<i32>>,
     changed: tokio::sync::Notify,
     sleeps: AtomicI32,
+    callbacks: Arc<AtomicI32>,
+}
+
+impl AsyncService {
+    fn new(rt: Arc<Runtime>) -> AsyncService {
+        AsyncService {
+            rt,
+            recorded: Mutex::default(),
+            changed: tokio::sync::Notify::new(),
+            sleeps: AtomicI32::new(0),
+            callbacks: Arc::default(),
+        }
+    }
+}
+
+/// A callback object the service counts while it lives.
+struct Counted(Arc<AtomicI32>);
+
+impl Counted {
+    fn new(live: &Arc<AtomicI32>) -> Counted {
+        live.fetch_add(1, Ordering::SeqCst);
+        Counted(live.clone())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl ICallback::ICallback for Counted {
+    fn on_echo(&self, text: &str) -> Result<String, Status> {
+        Ok(text.to_owned())
+    }
+    fn on_value(&self, _: i32) -> Result<(), Status> {
+        Ok(())
+    }
 }
 
 impl IConformance::IConformanceAsyncServer for AsyncService {
@@ -124,14 +162,39 @@ impl IConformance::IConformanceAsyncServer for AsyncService {
     async fn exit(&self) -> Result<(), Status> {
         std::process::exit(0)
     }
+
+    async fn slow_callback(&self, millis: i32) -> Result<ICallbackProxy, Status> {
+        tokio::time::sleep(Duration::from_millis(millis as u64)).await;
+        Ok(ICallbackProxy::new_local(
+            &self.rt,
+            Counted::new(&self.callbacks),
+        ))
+    }
+
+    async fn live_callbacks(&self) -> Result<i32, Status> {
+        Ok(self.callbacks.load(Ordering::SeqCst))
+    }
+
+    async fn handler_nice(&self) -> Result<i32, Status> {
+        // Across an await: the future stays on the looper that got the call.
+        tokio::task::yield_now().await;
+        nice()
+    }
+}
+
+/// The nice value of the calling thread.
+fn nice() -> Result<i32, Status> {
+    let p = afbus_binder::Priority::current().map_err(io)?;
+    Ok(p.level)
 }
 
 /// The same service, blocking.
-#[derive(Default)]
 struct SyncService {
+    rt: Arc<Runtime>,
     recorded: Mutex<Vec<i32>>,
     changed: Condvar,
     sleeps: AtomicI32,
+    callbacks: Arc<AtomicI32>,
 }
 
 impl IConformance::IConformance for SyncService {
@@ -181,6 +244,22 @@ impl IConformance::IConformance for SyncService {
     fn exit(&self) -> Result<(), Status> {
         std::process::exit(0)
     }
+
+    fn slow_callback(&self, millis: i32) -> Result<ICallbackProxy, Status> {
+        std::thread::sleep(Duration::from_millis(millis as u64));
+        Ok(ICallbackProxy::new_local(
+            &self.rt,
+            Counted::new(&self.callbacks),
+        ))
+    }
+
+    fn live_callbacks(&self) -> Result<i32, Status> {
+        Ok(self.callbacks.load(Ordering::SeqCst))
+    }
+
+    fn handler_nice(&self) -> Result<i32, Status> {
+        nice()
+    }
 }
 
 /// A callback that prefixes what it echoes.
@@ -220,16 +299,25 @@ fn publish(bus_path: &str, rt: &Runtime, service: &IConformanceProxy) -> ! {
 fn serve_async(bus_path: &str) -> ! {
     let tokio = tokio::runtime::Runtime::new().expect("tokio");
     let _in_tokio = tokio.enter();
-    let rt = Runtime::new(config()).expect("runtime");
+    let rt = Arc::new(Runtime::new(config()).expect("runtime"));
     rt.start_thread_pool();
-    let service = IConformanceProxy::new_async_local(&rt, AsyncService::default());
+    let service = IConformanceProxy::new_async_local(&rt, AsyncService::new(rt.clone()));
     publish(bus_path, &rt, &service)
 }
 
 fn serve_sync(bus_path: &str) -> ! {
-    let rt = Runtime::new(config()).expect("runtime");
+    let rt = Arc::new(Runtime::new(config()).expect("runtime"));
     rt.start_thread_pool();
-    let service = IConformanceProxy::new_local(&rt, SyncService::default());
+    let service = IConformanceProxy::new_local(
+        &rt,
+        SyncService {
+            rt: rt.clone(),
+            recorded: Mutex::default(),
+            changed: Condvar::new(),
+            sleeps: AtomicI32::new(0),
+            callbacks: Arc::default(),
+        },
+    );
     publish(bus_path, &rt, &service)
 }
 
@@ -336,6 +424,25 @@ fn async_client(role: &'static str, shm: bool) {
             tokio::time::sleep(Duration::from_millis(400)).await;
             assert_eq!(svc.sleeps_done().await.unwrap(), 1);
             assert_eq!(svc.echo("later").await.unwrap(), "later");
+
+            // What a given-up call's late reply carries is let go: an object in it does not
+            // stay counted as held by us.
+            let held = svc.slow_callback(0).await.unwrap();
+            assert_eq!(svc.live_callbacks().await.unwrap(), 1);
+            drop(held);
+            let gave_up =
+                tokio::time::timeout(Duration::from_millis(20), svc.slow_callback(200)).await;
+            assert!(gave_up.is_err(), "the call should still be out");
+            // The service made the object and replied by now.
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while svc.live_callbacks().await.unwrap() != 0 {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "an object of a discarded reply is still held"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         });
     });
 }
@@ -467,8 +574,8 @@ fn service_manager_async() {
         rt.start_thread_pool();
         let sm = Arc::new(ServiceManager::connect(&rt, bus.path()).unwrap());
         multi_thread().block_on(async {
-            let mut notices = sm.notifications(&rt, LATER).unwrap();
-            let service = IConformanceProxy::new_async_local(&rt, AsyncService::default());
+            let mut notices = sm.notifications(&rt, LATER).await.unwrap();
+            let service = IConformanceProxy::new_async_local(&rt, AsyncService::new(rt.clone()));
             let (sm2, svc2) = (sm.clone(), service.clone());
             let registrar = tokio::task::spawn_blocking(move || {
                 std::thread::sleep(Duration::from_millis(100));
@@ -519,6 +626,112 @@ fn last_ref_is_a_future() {
                 .await
                 .expect("the last reference was never let go");
             assert_eq!(refs.count(), 0);
+        });
+    });
+}
+
+/// An async service's handler runs at its caller's priority (here a nice value the caller may
+/// set without privilege), across its awaits: it runs on the looper that got the call.
+#[test]
+fn async_handlers_run_at_the_callers_priority() {
+    use afbus_binder::{Priority, SchedPolicy};
+    with_timeout(60, || {
+        let w = World::new("async-server", true);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            assert_eq!(w.svc.handler_nice().await.unwrap(), 0);
+            let nice7 = Priority {
+                policy: SchedPolicy::Other,
+                level: 7,
+            };
+            nice7.apply().unwrap();
+            assert_eq!(w.svc.handler_nice().await.unwrap(), 7);
+        });
+    });
+}
+
+/// Calls awaited together on one channel (two in one task, and a third in another task) wait
+/// without spinning: this thread's CPU time while they are out stays a fraction of the wait.
+#[test]
+fn calls_awaited_together_do_not_spin() {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let cpu = || {
+        let u = getrusage(UsageWho::RUSAGE_THREAD).unwrap();
+        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+        Duration::from_micros(us(u.user_time()) + us(u.system_time()))
+    };
+    with_timeout(60, move || {
+        let w = World::new("sync-server", true);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let used = rt.block_on(async {
+            let other = w.svc.clone();
+            let third = tokio::spawn(async move { other.sleep(300).await });
+            let before = cpu();
+            let (a, b) = tokio::join!(w.svc.sleep(300), w.svc.sleep(300));
+            let used = cpu() - before;
+            a.unwrap();
+            b.unwrap();
+            third.await.unwrap().unwrap();
+            used
+        });
+        assert!(
+            used < Duration::from_millis(100),
+            "{used:?} of CPU while three calls were out for 300 ms"
+        );
+    });
+}
+
+/// A proxy awaited from one tokio runtime, then from another after the first is gone: each
+/// runtime's reactor gets its own registration of the channel.
+#[test]
+fn a_proxy_outlives_the_runtime_that_first_awaited_it() {
+    with_timeout(60, || {
+        let w = World::new("sync-server", true);
+        let current = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        // Long enough that the reply comes through the reactor, not the first look.
+        current().block_on(w.svc.sleep(50)).unwrap();
+        current().block_on(async {
+            w.svc.sleep(50).await.unwrap();
+            assert_eq!(w.svc.echo("again").await.unwrap(), "again");
+        });
+    });
+}
+
+/// A client runtime with no thread pool at all (nested calls served by the waiting thread, in
+/// blocking code) still takes callbacks nested in an awaited call: they run on tokio's
+/// blocking pool.
+#[test]
+fn callbacks_reach_an_async_client_without_loopers() {
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let path = bus.path().to_str().unwrap().to_owned();
+        let _server = spawn_role("async-server", &[(BUS_VAR, &path)]);
+        let endpoint = BusSocket::connect(bus.path()).unwrap();
+        let name = NAME.parse().unwrap();
+        endpoint.watch(&Watch::Name(NAME.parse().unwrap())).unwrap();
+        while endpoint.name_owner(&name).unwrap().is_none() {
+            endpoint.recv_event(Some(Duration::from_secs(20))).unwrap();
+        }
+        let rt = Runtime::new(RuntimeConfig {
+            max_threads: 0,
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        let svc = IConformanceProxy::from_binder(rt.get_service(&endpoint, NAME).unwrap());
+        multi_thread().block_on(async {
+            let cb = ICallbackProxy::new_local(&rt, Prefixer("pool:"));
+            assert_eq!(svc.call_back(&cb, "x").await.unwrap(), "pool:x");
         });
     });
 }

@@ -117,11 +117,15 @@ fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef, asynchronous: bool) -> TokenStream
     });
     let asyncness = asynchronous.then(|| quote!(async));
     if m.oneway {
+        let send = match asynchronous {
+            false => quote!(self.binder.transact_oneway(transactions::#code, #data)?),
+            true => quote!(self.binder.transact_oneway_async(transactions::#code, #data).await?),
+        };
         return quote! {
             #asyncness fn #name(&self, #(#params),*) -> ::std::result::Result<#ret, ::afbus_binder::Status> {
                 let mut #data = ::afbus_binder::Parcel::new();
                 #(#writes)*
-                self.binder.transact_oneway(transactions::#code, #data)?;
+                #send;
                 Ok(())
             }
         };

@@ -21,4 +21,10 @@ interface IConformance {
     int sleepsDone();
     /** Ends the service's process. */
     oneway void exit();
+    /** After `millis`, a new callback object of the service's. */
+    ICallback slowCallback(int millis);
+    /** How many callback objects `slowCallback` made are alive in the service. */
+    int liveCallbacks();
+    /** The nice value the call runs at in the service. */
+    int handlerNice();
 }
