@@ -544,10 +544,9 @@ fn a_call_out_blocks_no_worker() {
 
 /// A death notice as a future: it resolves when the service's process ends, and calls fail
 /// with DEAD_OBJECT after.
-#[test]
-fn death_is_a_future() {
-    with_timeout(60, || {
-        let mut w = World::new("async-server", true);
+fn death_is_a_future(shm: bool) {
+    with_timeout(60, move || {
+        let mut w = World::new("async-server", shm);
         multi_thread().block_on(async {
             let binder = w.svc.as_binder().clone();
             let died = binder.died();
@@ -560,6 +559,16 @@ fn death_is_a_future() {
         });
         w.server.kill();
     });
+}
+
+#[test]
+fn death_is_a_future_shm() {
+    death_is_a_future(true);
+}
+
+#[test]
+fn death_is_a_future_socket() {
+    death_is_a_future(false);
 }
 
 /// The service manager from async code: a get that waits (in the daemon, no thread here) for a
