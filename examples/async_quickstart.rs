@@ -3,19 +3,21 @@
 //! blocks while a call is out: each reply is awaited on the tokio reactor.
 //!
 //! `cargo run --example async_quickstart` starts a private bus, runs the service in a second
-//! process, calls it, and prints the replies and a latency summary; `-- --bus PATH` uses a
-//! running bus instead, and `-- service --bus PATH` only serves.
+//! process, calls it, and prints the replies and a latency summary.
 //!
 //! The crate depends on `afbus` with its `tokio` feature, and its `build.rs` asks afbus-idl for
 //! the async traits (`Builder::async_api(true)`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+mod common;
+
+use std::path::Path;
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use afbus::binder::{Runtime, RuntimeConfig, Status};
-use afbus::servicemanager::{PrivateBus, ServiceManager};
+use afbus::servicemanager::ServiceManager;
+use common::Result;
 
 /// The Rust that `build.rs` generated from IEcho.aidl.
 mod aidl {
@@ -25,8 +27,6 @@ use aidl::afbus::examples::IEcho::{IEchoAsync, IEchoAsyncServer, IEchoProxy};
 
 /// The name the echo service registers.
 const NAME: &str = "afbus.examples.IEcho/async";
-
-type Result<T = ()> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// The service: `async fn`s. Each call runs on the afbus thread that received it, on the
 /// tokio runtime the service was made in, so it may await timers, channels and other calls.
@@ -131,40 +131,5 @@ async fn call(bus: &Path) -> Result {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let bus_arg = args
-        .windows(2)
-        .find(|w| w[0] == "--bus")
-        .map(|w| PathBuf::from(&w[1]));
-    let run = match (args.first().map(String::as_str), bus_arg) {
-        (Some("service"), Some(bus)) => serve(&bus),
-        (Some("service"), None) => Err("service needs --bus PATH".into()),
-        (_, bus) => demo(bus),
-    };
-    match run {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("async_quickstart: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs the service in a second process and calls it, on a private bus unless given one.
-fn demo(bus: Option<PathBuf>) -> Result {
-    let private = match bus {
-        Some(_) => None,
-        None => Some(PrivateBus::start()?),
-    };
-    let bus = bus.unwrap_or_else(|| private.as_ref().expect("started").path().to_owned());
-    println!("[bus] {}", bus.display());
-    let mut service = Command::new(std::env::current_exe()?)
-        .arg("service")
-        .arg("--bus")
-        .arg(&bus)
-        .spawn()?;
-    let result = call(&bus);
-    let _ = service.kill();
-    let _ = service.wait();
-    result
+    common::two_processes("async_quickstart", serve, |bus, _| call(bus))
 }

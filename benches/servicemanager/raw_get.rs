@@ -6,26 +6,14 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{
-    recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
-};
+use nix::sys::socket::{recvmsg, send, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
 
-use super::common::Result;
+use super::common::{socketpair, Result};
 
 /// A request: a null call.
 const NULL: u8 = 0;
 /// A request: a new connection.
 const GET: u8 = 1;
-
-fn pair() -> Result<(OwnedFd, OwnedFd)> {
-    Ok(socketpair(
-        AddressFamily::Unix,
-        SockType::SeqPacket,
-        None,
-        SockFlag::SOCK_CLOEXEC,
-    )?)
-}
 
 /// The client's end of a raw broker, whose thread serves until this is dropped.
 pub struct RawBroker {
@@ -35,7 +23,7 @@ pub struct RawBroker {
 impl RawBroker {
     /// Starts the broker thread (placed by the scheduler as the caller's affinity allows).
     pub fn start() -> Result<RawBroker> {
-        let (sock, theirs) = pair()?;
+        let (sock, theirs) = socketpair()?;
         std::thread::spawn(move || serve(theirs));
         Ok(RawBroker { sock })
     }
@@ -73,7 +61,7 @@ impl RawBroker {
 }
 
 fn serve(sock: OwnedFd) -> Result {
-    let mut spare = pair()?;
+    let mut spare = socketpair()?;
     loop {
         let mut req = [0u8; 1];
         let mut iov = [IoSliceMut::new(&mut req)];
@@ -85,7 +73,7 @@ fn serve(sock: OwnedFd) -> Result {
             let fds = [spare.1.as_raw_fd()];
             let rights = [ControlMessage::ScmRights(&fds)];
             sendmsg::<()>(sock.as_raw_fd(), &reply, &rights, MsgFlags::empty(), None)?;
-            spare = pair()?;
+            spare = socketpair()?;
         } else {
             sendmsg::<()>(sock.as_raw_fd(), &reply, &[], MsgFlags::empty(), None)?;
         }

@@ -367,6 +367,13 @@ fn multi_thread() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// Every case, from async code, against `role` on the path `shm` says.
 fn async_client(role: &'static str, shm: bool) {
     with_timeout(90, move || {
@@ -515,10 +522,7 @@ fn blocking_client_async_service_socket() {
 fn a_call_out_blocks_no_worker() {
     with_timeout(60, || {
         let w = World::new("sync-server", true);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         let ticks = Arc::new(AtomicUsize::new(0));
         let ticked = rt.block_on(async {
             let t = ticks.clone();
@@ -646,10 +650,7 @@ fn async_handlers_run_at_the_callers_priority() {
     use afbus_binder::{Priority, SchedPolicy};
     with_timeout(60, || {
         let w = World::new("async-server", true);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         rt.block_on(async {
             assert_eq!(w.svc.handler_nice().await.unwrap(), 0);
             let nice7 = Priority {
@@ -674,10 +675,7 @@ fn calls_awaited_together_do_not_spin() {
     };
     with_timeout(60, move || {
         let w = World::new("sync-server", true);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread();
         let used = rt.block_on(async {
             let other = w.svc.clone();
             let third = tokio::spawn(async move { other.sleep(300).await });
@@ -702,12 +700,7 @@ fn calls_awaited_together_do_not_spin() {
 fn a_proxy_outlives_the_runtime_that_first_awaited_it() {
     with_timeout(60, || {
         let w = World::new("sync-server", true);
-        let current = || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-        };
+        let current = current_thread;
         // Long enough that the reply comes through the reactor, not the first look.
         current().block_on(w.svc.sleep(50)).unwrap();
         current().block_on(async {

@@ -70,14 +70,22 @@ fn arg_ident(a: &ArgDef) -> proc_macro2::Ident {
     ident(&snake_case(&a.name))
 }
 
+/// A method's parameters as the trait declares them (`name: Type`).
+fn params(ctx: &Ctx<'_>, m: &MethodDef) -> Vec<TokenStream> {
+    m.args
+        .iter()
+        .map(|a| {
+            let n = arg_ident(a);
+            let t = param_type(ctx, a);
+            quote!(#n: #t)
+        })
+        .collect()
+}
+
 fn trait_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
     let name = method_ident(m);
     let doc = doc_attrs(m.doc.as_deref());
-    let params = m.args.iter().map(|a| {
-        let n = arg_ident(a);
-        let t = param_type(ctx, a);
-        quote!(#n: #t)
-    });
+    let params = params(ctx, m);
     let ret = ret_type(ctx, &m.ret);
     let oneway_doc = match (m.oneway, m.doc.is_some()) {
         (false, _) => quote!(),
@@ -96,11 +104,7 @@ fn trait_method(ctx: &Ctx<'_>, m: &MethodDef) -> TokenStream {
 fn proxy_method(ctx: &Ctx<'_>, m: &MethodDef, asynchronous: bool) -> TokenStream {
     let name = method_ident(m);
     let code = format_ident!("{}", transaction_const(m));
-    let params = m.args.iter().map(|a| {
-        let n = arg_ident(a);
-        let t = param_type(ctx, a);
-        quote!(#n: #t)
-    });
+    let params = params(ctx, m);
     let ret = ret_type(ctx, &m.ret);
     let data = quote!(_aidl_data);
     let reply = quote!(_aidl_reply);
@@ -475,11 +479,7 @@ pub fn interface(ctx: &Ctx<'_>, def: &TypeDef, i: &Interface) -> TokenStream {
 fn async_trait_method(ctx: &Ctx<'_>, m: &MethodDef, send: bool) -> TokenStream {
     let name = method_ident(m);
     let doc = doc_attrs(m.doc.as_deref());
-    let params = m.args.iter().map(|a| {
-        let n = arg_ident(a);
-        let t = param_type(ctx, a);
-        quote!(#n: #t)
-    });
+    let params = params(ctx, m);
     let ret = ret_type(ctx, &m.ret);
     let send = send.then(|| quote!(+ ::std::marker::Send));
     quote! {
@@ -510,11 +510,7 @@ pub fn async_interface(
     let proxy_methods = i.methods.iter().map(|m| proxy_method(ctx, m, true));
     let adapter_methods = i.methods.iter().map(|m| {
         let name = method_ident(m);
-        let params = m.args.iter().map(|a| {
-            let n = arg_ident(a);
-            let t = param_type(ctx, a);
-            quote!(#n: #t)
-        });
+        let params = params(ctx, m);
         let args = m.args.iter().map(arg_ident);
         let ret = ret_type(ctx, &m.ret);
         quote! {
