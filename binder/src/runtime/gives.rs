@@ -226,8 +226,14 @@ impl RuntimeInner {
     /// the key again comes after the release, so the peer counts it right.
     fn send_release(&self, conn: &Arc<Conn>, key: u64, count: u32) {
         if self.loopers.load(Ordering::SeqCst) == 0 {
-            return self.release_now(conn, key, count);
+            return self.release_now(conn, key, count, true);
         }
+        self.release_later(conn, key, count);
+    }
+
+    /// Puts a release of `count` gives of `key` on `conn`'s waiting list (see
+    /// [`Self::send_release`]).
+    fn release_later(&self, conn: &Arc<Conn>, key: u64, count: u32) {
         let first = {
             let mut st = conn.lock();
             if st.dead {
@@ -257,7 +263,13 @@ impl RuntimeInner {
     }
 
     /// Sends the releases waiting on `conn` (before a frame of ours goes on it).
-    pub(super) fn flush_releases(&self, conn: &Conn) {
+    pub(super) fn flush_releases(&self, conn: &Arc<Conn>) {
+        self.send_waiting_releases(conn, true);
+    }
+
+    /// Sends the releases waiting on `conn`; `wait`: for room, a little (see
+    /// [`Self::release_now`]).
+    fn send_waiting_releases(&self, conn: &Arc<Conn>, wait: bool) {
         if !conn.releases_due.load(Ordering::Relaxed) {
             return;
         }
@@ -267,7 +279,7 @@ impl RuntimeInner {
             std::mem::take(&mut st.releases)
         };
         for (key, count) in releases {
-            self.release_now(conn, key, count);
+            self.release_now(conn, key, count, wait);
         }
     }
 
@@ -281,22 +293,34 @@ impl RuntimeInner {
         #[cfg(feature = "tokio")]
         self.watch_quiet_again();
         let due = std::mem::take(&mut *self.releases_due.lock());
+        // A looper never waits for room here: a channel still full is tried again later.
         for conn in due.iter().filter_map(std::sync::Weak::upgrade) {
-            self.flush_releases(&conn);
+            self.send_waiting_releases(&conn, false);
         }
     }
 
-    /// Sends `RELEASE` for `count` gives of `key` on `conn`, waiting a little for room: a
-    /// channel that stays full keeps the give until it hangs up.
-    fn release_now(&self, conn: &Conn, key: u64, count: u32) {
+    /// Sends `RELEASE` for `count` gives of `key` on `conn`; `wait`: for room, up to
+    /// [`ONEWAY_ROOM_WAIT`]. A release that finds the channel full (its owner reads nothing)
+    /// waits on it for the next try: the timer's, or the next frame's.
+    fn release_now(&self, conn: &Arc<Conn>, key: u64, count: u32, wait: bool) {
         if conn.lock().dead {
             return;
         }
         let header = Header::new(FrameKind::OneWay).with_code(TransactionCode::RELEASE.0);
-        let deadline = Instant::now() + ONEWAY_ROOM_WAIT;
         let payload = encode_release(key, count);
-        if let Err(e) = conn.chan.send_until(&header, &payload, &[], Some(deadline)) {
-            tracing::debug!(key, count, "a release was not sent: {e}");
+        let sent = match wait {
+            true => {
+                let deadline = Instant::now() + ONEWAY_ROOM_WAIT;
+                conn.chan.send_until(&header, &payload, &[], Some(deadline))
+            }
+            false => conn.chan.try_send(&header, &payload, &[]),
+        };
+        match sent {
+            Ok(()) => {}
+            Err(afbus_transport::Error::WouldBlock | afbus_transport::Error::TimedOut) => {
+                self.release_later(conn, key, count)
+            }
+            Err(e) => tracing::debug!(key, count, "a release was not sent: {e}"),
         }
     }
 }
