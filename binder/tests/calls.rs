@@ -160,6 +160,55 @@ fn a_full_one_way_buffer_is_an_error_then_recovers_and_loses_nothing() {
     })
 }
 
+/// A release (we let go of an object given to us) that finds the channel to its owner full is
+/// sent once there is room: the owner hears that its object's last reference went.
+#[test]
+fn a_release_that_finds_the_channel_full_goes_once_there_is_room() {
+    with_timeout(60, || {
+        let w = World::new(RuntimeConfig::default());
+        w.rt.start_thread_pool();
+        let svc = w.svc();
+        let gate = w.gate();
+        let child = svc
+            .transact(MAKE_CHILD, Parcel::new())
+            .unwrap()
+            .read_binder()
+            .unwrap();
+        // The service stops reading the channel behind one-way calls its gate holds up.
+        let filler = vec![0u8; 4096];
+        let mut sent = 0;
+        loop {
+            let mut p = Parcel::new();
+            p.write_i32(sent);
+            p.write_bytes(&filler);
+            match svc.transact_oneway(GATED_LOG, p) {
+                Ok(()) => sent += 1,
+                Err(e) if e.code() == StatusCode::WOULD_BLOCK => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        drop(child);
+        // The release has met the full channel (the release timer fires within 5 ms).
+        std::thread::sleep(Duration::from_millis(100));
+        let gone = |gate: &SpIBinder| -> u32 {
+            gate.transact(CHILD_REFS_GONE, Parcel::new())
+                .unwrap()
+                .read_u32()
+                .unwrap()
+        };
+        assert_eq!(gone(&gate), 0, "the release went through a full channel?");
+        gate.transact(OPEN_GATE, Parcel::new()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while gone(&gate) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the owner never heard the release"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    })
+}
+
 struct Callback {
     calls: AtomicUsize,
     /// The thread that must run the callback, if it matters.

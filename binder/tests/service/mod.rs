@@ -42,6 +42,8 @@ pub const LOAD_BINDER: TransactionCode = TransactionCode(22);
 pub const BYTES_SUM: TransactionCode = TransactionCode(23);
 /// Replies with an fd (`/dev/null`).
 pub const NEW_FD: TransactionCode = TransactionCode(24);
+/// How many times the last remote reference to the object MAKE_CHILD made went (u32).
+pub const CHILD_REFS_GONE: TransactionCode = TransactionCode(25);
 
 /// State shared by the service and its gate.
 #[derive(Default)]
@@ -51,6 +53,7 @@ pub struct Shared {
     gate_open: Mutex<bool>,
     gate: Condvar,
     child: Mutex<Option<SpIBinder>>,
+    child_shared: Mutex<Option<Arc<Shared>>>,
     stored: Mutex<Option<SpIBinder>>,
     pub last_caller: Mutex<Option<CallContext>>,
     pub last_refs_gone: Mutex<usize>,
@@ -155,9 +158,16 @@ impl Binder for Service {
             ECHO_BINDER => reply.write_binder(&data.read_binder()?),
             MAKE_CHILD => {
                 let rt = self.runtime.upgrade().ok_or(StatusCode::DEAD_OBJECT)?;
-                let child = rt.local(Service::new(Arc::new(Shared::default()), &rt));
+                let child_shared = Arc::new(Shared::default());
+                let child = rt.local(Service::new(child_shared.clone(), &rt));
                 reply.write_binder(&child);
                 *shared.child.lock() = Some(child);
+                *shared.child_shared.lock() = Some(child_shared);
+            }
+            CHILD_REFS_GONE => {
+                let child = shared.child_shared.lock().clone();
+                let gone = child.map_or(0, |c| *c.last_refs_gone.lock());
+                reply.write_u32(gone as u32);
             }
             IS_CHILD => {
                 let b = data.read_binder()?;
