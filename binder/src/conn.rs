@@ -93,9 +93,9 @@ pub(crate) struct ConnState {
     more: bool,
     /// Objects given over this channel, and the proxies that call through it.
     pub links: Links,
-    /// `RELEASE`s not sent yet (key, count): they go before the next frame sent on this
+    /// `RELEASE`s not sent yet (count by key): they go before the next frame sent on this
     /// channel, or when the runtime's release timer fires (see `runtime::gives`).
-    pub releases: Vec<(u64, u32)>,
+    pub releases: HashMap<u64, u32>,
 }
 
 /// What a channel's one-shot registration in the runtime's epoll waits for.
@@ -429,6 +429,9 @@ impl Conn {
             return Some(Ok(Woken::Reply(reply)));
         }
         if mb.lost {
+            if let Some(work) = hand_on(st) {
+                return Some(Ok(Woken::Work(work)));
+            }
             st.mailboxes.remove(&txn);
             return Some(Err(Error::new(
                 StatusCode::FAILED_TRANSACTION,

@@ -226,22 +226,34 @@ impl RuntimeInner {
     /// the key again comes after the release, so the peer counts it right.
     fn send_release(&self, conn: &Arc<Conn>, key: u64, count: u32) {
         if self.loopers.load(Ordering::SeqCst) == 0 {
-            return self.release_now(conn, key, count, true);
+            let deadline = Instant::now() + ONEWAY_ROOM_WAIT;
+            if !self.try_release(conn, key, count, Some(deadline)) {
+                self.release_later(conn, key, count);
+            }
+            return;
         }
         self.release_later(conn, key, count);
     }
 
     /// Puts a release of `count` gives of `key` on `conn`'s waiting list (see
-    /// [`Self::send_release`]).
+    /// [`Self::send_release`]). A peer that gives us more distinct objects over one channel
+    /// than [`MAX_GIVEN_PER_PEER`](crate::MAX_GIVEN_PER_PEER) while reading none of our
+    /// releases is hung up on.
     fn release_later(&self, conn: &Arc<Conn>, key: u64, count: u32) {
         let first = {
             let mut st = conn.lock();
             if st.dead {
                 return;
             }
-            match st.releases.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, n)) => *n = n.saturating_add(count),
-                None => st.releases.push((key, count)),
+            let n = st.releases.entry(key).or_default();
+            *n = n.saturating_add(count);
+            if st.releases.len() > crate::MAX_GIVEN_PER_PEER {
+                drop(st);
+                tracing::warn!(
+                    pid = conn.peer(),
+                    "hung up on a peer that gives objects and reads none of their releases"
+                );
+                return self.conn_died(conn);
             }
             !conn.releases_due.swap(true, Ordering::Relaxed)
         };
@@ -267,8 +279,8 @@ impl RuntimeInner {
         self.send_waiting_releases(conn, true);
     }
 
-    /// Sends the releases waiting on `conn`; `wait`: for room, a little (see
-    /// [`Self::release_now`]).
+    /// Sends the releases waiting on `conn`; `wait`: for room, up to [`ONEWAY_ROOM_WAIT`] in
+    /// all. Once one finds no room, the rest wait with it for the next try.
     fn send_waiting_releases(&self, conn: &Arc<Conn>, wait: bool) {
         if !conn.releases_due.load(Ordering::Relaxed) {
             return;
@@ -278,8 +290,16 @@ impl RuntimeInner {
             conn.releases_due.store(false, Ordering::Relaxed);
             std::mem::take(&mut st.releases)
         };
-        for (key, count) in releases {
-            self.release_now(conn, key, count, wait);
+        let deadline = wait.then(|| Instant::now() + ONEWAY_ROOM_WAIT);
+        let mut left = releases.into_iter();
+        for (key, count) in left.by_ref() {
+            if !self.try_release(conn, key, count, deadline) {
+                self.release_later(conn, key, count);
+                break;
+            }
+        }
+        for (key, count) in left {
+            self.release_later(conn, key, count);
         }
     }
 
@@ -299,28 +319,31 @@ impl RuntimeInner {
         }
     }
 
-    /// Sends `RELEASE` for `count` gives of `key` on `conn`; `wait`: for room, up to
-    /// [`ONEWAY_ROOM_WAIT`]. A release that finds the channel full (its owner reads nothing)
-    /// waits on it for the next try: the timer's, or the next frame's.
-    fn release_now(&self, conn: &Arc<Conn>, key: u64, count: u32, wait: bool) {
+    /// Sends `RELEASE` for `count` gives of `key` on `conn`, waiting for room until `deadline`
+    /// (`None`: not at all); false if the channel had none (the caller keeps the release).
+    fn try_release(
+        &self,
+        conn: &Arc<Conn>,
+        key: u64,
+        count: u32,
+        deadline: Option<Instant>,
+    ) -> bool {
         if conn.lock().dead {
-            return;
+            return true;
         }
         let header = Header::new(FrameKind::OneWay).with_code(TransactionCode::RELEASE.0);
         let payload = encode_release(key, count);
-        let sent = match wait {
-            true => {
-                let deadline = Instant::now() + ONEWAY_ROOM_WAIT;
-                conn.chan.send_until(&header, &payload, &[], Some(deadline))
-            }
-            false => conn.chan.try_send(&header, &payload, &[]),
+        let sent = match deadline {
+            Some(d) => conn.chan.send_until(&header, &payload, &[], Some(d)),
+            None => conn.chan.try_send(&header, &payload, &[]),
         };
         match sent {
-            Ok(()) => {}
-            Err(afbus_transport::Error::WouldBlock | afbus_transport::Error::TimedOut) => {
-                self.release_later(conn, key, count)
+            Ok(()) => true,
+            Err(afbus_transport::Error::WouldBlock | afbus_transport::Error::TimedOut) => false,
+            Err(e) => {
+                tracing::debug!(key, count, "a release was not sent: {e}");
+                true
             }
-            Err(e) => tracing::debug!(key, count, "a release was not sent: {e}"),
         }
     }
 }

@@ -157,7 +157,10 @@ impl RuntimeInner {
                 }
                 Read::Release { key, count } => self.release(conn, key, count),
                 Read::Orphan(reply) => self.discard_reply(conn, reply),
-                Read::Nothing | Read::Empty | Read::Queued => {}
+                // Nothing there now: whatever woke us is read (an end that reports only its
+                // hang-up reads on until that, which a read finds rather than nothing).
+                Read::Empty => return,
+                Read::Nothing | Read::Queued => {}
             }
             // Frames left in the ring: read on (nobody else hears of them).
             if serves && conn.take_more() {

@@ -259,6 +259,13 @@ impl RuntimeInner {
             conn.forget(txn);
             if matches!(e, afbus_transport::Error::HungUp) {
                 self.conn_died(&conn);
+            } else {
+                // `will_read` took the ring off polling: put it back for whoever waits there.
+                let mut st = conn.lock();
+                if !st.is_reading() && self.rearm(&conn, &mut st) {
+                    drop(st);
+                    self.queue_work(&conn, Work::Poll);
+                }
             }
             return Err(dead_if_hung_up(e));
         }

@@ -737,3 +737,35 @@ fn callbacks_reach_an_async_client_without_loopers() {
         });
     });
 }
+
+/// Blocking and awaited calls on one proxy at once, their replies close together: once they
+/// are answered, the process goes quiet (no thread keeps polling the channel).
+#[test]
+fn blocking_and_awaited_calls_on_one_proxy_leave_nothing_spinning() {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let cpu = || {
+        let u = getrusage(UsageWho::RUSAGE_SELF).unwrap();
+        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+        Duration::from_micros(us(u.user_time()) + us(u.system_time()))
+    };
+    with_timeout(60, move || {
+        let w = World::new("sync-server", true);
+        let rt = multi_thread();
+        // Often enough that, now and then, one reply waits in the ring when the other's reader
+        // lets go (which left a looper polling an empty channel for ever, before).
+        for _ in 0..60 {
+            let svc = w.svc.clone();
+            let blocking = std::thread::spawn(move || IConformance::IConformance::sleep(&svc, 20));
+            rt.block_on(w.svc.sleep(20)).unwrap();
+            blocking.join().unwrap().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        let before = cpu();
+        std::thread::sleep(Duration::from_millis(300));
+        let used = cpu() - before;
+        assert!(
+            used < Duration::from_millis(100),
+            "{used:?} of CPU in 300 ms of quiet"
+        );
+    });
+}
