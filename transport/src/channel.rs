@@ -244,6 +244,17 @@ impl Channel {
         }
     }
 
+    /// Whether [`spin_for_ring`](Self::spin_for_ring) would spin now: the ring is in use and the
+    /// peer last ran on another CPU.
+    pub fn would_spin(&self) -> bool {
+        match self.shm.get().filter(|s| s.usable()) {
+            Some(shm) if shm.rx_ring.load(Ordering::Acquire) => {
+                shm.link.rx().would_spin(shm::shm_spin())
+            }
+            _ => false,
+        }
+    }
+
     /// Spins for [`shm_spin`](crate::shm::shm_spin) at most while the ring is empty, if the
     /// peer last ran on another CPU (as a blocked reader does before it sleeps); true if
     /// something came. For a reader that would otherwise wait for the socket doorbell.

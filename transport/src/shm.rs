@@ -364,14 +364,18 @@ impl Ring<'_> {
         waiter.store(WAIT_RUNNING, Ordering::SeqCst);
     }
 
+    /// Whether a reader would spin now (see [`Self::spin`]): the producer last ran on another
+    /// CPU, and there is one.
+    pub(crate) fn would_spin(&self, spin: Duration) -> bool {
+        !spin.is_zero()
+            && online_cpus() >= 2
+            && self.word(PRODUCER_CPU).load(Ordering::Relaxed) != sys::current_cpu()
+    }
+
     /// Spins while nothing is past `tail`, at most `spin`, and only if the producer last ran on
     /// another CPU; true if something came.
     pub(crate) fn spin(&self, tail: u64, spin: Duration) -> bool {
-        if spin.is_zero() || online_cpus() < 2 {
-            return false;
-        }
-        let peer = self.word(PRODUCER_CPU).load(Ordering::Relaxed);
-        if peer == sys::current_cpu() {
+        if !self.would_spin(spin) {
             return false;
         }
         let start = std::time::Instant::now();

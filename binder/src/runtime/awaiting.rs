@@ -50,7 +50,7 @@ impl RuntimeInner {
     /// when the task's mailbox closes, by the next reader, or, if the task is not polled again
     /// soon (a future kept but left alone), by the release timer: fresh calls on the channel
     /// wait at most [`RELEASE_DELAY`] for a looper.
-    fn watch_for_hang_up_only(&self, conn: &Arc<Conn>) {
+    pub(super) fn watch_for_hang_up_only(&self, conn: &Arc<Conn>) {
         let mut st = conn.lock();
         if st.armed == Armed::In && !st.is_reading() && !st.dead {
             self.arm(conn, &mut st, Armed::HangUp);

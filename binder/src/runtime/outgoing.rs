@@ -251,6 +251,13 @@ impl RuntimeInner {
             .with_txn(txn)
             .with_flags(flags | nested);
         conn.expect(txn, awaited)?;
+        // The task reads the channel from now on: the loopers stop watching it before the
+        // callee can answer (on one CPU the callee may run, and answer, before we look), unless
+        // the task is likely to catch the answer in its spin (then only if it does not).
+        #[cfg(feature = "tokio")]
+        if awaited && !conn.chan.would_spin() {
+            self.watch_for_hang_up_only(&conn);
+        }
         self.flush_releases(&conn);
         // The caller reads the reply (on shared memory, the callee need not ring the socket
         // doorbell; a task that stops looking parks the ring first).
