@@ -21,6 +21,7 @@ use afbus_idl_e2e::org::afbus::test::{
 };
 use afbus_transport::{BusSocket, Watch};
 use common::{child_role, spawn_role, with_timeout, ChildGuard, TestBus, BUS_VAR};
+use nix::sys::resource::UsageWho;
 use parking_lot::{Condvar, Mutex};
 
 const NAME: &str = "org.afbus.test.Conformance";
@@ -663,16 +664,18 @@ fn async_handlers_run_at_the_callers_priority() {
     });
 }
 
+/// CPU time used so far by `who` (this thread, or this process).
+fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
+    let u = nix::sys::resource::getrusage(who).unwrap();
+    let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
+    Duration::from_micros(us(u.user_time()) + us(u.system_time()))
+}
+
 /// Calls awaited together on one channel (two in one task, and a third in another task) wait
 /// without spinning: this thread's CPU time while they are out stays a fraction of the wait.
 #[test]
 fn calls_awaited_together_do_not_spin() {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let cpu = || {
-        let u = getrusage(UsageWho::RUSAGE_THREAD).unwrap();
-        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
-        Duration::from_micros(us(u.user_time()) + us(u.system_time()))
-    };
+    let cpu = || cpu_time(UsageWho::RUSAGE_THREAD);
     with_timeout(60, move || {
         let w = World::new("sync-server", true);
         let rt = current_thread();
@@ -742,12 +745,7 @@ fn callbacks_reach_an_async_client_without_loopers() {
 /// are answered, the process goes quiet (no thread keeps polling the channel).
 #[test]
 fn blocking_and_awaited_calls_on_one_proxy_leave_nothing_spinning() {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let cpu = || {
-        let u = getrusage(UsageWho::RUSAGE_SELF).unwrap();
-        let us = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
-        Duration::from_micros(us(u.user_time()) + us(u.system_time()))
-    };
+    let cpu = || cpu_time(UsageWho::RUSAGE_SELF);
     with_timeout(60, move || {
         let w = World::new("sync-server", true);
         let rt = multi_thread();
