@@ -333,6 +333,16 @@ struct World {
 
 impl World {
     fn new(role: &str, shm: bool) -> World {
+        let client = RuntimeConfig {
+            shm,
+            ..RuntimeConfig::default()
+        };
+        World::with_client(role, shm, client, true)
+    }
+
+    /// The service on the path `shm` says; a client runtime of `client`, with its thread pool
+    /// started if `pool`.
+    fn with_client(role: &str, shm: bool, client: RuntimeConfig, pool: bool) -> World {
         let bus = TestBus::new();
         let path = bus.path().to_str().unwrap().to_owned();
         let shm_env = if shm { "1" } else { "0" };
@@ -343,12 +353,10 @@ impl World {
         while endpoint.name_owner(&name).unwrap().is_none() {
             endpoint.recv_event(Some(Duration::from_secs(20))).unwrap();
         }
-        let rt = Runtime::new(RuntimeConfig {
-            shm,
-            ..RuntimeConfig::default()
-        })
-        .unwrap();
-        rt.start_thread_pool();
+        let rt = Runtime::new(client).unwrap();
+        if pool {
+            rt.start_thread_pool();
+        }
         let svc = IConformanceProxy::from_binder_checked(rt.get_service(&endpoint, NAME).unwrap())
             .unwrap();
         World {
@@ -719,23 +727,14 @@ fn a_proxy_outlives_the_runtime_that_first_awaited_it() {
 #[test]
 fn callbacks_reach_an_async_client_without_loopers() {
     with_timeout(60, || {
-        let bus = TestBus::new();
-        let path = bus.path().to_str().unwrap().to_owned();
-        let _server = spawn_role("async-server", &[(BUS_VAR, &path)]);
-        let endpoint = BusSocket::connect(bus.path()).unwrap();
-        let name = NAME.parse().unwrap();
-        endpoint.watch(&Watch::Name(NAME.parse().unwrap())).unwrap();
-        while endpoint.name_owner(&name).unwrap().is_none() {
-            endpoint.recv_event(Some(Duration::from_secs(20))).unwrap();
-        }
-        let rt = Runtime::new(RuntimeConfig {
+        let client = RuntimeConfig {
             max_threads: 0,
             ..RuntimeConfig::default()
-        })
-        .unwrap();
-        let svc = IConformanceProxy::from_binder(rt.get_service(&endpoint, NAME).unwrap());
+        };
+        let w = World::with_client("async-server", true, client, false);
+        let (rt, svc) = (&w.rt, &w.svc);
         multi_thread().block_on(async {
-            let cb = ICallbackProxy::new_local(&rt, Prefixer("pool:"));
+            let cb = ICallbackProxy::new_local(rt, Prefixer("pool:"));
             assert_eq!(svc.call_back(&cb, "x").await.unwrap(), "pool:x");
         });
     });
