@@ -61,7 +61,7 @@ pub mod tokio;
 pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, Interface, ObjectId, OnewayMode,
-    SpIBinder, TransactionCode, MAX_DUMP_ARGS, ONEWAY_ROOM_WAIT,
+    SpIBinder, TransactionCode, WeakBinder, MAX_DUMP_ARGS, ONEWAY_ROOM_WAIT,
 };
 pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
 pub use peers::{max_refs_per_peer, MAX_GIVEN_PER_PEER, MAX_RINGS_PER_PEER, MAX_SPARES_PER_PEER};

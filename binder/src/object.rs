@@ -326,6 +326,38 @@ pub(crate) enum Kind {
     Remote(Arc<Proxy>),
 }
 
+/// A reference that does not keep its object alive: [`upgrade`](Self::upgrade) gives the
+/// object back while some [`SpIBinder`] (or, for a local object, a remote holder) keeps it.
+/// What a table of objects keyed by something else holds, so that the same object comes back
+/// as the same [`SpIBinder`] (Binder's `wp<IBinder>`).
+#[derive(Clone)]
+pub struct WeakBinder(WeakKind);
+
+#[derive(Clone)]
+enum WeakKind {
+    Local(Weak<LocalObject>),
+    Remote(Weak<Proxy>),
+}
+
+impl WeakBinder {
+    /// The object, if it is still held.
+    pub fn upgrade(&self) -> Option<SpIBinder> {
+        match &self.0 {
+            WeakKind::Local(w) => w.upgrade().map(|o| SpIBinder(Kind::Local(o))),
+            WeakKind::Remote(w) => w.upgrade().map(|p| SpIBinder(Kind::Remote(p))),
+        }
+    }
+}
+
+impl fmt::Debug for WeakBinder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.upgrade() {
+            Some(b) => write!(f, "WeakBinder({:?})", b.object_id()),
+            None => f.write_str("WeakBinder(gone)"),
+        }
+    }
+}
+
 /// An object of this process, as the runtime tracks it.
 pub(crate) struct LocalObject {
     pub runtime: Weak<RuntimeInner>,
@@ -647,6 +679,14 @@ impl SpIBinder {
                 pid: p.owner_pid,
             },
         }
+    }
+
+    /// A reference to the same object that does not keep it alive.
+    pub fn downgrade(&self) -> WeakBinder {
+        WeakBinder(match &self.0 {
+            Kind::Local(obj) => WeakKind::Local(Arc::downgrade(obj)),
+            Kind::Remote(p) => WeakKind::Remote(Arc::downgrade(p)),
+        })
     }
 
     /// A live proxy that this reference's runtime already holds to the remote object `id`

@@ -109,6 +109,27 @@ impl Parcel {
         Ok((data, fds, objects))
     }
 
+    /// Creates a parcel from data, fds and object references, with its cursor at the start:
+    /// the data names fds and objects by their index in these tables, as
+    /// [`into_parts_with_objects`](Self::into_parts_with_objects) left them. For code that
+    /// carries parcels it does not read, such as a bridge to another machine.
+    pub fn from_parts_with_objects(
+        data: Vec<u8>,
+        fds: Vec<OwnedFd>,
+        objects: Vec<SpIBinder>,
+    ) -> Self {
+        Self::from_wire(data, fds, objects)
+    }
+
+    /// Splits the parcel into its data, its fd table and its object table, the reverse of
+    /// [`from_parts_with_objects`](Self::from_parts_with_objects). Fails as
+    /// [`into_parts`](Self::into_parts) does.
+    pub fn into_parts_with_objects(
+        self,
+    ) -> Result<(Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>), ParcelError> {
+        self.into_wire()
+    }
+
     /// Splits the parcel into its data and its fd table, ready to be sent as one frame.
     ///
     /// Fails with [`ParcelError::FdMissing`] if an fd was taken out with [`take_fd`](Self::take_fd),

@@ -17,6 +17,11 @@
 //! uid = 1234
 //! find = ["secret.*"]
 //!
+//! [[allow]]
+//! remote = "hostb"           # a peer of afbus-bridge, by its certificate's name (glob)
+//! find = ["org.example.*"]   # remote rules name no uid or gid, and only they apply to
+//! call = ["org.example.*"]   # remote callers: a rule for everyone is for local uids
+//!
 //! [quota]                    # per uid; each defaults to its named limit
 //! connections_per_uid = 256  # MAX_CONNECTIONS_PER_UID
 //! services_per_uid = 50000   # MAX_SERVICES_PER_UID
@@ -173,6 +178,7 @@ struct RawRule {
     gid: Option<u32>,
     user: Option<toml::Spanned<String>>,
     group: Option<toml::Spanned<String>>,
+    remote: Option<toml::Spanned<String>>,
     #[serde(default)]
     own: Vec<String>,
     #[serde(default)]
@@ -189,6 +195,8 @@ struct RawRule {
 struct Rule {
     uid: Option<u32>,
     gid: Option<u32>,
+    /// A pattern on the remote principal: the rule is for bridged callers only.
+    remote: Option<String>,
     /// Patterns per op, in `Op` order.
     patterns: [Vec<String>; 5],
 }
@@ -219,6 +227,7 @@ impl Policy {
         let rule = Rule {
             uid: None,
             gid: None,
+            remote: None,
             patterns: [all(), all(), all(), all(), all()],
         };
         Policy {
@@ -242,6 +251,23 @@ impl Policy {
         let compile = |raw: RawRule| -> Result<Rule, ConfigError> {
             let mut uid = raw.uid;
             let mut gid = raw.gid;
+            let remote = match raw.remote {
+                Some(remote)
+                    if uid.is_some()
+                        || gid.is_some()
+                        || raw.user.is_some()
+                        || raw.group.is_some() =>
+                {
+                    return Err(at(
+                        remote.span().start,
+                        "a `remote` rule is for bridged callers and names no uid, gid, user \
+                         or group"
+                            .to_string(),
+                    ));
+                }
+                Some(remote) => Some(remote.into_inner()),
+                None => None,
+            };
             if let Some(user) = raw.user {
                 uid = Some(lookup_user(&user, text, origin)?.0);
             }
@@ -260,6 +286,7 @@ impl Policy {
             Ok(Rule {
                 uid,
                 gid,
+                remote,
                 patterns: [raw.own, raw.find, raw.call, raw.send, raw.receive],
             })
         };
@@ -288,6 +315,19 @@ impl Policy {
         uid == self.owner_uid || uid == 0 || hits(&self.allow)
     }
 
+    /// May the remote principal `principal` (a peer bus's bridge, as its authenticated name)
+    /// do `op` on `name`? Only rules that name a `remote` pattern apply, and nothing is
+    /// allowed unless one does: no remote principal is the bus owner.
+    pub fn allows_remote(&self, op: Op, principal: &str, name: &str) -> bool {
+        let hits = |rules: &[Rule]| {
+            rules.iter().any(|r| {
+                r.remote.as_deref().is_some_and(|p| glob(p, principal))
+                    && r.patterns[op as usize].iter().any(|p| glob(p, name))
+            })
+        };
+        !hits(&self.deny) && hits(&self.allow)
+    }
+
     /// The per-uid quotas.
     pub fn quota(&self) -> Quota {
         self.quota
@@ -301,7 +341,8 @@ impl Policy {
 
 impl Rule {
     fn matches(&self, op: Op, uid: u32, gid: u32, name: &str) -> bool {
-        self.uid.is_none_or(|u| u == uid)
+        self.remote.is_none()
+            && self.uid.is_none_or(|u| u == uid)
             && self.gid.is_none_or(|g| g == gid)
             && self.patterns[op as usize].iter().any(|p| glob(p, name))
     }
@@ -360,6 +401,46 @@ find = ["org.example.Secret"]
             !p.allows(Op::Find, 1000, 7, "org.example.Secret"),
             "deny wins even for the owner"
         );
+    }
+
+    #[test]
+    fn remote_rules_apply_to_remote_principals_only() {
+        let text = r#"
+[[allow]]
+find = ["*"]
+call = ["*"]
+[[allow]]
+remote = "host*"
+find = ["org.example.*"]
+call = ["org.example.*"]
+[[deny]]
+remote = "hostz"
+call = ["*"]
+"#;
+        let p = Policy::parse(text, "test.toml", 1000).unwrap();
+        assert!(p.allows_remote(Op::Find, "hostb", "org.example.Echo"));
+        assert!(p.allows_remote(Op::Call, "hostb", "org.example.Echo"));
+        assert!(
+            !p.allows_remote(Op::Find, "hostb", "org.other.Echo"),
+            "the rule for everyone is for local uids only"
+        );
+        assert!(!p.allows_remote(Op::Find, "other", "org.example.Echo"));
+        assert!(p.allows_remote(Op::Find, "hostz", "org.example.Echo"));
+        assert!(
+            !p.allows_remote(Op::Call, "hostz", "org.example.Echo"),
+            "deny wins"
+        );
+        assert!(
+            !Policy::owner_only(0).allows_remote(Op::Find, "hostb", "x"),
+            "no remote principal is allowed anything by default"
+        );
+        assert!(
+            p.allows(Op::Find, 4321, 4321, "x"),
+            "a remote rule leaves local uids to the local rules"
+        );
+        let e = Policy::parse("[[allow]]\nuid = 1\nremote = \"b\"\n", "p.toml", 0).unwrap_err();
+        assert_eq!((e.line, e.col), (3, 10), "{e}");
+        assert!(e.message.contains("names no uid"), "{e}");
     }
 
     #[test]
