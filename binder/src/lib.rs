@@ -63,7 +63,9 @@ pub use object::{
     calling_context, Binder, CallContext, DeathRecipient, Interface, ObjectId, OnewayMode,
     SpIBinder, TransactionCode, WeakBinder, MAX_DUMP_ARGS, ONEWAY_ROOM_WAIT,
 };
-pub use parcel::{Blob, Parcel, ParcelError, Parcelable, MAX_BLOB_BYTES, MAX_PARCEL_NESTING};
+pub use parcel::{
+    Blob, Parcel, ParcelError, Parcelable, WireParts, MAX_BLOB_BYTES, MAX_PARCEL_NESTING,
+};
 pub use peers::{max_refs_per_peer, MAX_GIVEN_PER_PEER, MAX_RINGS_PER_PEER, MAX_SPARES_PER_PEER};
 pub use priority::{Priority, SchedPolicy};
 pub use reply::REPLY_TIMEOUT;

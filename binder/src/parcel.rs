@@ -45,7 +45,7 @@ pub const MAX_PARCEL_FDS: usize = 253;
 pub const MAX_PARCEL_NESTING: usize = 128;
 
 /// What a parcel sends: its data, its fds, and its object references.
-pub(crate) type WireParts = (Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>);
+pub type WireParts = (Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>);
 
 /// A typed buffer for an IPC message: data bytes, a read cursor, and a table of fds.
 #[derive(Default)]
@@ -124,9 +124,7 @@ impl Parcel {
     /// Splits the parcel into its data, its fd table and its object table, the reverse of
     /// [`from_parts_with_objects`](Self::from_parts_with_objects). Fails as
     /// [`into_parts`](Self::into_parts) does.
-    pub fn into_parts_with_objects(
-        self,
-    ) -> Result<(Vec<u8>, Vec<OwnedFd>, Vec<SpIBinder>), ParcelError> {
+    pub fn into_parts_with_objects(self) -> Result<WireParts, ParcelError> {
         self.into_wire()
     }
 
