@@ -1,0 +1,840 @@
+//! The bridge at work: a bus client on one side, a Zenoh peer on the other.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use afbus_binder::{
+    Binder, Blob, CallContext, DeathRecipient, Error, ObjectId, Parcel, Runtime, RuntimeConfig,
+    SpIBinder, Status, StatusCode, TransactionCode, WeakBinder,
+};
+use afbus_servicemanager::{Op, Policy, ServiceManager};
+use crossbeam_channel::{Receiver, Sender};
+use parking_lot::Mutex;
+use zenoh::bytes::Encoding;
+use zenoh::liveliness::LivelinessToken;
+use zenoh::query::{ConsolidationMode, Query, QueryTarget};
+use zenoh::sample::{Locality, SampleKind};
+use zenoh::Wait;
+
+use crate::config::{Config, Import};
+use crate::envelope::{Body, Failure, ObjectRef};
+use crate::keys::{self, Live, Target};
+
+/// The most threads serving peers' calls at once; past it, calls wait for one.
+pub const MAX_CALL_THREADS: usize = 64;
+/// How long an object given to a peer is kept for it before the peer's holder token arrives
+/// (a reply on its way, a peer slow to declare). An object no peer holds after this is let go.
+pub const GIVEN_GRACE: Duration = Duration::from_secs(5);
+/// How long a worker thread with nothing to do stays.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+
+/// Why a bridge did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// The policy file does not compile.
+    #[error("policy: {0}")]
+    Policy(#[from] afbus_servicemanager::ConfigError),
+    /// Zenoh refused the configuration or could not open.
+    #[error("zenoh: {0}")]
+    Zenoh(String),
+    /// The bus could not be joined.
+    #[error("bus: {0}")]
+    Bus(#[from] Error),
+    /// A thread could not be started.
+    #[error("spawn: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+fn zenoh_error(e: impl std::fmt::Display) -> BridgeError {
+    BridgeError::Zenoh(e.to_string())
+}
+
+/// A running bridge; dropping it leaves the Zenoh session and stops serving.
+pub struct Bridge {
+    shared: Arc<Shared>,
+    _declared: Vec<Declared>,
+}
+
+enum Declared {
+    Queryable(#[allow(dead_code)] zenoh::query::Queryable<()>),
+    Subscriber(#[allow(dead_code)] zenoh::pubsub::Subscriber<()>),
+}
+
+struct Shared {
+    me: String,
+    session: zenoh::Session,
+    rt: Arc<Runtime>,
+    bus: PathBuf,
+    policy: Policy,
+    call_timeout: Duration,
+    stop: AtomicBool,
+    /// Exported names and the service each names now (looked up when first called).
+    exports: HashMap<String, Mutex<Option<SpIBinder>>>,
+    imports: Vec<Import>,
+    /// Imported names shown on the bus: by (peer, name), the stand-in and its name here.
+    shown: Mutex<HashMap<(String, String), (Arc<Remote>, SpIBinder)>>,
+    given: Mutex<Given>,
+    stand_ins: Mutex<StandIns>,
+    calls: Sender<Query>,
+    calls_rx: Receiver<Query>,
+    idle: AtomicUsize,
+    threads: AtomicUsize,
+}
+
+/// Objects of this bus given to peers.
+#[derive(Default)]
+struct Given {
+    by_id: HashMap<(String, u64), Gift>,
+    by_object: HashMap<(String, ObjectId), u64>,
+    next: u64,
+}
+
+struct Gift {
+    binder: SpIBinder,
+    /// Whether the peer's holder token is there.
+    held: bool,
+    /// When it was last given.
+    given_at: Instant,
+    _live: LivelinessToken,
+}
+
+/// Peers' objects stood in for on this bus.
+#[derive(Default)]
+struct StandIns {
+    by_key: HashMap<(String, u64), (WeakBinder, Weak<Remote>)>,
+    /// The peer and id behind each stand-in, by the stand-in's identity here.
+    origin: HashMap<ObjectId, (String, u64)>,
+}
+
+impl Bridge {
+    /// Opens the Zenoh session, joins the bus, and starts exporting and importing what
+    /// `config` names.
+    pub fn start(config: &Config) -> Result<Bridge, BridgeError> {
+        let policy = match &config.policy {
+            Some(path) => Policy::load(path, nix::unistd::geteuid().as_raw())?,
+            None => Policy::owner_only(nix::unistd::geteuid().as_raw()),
+        };
+        let bus = afbus_servicemanager::bus_path(config.bus.clone()).path;
+        let zconfig =
+            zenoh::Config::from_json5(&config.zenoh_json().to_string()).map_err(zenoh_error)?;
+        let session = zenoh::open(zconfig).wait().map_err(zenoh_error)?;
+        let rt = Arc::new(Runtime::new(RuntimeConfig::default())?);
+        rt.start_thread_pool();
+        let (calls, calls_rx) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            me: config.name.clone(),
+            session,
+            rt,
+            bus,
+            policy,
+            call_timeout: config.call_timeout,
+            stop: AtomicBool::new(false),
+            exports: config
+                .exports
+                .iter()
+                .map(|n| (n.clone(), Mutex::new(None)))
+                .collect(),
+            imports: config.imports.clone(),
+            shown: Mutex::default(),
+            given: Mutex::default(),
+            stand_ins: Mutex::default(),
+            calls,
+            calls_rx,
+            idle: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+        });
+        let mut declared = Vec::new();
+        let weak = Arc::downgrade(&shared);
+        let s = &shared.session;
+
+        let w = weak.clone();
+        declared.push(Declared::Queryable(
+            s.declare_queryable(keys::all_to(&shared.me, "call"))
+                .allowed_origin(Locality::Remote)
+                .callback(move |query| {
+                    if let Some(shared) = w.upgrade() {
+                        shared.dispatch(query);
+                    }
+                })
+                .wait()
+                .map_err(zenoh_error)?,
+        ));
+
+        let (oneway_tx, oneway_rx) = crossbeam_channel::unbounded::<(String, Vec<u8>)>();
+        declared.push(Declared::Subscriber(
+            s.declare_subscriber(keys::all_to(&shared.me, "oneway"))
+                .allowed_origin(Locality::Remote)
+                .callback(move |sample| {
+                    let _ = oneway_tx.send((
+                        sample.key_expr().as_str().to_string(),
+                        sample.payload().to_bytes().into_owned(),
+                    ));
+                })
+                .wait()
+                .map_err(zenoh_error)?,
+        ));
+        let w = weak.clone();
+        spawn("afbus-bridge-oneway", move || {
+            for (key, payload) in oneway_rx {
+                let Some(shared) = w.upgrade() else { return };
+                shared.serve_oneway(&key, &payload);
+            }
+        })?;
+
+        let w = weak.clone();
+        declared.push(Declared::Subscriber(
+            s.liveliness()
+                .declare_subscriber(format!("afbus/{}/ref/**", shared.me))
+                .history(true)
+                .callback(move |sample| {
+                    if let Some(shared) = w.upgrade() {
+                        shared.holder_changed(
+                            sample.key_expr().as_str(),
+                            sample.kind() == SampleKind::Put,
+                        );
+                    }
+                })
+                .wait()
+                .map_err(zenoh_error)?,
+        ));
+
+        let (live_tx, live_rx) = crossbeam_channel::unbounded::<(Live, bool)>();
+        declared.push(Declared::Subscriber(
+            s.liveliness()
+                .declare_subscriber("afbus/*/live/**")
+                .history(true)
+                .callback(move |sample| {
+                    if let Some(live) = keys::parse_live(sample.key_expr().as_str()) {
+                        let _ = live_tx.send((live, sample.kind() == SampleKind::Put));
+                    }
+                })
+                .wait()
+                .map_err(zenoh_error)?,
+        ));
+        let w = weak.clone();
+        spawn("afbus-bridge-live", move || {
+            for (live, alive) in live_rx {
+                let Some(shared) = w.upgrade() else { return };
+                shared.live_changed(live, alive);
+            }
+        })?;
+
+        for name in config.exports.clone() {
+            let w = weak.clone();
+            spawn("afbus-bridge-export", move || watch_export(&w, &name))?;
+        }
+        let w = weak;
+        spawn("afbus-bridge-sweep", move || loop {
+            std::thread::sleep(GIVEN_GRACE / 5);
+            let Some(shared) = w.upgrade() else { return };
+            if shared.stop.load(Ordering::Relaxed) {
+                return;
+            }
+            shared.sweep();
+        })?;
+        tracing::info!(
+            name = %config.name,
+            exports = config.exports.len(),
+            imports = config.imports.len(),
+            "bridge up"
+        );
+        Ok(Bridge {
+            shared,
+            _declared: declared,
+        })
+    }
+
+    /// This bridge's runtime on the bus (the stand-ins for peers' objects live there).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.shared.rt
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.shared.rt.shutdown();
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(f)
+        .map(drop)
+}
+
+/// Keeps the exported `name`'s liveliness token up while the service is on the bus.
+fn watch_export(shared: &Weak<Shared>, name: &str) {
+    struct Died(Sender<()>);
+    impl DeathRecipient for Died {
+        fn binder_died(&self) {
+            let _ = self.0.send(());
+        }
+    }
+    let mut sm: Option<ServiceManager> = None;
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        if s.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if sm
+            .as_ref()
+            .is_none_or(|m| !m.proxy().as_binder().is_alive())
+        {
+            sm = ServiceManager::connect(&s.rt, &s.bus).ok();
+        }
+        let found = sm
+            .as_ref()
+            .map(|m| m.wait_for_service(name, Duration::from_secs(1)));
+        let service = match found {
+            Some(Ok(service)) => service,
+            Some(Err(_)) => continue,
+            None => {
+                drop(s);
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let recipient: Arc<dyn DeathRecipient> = Arc::new(Died(tx));
+        if service.link_to_death(recipient.clone()).is_err() {
+            continue;
+        }
+        if let Some(slot) = s.exports.get(name) {
+            *slot.lock() = Some(service.clone());
+        }
+        let token = s
+            .session
+            .liveliness()
+            .declare_token(keys::live_service(&s.me, name))
+            .wait();
+        if let Err(e) = &token {
+            tracing::warn!(%name, error = %e, "cannot declare the export");
+        }
+        drop(s);
+        loop {
+            match rx.recv_timeout(Duration::from_millis(500)) {
+                Ok(()) => break,
+                Err(_) => {
+                    let stop = shared
+                        .upgrade()
+                        .is_none_or(|s| s.stop.load(Ordering::Relaxed));
+                    if stop {
+                        return;
+                    }
+                }
+            }
+        }
+        tracing::info!(%name, "exported service gone");
+        drop(token);
+    }
+}
+
+impl Shared {
+    /// Hands a peer's call to a worker thread: it may block on the bus, and Zenoh's threads
+    /// must not.
+    fn dispatch(self: &Arc<Self>, query: Query) {
+        if self.idle.load(Ordering::Acquire) == 0
+            && self.threads.load(Ordering::Acquire) < MAX_CALL_THREADS
+        {
+            self.threads.fetch_add(1, Ordering::AcqRel);
+            let w = Arc::downgrade(self);
+            let rx = self.calls_rx.clone();
+            let spawned = spawn("afbus-bridge-call", move || worker(&w, &rx));
+            if spawned.is_err() {
+                self.threads.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _ = self.calls.send(query);
+    }
+
+    fn serve_query(self: &Arc<Self>, query: Query) {
+        let outcome = match keys::parse_call(&self.me, query.key_expr().as_str()) {
+            Some((peer, target)) => {
+                let payload = query
+                    .payload()
+                    .map(|p| p.to_bytes().into_owned())
+                    .unwrap_or_default();
+                self.serve_call(&peer, &target, &payload)
+            }
+            None => Err(Failure::code(StatusCode::BAD_VALUE, "not a call key").0),
+        };
+        let sent = match outcome {
+            Ok(bytes) => query.reply(query.key_expr().clone(), bytes).wait(),
+            Err(status) => query
+                .reply_err(Failure(status).encode())
+                .encoding(Encoding::ZENOH_BYTES.with_schema("afbus/status"))
+                .wait(),
+        };
+        if let Err(e) = sent {
+            tracing::debug!(error = %e, "reply not sent");
+        }
+    }
+
+    /// Serves `peer`'s call to `target`: the reply's payload, or why not.
+    fn serve_call(
+        self: &Arc<Self>,
+        peer: &str,
+        target: &Target,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, Status> {
+        let binder = match target {
+            Target::Find(name) => {
+                self.check(Op::Find, peer, name)?;
+                let service = self.export(name)?;
+                return Ok(service.descriptor()?.into_bytes());
+            }
+            target => self.target(peer, target)?,
+        };
+        let (code, body) = Body::decode_call(payload)?;
+        let data = self.incoming(peer, body)?;
+        let reply = binder.transact(code, data)?;
+        Ok(self.outgoing(peer, reply)?.encode_reply()?)
+    }
+
+    fn serve_oneway(self: &Arc<Self>, key: &str, payload: &[u8]) {
+        let Some((peer, target)) = keys::parse_call(&self.me, key) else {
+            return;
+        };
+        let sent = (|| -> Result<(), Status> {
+            let binder = self.target(&peer, &target)?;
+            let (code, body) = Body::decode_call(payload)?;
+            let data = self.incoming(&peer, body)?;
+            binder.transact_oneway(code, data)?;
+            Ok(())
+        })();
+        if let Err(status) = sent {
+            tracing::debug!(%peer, ?target, %status, "one-way call dropped");
+        }
+    }
+
+    /// The object `peer` calls as `target`, if `peer` may.
+    fn target(&self, peer: &str, target: &Target) -> Result<SpIBinder, Status> {
+        match target {
+            Target::Service(name) => {
+                self.check(Op::Find, peer, name)?;
+                self.check(Op::Call, peer, name)?;
+                self.export(name)
+            }
+            Target::Object(id) => self
+                .given
+                .lock()
+                .by_id
+                .get(&(peer.to_string(), *id))
+                .map(|g| g.binder.clone())
+                .ok_or_else(|| {
+                    Failure::code(
+                        StatusCode::DEAD_OBJECT,
+                        format!("no object {id:x} is held for {peer}"),
+                    )
+                    .0
+                }),
+            Target::Find(_) => Err(StatusCode::BAD_VALUE.into()),
+        }
+    }
+
+    fn check(&self, op: Op, peer: &str, name: &str) -> Result<(), Status> {
+        if self.exports.contains_key(name) && self.policy.allows_remote(op, peer, name) {
+            return Ok(());
+        }
+        // An unexported name and a refused one look the same to the peer.
+        let code = match op {
+            Op::Find => StatusCode::NAME_NOT_FOUND,
+            _ => StatusCode::PERMISSION_DENIED,
+        };
+        Err(Failure::code(code, format!("{peer} may not {op} {name}")).0)
+    }
+
+    /// The service an exported name names now.
+    fn export(&self, name: &str) -> Result<SpIBinder, Status> {
+        let slot = self.exports.get(name).ok_or(StatusCode::NAME_NOT_FOUND)?;
+        let mut slot = slot.lock();
+        if let Some(service) = slot.as_ref().filter(|s| s.is_alive()) {
+            return Ok(service.clone());
+        }
+        let sm = ServiceManager::connect(&self.rt, &self.bus)?;
+        let service = sm.get_service(name)?;
+        *slot = Some(service.clone());
+        Ok(service)
+    }
+
+    /// A parcel going to `peer`: its objects given to `peer`, its blobs copied; any other fd
+    /// is refused.
+    fn outgoing(&self, peer: &str, parcel: Parcel) -> Result<Body, Status> {
+        let (data, fds, objects) = parcel.into_parts_with_objects()?;
+        let blobs = fds
+            .into_iter()
+            .enumerate()
+            .map(|(index, fd)| match Blob::open(fd) {
+                Ok(blob) => Ok(blob.to_vec()),
+                Err(_) => Err(Status::from(Error::new(
+                    StatusCode::FDS_NOT_ALLOWED,
+                    format!(
+                        "fd {index} of the parcel cannot cross to {peer}: only sealed \
+                         blobs are copied across machines"
+                    ),
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let objects = objects
+            .iter()
+            .map(|b| self.give(peer, b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let body = Body {
+            data,
+            objects,
+            blobs,
+        };
+        body.check()?;
+        Ok(body)
+    }
+
+    /// A parcel from `peer`, its objects resolved.
+    fn incoming(self: &Arc<Self>, peer: &str, body: Body) -> Result<Parcel, Status> {
+        let fds = body
+            .blobs
+            .iter()
+            .map(|b| Blob::seal(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let objects = body
+            .objects
+            .into_iter()
+            .map(|o| match o {
+                ObjectRef::Given { id, descriptor } => Ok(self.stand_in(peer, id, descriptor)),
+                ObjectRef::Home { id } => self
+                    .given
+                    .lock()
+                    .by_id
+                    .get(&(peer.to_string(), id))
+                    .map(|g| g.binder.clone())
+                    .ok_or_else(|| {
+                        Failure::code(
+                            StatusCode::BAD_VALUE,
+                            format!("object {id:x} was never given to {peer}"),
+                        )
+                        .0
+                    }),
+            })
+            .collect::<Result<Vec<_>, Status>>()?;
+        Ok(Parcel::from_parts_with_objects(body.data, fds, objects))
+    }
+
+    /// `binder` as `peer` will know it: one of its own objects coming home, or one of ours
+    /// (or a third bridge's, through us) given to it.
+    fn give(&self, peer: &str, binder: &SpIBinder) -> Result<ObjectRef, Status> {
+        let object = binder.object_id();
+        if let Some((owner, id)) = self.stand_ins.lock().origin.get(&object) {
+            if owner == peer {
+                return Ok(ObjectRef::Home { id: *id });
+            }
+        }
+        let descriptor = binder.descriptor()?;
+        let mut given = self.given.lock();
+        let key = (peer.to_string(), object);
+        if let Some(&id) = given.by_object.get(&key) {
+            if let Some(gift) = given.by_id.get_mut(&(peer.to_string(), id)) {
+                gift.given_at = Instant::now();
+                return Ok(ObjectRef::Given { id, descriptor });
+            }
+        }
+        given.next += 1;
+        let id = given.next;
+        let live = self
+            .session
+            .liveliness()
+            .declare_token(keys::live_object(&self.me, peer, id))
+            .wait()
+            .map_err(|e| Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string())))?;
+        given.by_object.insert(key, id);
+        given.by_id.insert(
+            (peer.to_string(), id),
+            Gift {
+                binder: binder.clone(),
+                held: false,
+                given_at: Instant::now(),
+                _live: live,
+            },
+        );
+        Ok(ObjectRef::Given { id, descriptor })
+    }
+
+    /// The stand-in on this bus for object `id` of `owner`: the one already there, or a new
+    /// one, for which this bridge tells `owner` it holds the object.
+    fn stand_in(self: &Arc<Self>, owner: &str, id: u64, descriptor: String) -> SpIBinder {
+        let mut stand_ins = self.stand_ins.lock();
+        let key = (owner.to_string(), id);
+        if let Some(binder) = stand_ins.by_key.get(&key).and_then(|(b, _)| b.upgrade()) {
+            return binder;
+        }
+        let holder = self
+            .session
+            .liveliness()
+            .declare_token(keys::holder(owner, &self.me, id))
+            .wait()
+            .ok();
+        let remote = Arc::new(Remote {
+            bridge: Arc::downgrade(self),
+            owner: owner.to_string(),
+            call_key: keys::call(owner, &self.me, &Target::Object(id)),
+            oneway_key: keys::oneway(owner, &self.me, &Target::Object(id)),
+            descriptor,
+            dead: AtomicBool::new(false),
+            stood_for: OnceLock::new(),
+            _holder: holder,
+        });
+        let binder = self.rt.local_arc(remote.clone());
+        let object = binder.object_id();
+        let _ = remote.stood_for.set((object, key.clone()));
+        stand_ins.origin.insert(object, key.clone());
+        stand_ins
+            .by_key
+            .insert(key, (binder.downgrade(), Arc::downgrade(&remote)));
+        binder
+    }
+
+    fn holder_changed(&self, key: &str, held: bool) {
+        let Some((peer, id)) = keys::parse_holder(&self.me, key) else {
+            return;
+        };
+        let mut given = self.given.lock();
+        let k = (peer, id);
+        let remove = match given.by_id.get_mut(&k) {
+            Some(gift) => {
+                gift.held = held;
+                !held && gift.given_at.elapsed() >= GIVEN_GRACE
+            }
+            None => false,
+        };
+        if remove {
+            forget(&mut given, &k);
+        }
+    }
+
+    /// Lets go of objects given to peers that no longer hold them.
+    fn sweep(&self) {
+        let mut given = self.given.lock();
+        let gone: Vec<_> = given
+            .by_id
+            .iter()
+            .filter(|(_, g)| !g.held && g.given_at.elapsed() >= GIVEN_GRACE)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            forget(&mut given, &k);
+        }
+    }
+
+    fn live_changed(self: &Arc<Self>, live: Live, alive: bool) {
+        match live {
+            Live::Service { owner, name } => {
+                let imports: Vec<Import> = self
+                    .imports
+                    .iter()
+                    .filter(|i| i.from == owner && i.name == name)
+                    .cloned()
+                    .collect();
+                for import in imports {
+                    if alive {
+                        self.show(&import);
+                    } else {
+                        self.hide(&import);
+                    }
+                }
+            }
+            Live::Object { owner, peer, id } if peer == self.me && !alive => {
+                let remote = self
+                    .stand_ins
+                    .lock()
+                    .by_key
+                    .get(&(owner, id))
+                    .and_then(|(_, r)| r.upgrade());
+                if let Some(remote) = remote {
+                    remote.dead.store(true, Ordering::Release);
+                }
+            }
+            Live::Object { .. } => {}
+        }
+    }
+
+    /// Shows an imported name on the bus, once its owner lets this bridge find it.
+    fn show(self: &Arc<Self>, import: &Import) {
+        let target = Target::Find(import.name.clone());
+        let descriptor = match self.query(&keys::call(&import.from, &self.me, &target), Vec::new())
+        {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(status) => {
+                tracing::warn!(from = %import.from, name = %import.name, %status, "import refused");
+                return;
+            }
+        };
+        let service = Target::Service(import.name.clone());
+        let remote = Arc::new(Remote {
+            bridge: Arc::downgrade(self),
+            owner: import.from.clone(),
+            call_key: keys::call(&import.from, &self.me, &service),
+            oneway_key: keys::oneway(&import.from, &self.me, &service),
+            descriptor,
+            dead: AtomicBool::new(false),
+            stood_for: OnceLock::new(),
+            _holder: None,
+        });
+        let binder = self.rt.local_arc(remote.clone());
+        let added = ServiceManager::connect(&self.rt, &self.bus)
+            .and_then(|sm| sm.add_service(&import.local_name, &binder));
+        match added {
+            Ok(()) => {
+                tracing::info!(from = %import.from, name = %import.name, local = %import.local_name, "imported");
+                let key = (import.from.clone(), import.name.clone());
+                if let Some((old, _)) = self.shown.lock().insert(key, (remote, binder)) {
+                    old.dead.store(true, Ordering::Release);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(local = %import.local_name, error = %e, "cannot show the import")
+            }
+        }
+    }
+
+    fn hide(&self, import: &Import) {
+        let key = (import.from.clone(), import.name.clone());
+        let Some((remote, binder)) = self.shown.lock().remove(&key) else {
+            return;
+        };
+        remote.dead.store(true, Ordering::Release);
+        if let Ok(sm) = ServiceManager::connect(&self.rt, &self.bus) {
+            let _ = sm.try_unregister_service(&import.local_name, &binder);
+        }
+        tracing::info!(from = %import.from, name = %import.name, "import gone");
+    }
+
+    /// A call to a peer: the reply's payload, or the status the caller gets.
+    fn query(&self, key: &str, payload: Vec<u8>) -> Result<Vec<u8>, Status> {
+        let replies = self
+            .session
+            .get(key)
+            .payload(payload)
+            .target(QueryTarget::BestMatching)
+            .consolidation(ConsolidationMode::None)
+            .allowed_destination(Locality::Remote)
+            .timeout(self.call_timeout)
+            .wait()
+            .map_err(|e| Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string())))?;
+        let Ok(reply) = replies.recv() else {
+            return Err(Failure::code(
+                StatusCode::DEAD_OBJECT,
+                "no reply: the peer or its service is gone",
+            )
+            .0);
+        };
+        match reply.result() {
+            Ok(sample) => Ok(sample.payload().to_bytes().into_owned()),
+            Err(e) if e.encoding() == &Encoding::ZENOH_STRING => Err(Failure::code(
+                StatusCode::TIMED_OUT,
+                format!(
+                    "no reply within {} ms ({})",
+                    self.call_timeout.as_millis(),
+                    e.payload().try_to_string().unwrap_or_default()
+                ),
+            )
+            .0),
+            Err(e) => Err(Failure::decode(&e.payload().to_bytes())?.0),
+        }
+    }
+}
+
+fn forget(given: &mut Given, key: &(String, u64)) {
+    if let Some(gift) = given.by_id.remove(key) {
+        given
+            .by_object
+            .remove(&(key.0.clone(), gift.binder.object_id()));
+    }
+}
+
+fn worker(shared: &Weak<Shared>, calls: &Receiver<Query>) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        s.idle.fetch_add(1, Ordering::AcqRel);
+        drop(s);
+        let next = calls.recv_timeout(IDLE_EXIT);
+        let Some(s) = shared.upgrade() else { return };
+        s.idle.fetch_sub(1, Ordering::AcqRel);
+        match next {
+            Ok(query) => s.serve_query(query),
+            Err(_) => {
+                s.threads.fetch_sub(1, Ordering::AcqRel);
+                return;
+            }
+        }
+    }
+}
+
+/// A peer's object on this bus: calls to it become Zenoh queries (one-way calls, puts).
+struct Remote {
+    bridge: Weak<Shared>,
+    owner: String,
+    call_key: String,
+    oneway_key: String,
+    descriptor: String,
+    dead: AtomicBool,
+    /// This stand-in's identity here, and the (owner, id) it stands for (objects only).
+    stood_for: OnceLock<(ObjectId, (String, u64))>,
+    _holder: Option<LivelinessToken>,
+}
+
+impl Binder for Remote {
+    fn descriptor(&self) -> &str {
+        &self.descriptor
+    }
+
+    fn on_transact(
+        &self,
+        code: TransactionCode,
+        data: &mut Parcel,
+        reply: &mut Parcel,
+        ctx: &CallContext,
+    ) -> Result<(), Status> {
+        let dead = || Failure::code(StatusCode::DEAD_OBJECT, format!("{} is gone", self.owner)).0;
+        if self.dead.load(Ordering::Acquire) {
+            return Err(dead());
+        }
+        let bridge = self.bridge.upgrade().ok_or_else(dead)?;
+        let body = bridge.outgoing(&self.owner, std::mem::take(data))?;
+        let payload = body.encode_call(code)?;
+        if ctx.oneway {
+            return bridge
+                .session
+                .put(&self.oneway_key, payload)
+                .congestion_control(zenoh::qos::CongestionControl::Block)
+                .allowed_destination(Locality::Remote)
+                .wait()
+                .map_err(|e| {
+                    Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string()))
+                });
+        }
+        let bytes = bridge.query(&self.call_key, payload)?;
+        *reply = bridge.incoming(&self.owner, Body::decode_reply(&bytes)?)?;
+        Ok(())
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        let (Some(bridge), Some((object, key))) = (self.bridge.upgrade(), self.stood_for.get())
+        else {
+            return;
+        };
+        let mut stand_ins = bridge.stand_ins.lock();
+        stand_ins.origin.remove(object);
+        if stand_ins
+            .by_key
+            .get(key)
+            .is_some_and(|(_, r)| r.strong_count() == 0)
+        {
+            stand_ins.by_key.remove(key);
+        }
+    }
+}
