@@ -28,6 +28,8 @@ pub const MAX_CALL_THREADS: usize = 64;
 /// How long an object given to a peer is kept for it before the peer's holder token arrives
 /// (a reply on its way, a peer slow to declare). An object no peer holds after this is let go.
 pub const GIVEN_GRACE: Duration = Duration::from_secs(5);
+/// The encoding of an error reply that carries a [`Failure`]; any other error reply is Zenoh's.
+const STATUS_ENCODING: &str = "application/x-afbus-status";
 /// How long a worker thread with nothing to do stays.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 
@@ -75,13 +77,19 @@ struct Shared {
     exports: HashMap<String, Mutex<Option<SpIBinder>>>,
     imports: Vec<Import>,
     /// Imported names shown on the bus: by (peer, name), the stand-in and its name here.
-    shown: Mutex<HashMap<(String, String), (Arc<Remote>, SpIBinder)>>,
+    shown: Mutex<HashMap<(String, String), Shown>>,
     given: Mutex<Given>,
     stand_ins: Mutex<StandIns>,
     calls: Sender<Query>,
     calls_rx: Receiver<Query>,
     idle: AtomicUsize,
     threads: AtomicUsize,
+}
+
+/// An imported name on the bus: its stand-in, and the reference the bus was given.
+struct Shown {
+    remote: Arc<Remote>,
+    binder: SpIBinder,
 }
 
 /// Objects of this bus given to peers.
@@ -367,7 +375,7 @@ impl Shared {
             Ok(bytes) => query.reply(query.key_expr().clone(), bytes).wait(),
             Err(status) => query
                 .reply_err(Failure(status).encode())
-                .encoding(Encoding::ZENOH_BYTES.with_schema("afbus/status"))
+                .encoding(Encoding::from(STATUS_ENCODING))
                 .wait(),
         };
         if let Err(e) = sent {
@@ -456,8 +464,16 @@ impl Shared {
         if let Some(service) = slot.as_ref().filter(|s| s.is_alive()) {
             return Ok(service.clone());
         }
+        // A look-up that does not wait: the caller holds the name's object, and an object
+        // that is gone is dead, not late.
         let sm = ServiceManager::connect(&self.rt, &self.bus)?;
-        let service = sm.get_service(name)?;
+        let service = sm.check_service(name)?.ok_or_else(|| {
+            Failure::code(
+                StatusCode::DEAD_OBJECT,
+                format!("{name} is not on the bus now"),
+            )
+            .0
+        })?;
         *slot = Some(service.clone());
         Ok(service)
     }
@@ -689,8 +705,8 @@ impl Shared {
             Ok(()) => {
                 tracing::info!(from = %import.from, name = %import.name, local = %import.local_name, "imported");
                 let key = (import.from.clone(), import.name.clone());
-                if let Some((old, _)) = self.shown.lock().insert(key, (remote, binder)) {
-                    old.dead.store(true, Ordering::Release);
+                if let Some(old) = self.shown.lock().insert(key, Shown { remote, binder }) {
+                    old.remote.dead.store(true, Ordering::Release);
                 }
             }
             Err(e) => {
@@ -701,7 +717,7 @@ impl Shared {
 
     fn hide(&self, import: &Import) {
         let key = (import.from.clone(), import.name.clone());
-        let Some((remote, binder)) = self.shown.lock().remove(&key) else {
+        let Some(Shown { remote, binder }) = self.shown.lock().remove(&key) else {
             return;
         };
         remote.dead.store(true, Ordering::Release);
@@ -732,16 +748,26 @@ impl Shared {
         };
         match reply.result() {
             Ok(sample) => Ok(sample.payload().to_bytes().into_owned()),
-            Err(e) if e.encoding() == &Encoding::ZENOH_STRING => Err(Failure::code(
-                StatusCode::TIMED_OUT,
-                format!(
-                    "no reply within {} ms ({})",
-                    self.call_timeout.as_millis(),
-                    e.payload().try_to_string().unwrap_or_default()
-                ),
-            )
-            .0),
-            Err(e) => Err(Failure::decode(&e.payload().to_bytes())?.0),
+            Err(e) if e.encoding().to_string() == STATUS_ENCODING => {
+                Err(Failure::decode(&e.payload().to_bytes())?.0)
+            }
+            // Zenoh's own: the deadline passed ("Timeout"), or something it could not do.
+            Err(e) => {
+                let what = e.payload().try_to_string().unwrap_or_default().into_owned();
+                let code = if what == "Timeout" {
+                    StatusCode::TIMED_OUT
+                } else {
+                    StatusCode::FAILED_TRANSACTION
+                };
+                Err(Failure::code(
+                    code,
+                    format!(
+                        "{what} (after {} ms at most)",
+                        self.call_timeout.as_millis()
+                    ),
+                )
+                .0)
+            }
         }
     }
 }
