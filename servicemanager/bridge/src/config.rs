@@ -473,6 +473,13 @@ as = "remote/Clock"
     }
 
     #[test]
+    fn the_shipped_file_reads() {
+        let text = include_str!("../../dist/bridge.toml");
+        let c = Config::parse(text, "dist/bridge.toml").unwrap();
+        assert!(c.exports.is_empty() && c.imports.is_empty());
+    }
+
+    #[test]
     fn insecure_must_be_said() {
         let text = "name = \"a\"\n[zenoh]\ninsecure = true\nlisten = [\"tcp/127.0.0.1:0\"]\n";
         let c = Config::parse(text, "b.toml").unwrap();
