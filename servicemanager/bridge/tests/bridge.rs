@@ -36,7 +36,11 @@ mod bridged {
     use std::time::{Duration, Instant};
 
     use super::common::{child_role, spawn_role, with_timeout, ChildGuard, BUS_VAR};
-    use afbus_binder::{calling_context, Runtime, RuntimeConfig, Status, StatusCode};
+    use afbus_binder::{
+        calling_context, Runtime, RuntimeConfig, Status, StatusCode, TransactionCode,
+    };
+    use afbus_bridge::envelope::{Body, Failure};
+    use afbus_bridge::keys::{self, Target};
     use afbus_idl_e2e::org::afbus::test::{
         ICallback::{self, ICallbackProxy},
         IConformance::{self, IConformance as _, IConformanceProxy},
@@ -426,6 +430,105 @@ mod bridged {
             assert_eq!(code(e.clone()), StatusCode::PERMISSION_DENIED, "{e}");
             // hostb, allowed, still calls.
             assert_eq!(world.remote().echo("ok").unwrap(), "ok");
+        });
+    }
+
+    /// A raw Zenoh session with `name`'s certificate, connected to bridge A: an attacker that
+    /// speaks the bridge's keys and payloads itself.
+    fn raw_session(dir: &Path, name: &str, port: u16) -> zenoh::Session {
+        use zenoh::Wait as _;
+        let toml = bridge_toml(
+            name,
+            &dir.join("no-bus"),
+            &["hosta"],
+            &format!("connect = [\"tls/127.0.0.1:{port}\"]"),
+            "",
+        );
+        let config = afbus_bridge::Config::parse(&toml, "raw.toml").expect("config");
+        let config = zenoh::Config::from_json5(&config.zenoh_json().to_string()).expect("json");
+        zenoh::open(config).wait().expect("open")
+    }
+
+    /// Every reply to a query on `key`: the payload of each, `Err` for an error reply.
+    fn ask(session: &zenoh::Session, key: &str, payload: Vec<u8>) -> Vec<Result<Vec<u8>, Vec<u8>>> {
+        use zenoh::Wait as _;
+        let replies = session
+            .get(key)
+            .payload(payload)
+            .timeout(Duration::from_secs(5))
+            .wait()
+            .expect("get");
+        let mut all = Vec::new();
+        while let Ok(reply) = replies.recv() {
+            all.push(match reply.result() {
+                Ok(s) => Ok(s.payload().to_bytes().into_owned()),
+                Err(e) => Err(e.payload().to_bytes().into_owned()),
+            });
+        }
+        all
+    }
+
+    fn failure(replies: &[Result<Vec<u8>, Vec<u8>>]) -> Status {
+        match replies {
+            [Err(bytes)] => Failure::decode(bytes).expect("a status").0,
+            other => panic!("expected one error reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_peer_cannot_speak_under_another_peers_name() {
+        with_timeout(90, || {
+            let world = World::new("");
+            let svc = world.remote();
+            // Bridge A gives hostb an object: the service's callback.
+            let theirs = svc.slow_callback(0).unwrap();
+            let attacker = raw_session(world.dir.path(), "hostc", world.port);
+            let call = Body::default()
+                .encode_call(TransactionCode::FIRST_CALL)
+                .unwrap();
+            let own = keys::call("hosta", "hostc", &Target::Service(NAME.into()));
+            // Under its own name, hostc is heard, and the policy refuses it the call.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let replies = loop {
+                let replies = ask(&attacker, &own, call.clone());
+                if !replies.is_empty() || Instant::now() > deadline {
+                    break replies;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            };
+            let e = failure(&replies);
+            assert_eq!(
+                e.transaction_error(),
+                StatusCode::PERMISSION_DENIED,
+                "{e:?}"
+            );
+            // Under hostb's name, Zenoh's access control on bridge A drops the query: no
+            // reply at all, from the service or from the bridge.
+            let forged = keys::call("hosta", "hostb", &Target::Service(NAME.into()));
+            assert_eq!(ask(&attacker, &forged, call.clone()), []);
+            let forged = keys::oneway("hosta", "hostb", &Target::Service(NAME.into()));
+            assert_eq!(ask(&attacker, &forged, call.clone()), []);
+            // The object given to hostb is not hostc's, whatever its id.
+            for id in 0..4 {
+                let key = keys::call("hosta", "hostc", &Target::Object(id));
+                let e = failure(&ask(&attacker, &key, call.clone()));
+                assert_eq!(e.transaction_error(), StatusCode::DEAD_OBJECT, "{e:?}");
+            }
+            // Hostile payloads get a clear error, and the bridge serves on.
+            for junk in [
+                vec![],
+                vec![1],
+                vec![9; 100],
+                call[..call.len() - 1].to_vec(),
+            ] {
+                let key = keys::call("hosta", "hostc", &Target::Object(1));
+                assert_eq!(ask(&attacker, &key, junk).len(), 1);
+            }
+            assert_eq!(
+                ICallback::ICallback::on_echo(&theirs, "x").unwrap(),
+                "service:x"
+            );
+            assert_eq!(svc.echo("still").unwrap(), "still");
         });
     }
 }
