@@ -379,7 +379,7 @@ impl Shared {
                 .wait(),
         };
         if let Err(e) = sent {
-            tracing::debug!(error = %e, "reply not sent");
+            tracing::warn!(error = %e, "reply not sent");
         }
     }
 

@@ -9,11 +9,12 @@
 //! call_timeout_ms = 30000              # a bridged call with no reply by then: TIMED_OUT
 //!
 //! [zenoh]
-//! listen = ["tls/0.0.0.0:7447"]
-//! connect = ["tls/hostb.example:7447"]
+//! listen = ["quic/0.0.0.0:7447"]
+//! connect = ["quic/hostb.example:7447"]
 //! lease_ms = 3000                      # a peer silent this long is dead
 //!
-//! [zenoh.tls]                          # mutual TLS: every peer shows a certificate of this CA
+//! [zenoh.tls]                          # mutual TLS (QUIC's TLS 1.3): every peer shows a
+//!                                      # certificate of this CA
 //! ca = "/etc/afbus/ca.pem"
 //! cert = "/etc/afbus/hosta.pem"
 //! key = "/etc/afbus/hosta.key"
@@ -27,8 +28,11 @@
 //! as = "org.example.remote.Clock"      # default: the same name
 //! ```
 //!
-//! Without `[zenoh.tls]`, `insecure = true` must be said in `[zenoh]`: the link is plain TCP or
-//! a unix socket and a peer is whoever it says it is (for tests on one machine only).
+//! With `[zenoh.tls]` every endpoint is `quic/...`: Zenoh's `tls/` link is refused, because it
+//! reads and writes one rustls stream from two tasks at once (zenoh issue 2557: links drop under
+//! load, and worse). Without `[zenoh.tls]`, `insecure = true` must be said in `[zenoh]`: the link
+//! is plain TCP or a unix socket and a peer is whoever it says it is (for tests on one machine
+//! only).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -71,7 +75,8 @@ pub struct Config {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ZenohConfig {
-    /// Zenoh endpoints to listen on (`tls/ADDR:PORT`, `tcp/...`, `unixsock-stream/PATH`).
+    /// Zenoh endpoints to listen on (`quic/ADDR:PORT`; `tcp/...` or `unixsock-stream/PATH` when
+    /// insecure).
     #[serde(default)]
     pub listen: Vec<String>,
     /// Zenoh endpoints of peers to connect to.
@@ -223,6 +228,29 @@ impl Config {
             }
             _ => {}
         }
+        let secure = zenoh.tls.is_some();
+        for endpoint in zenoh.listen.iter().chain(&zenoh.connect) {
+            let scheme = endpoint.split('/').next().unwrap_or_default();
+            let allowed: &[&str] = if secure {
+                &["quic"]
+            } else {
+                &["tcp", "unixsock-stream"]
+            };
+            if !allowed.contains(&scheme) {
+                let why = if scheme == "tls" {
+                    "Zenoh's tls link races reads against writes on one TLS stream (zenoh issue \
+                     2557); use quic/, which is mutual TLS too"
+                } else if secure {
+                    "with [zenoh.tls] every endpoint is quic/"
+                } else {
+                    "without TLS an endpoint is tcp/ or unixsock-stream/"
+                };
+                return Err(at(
+                    zenoh_span.start,
+                    format!("endpoint {endpoint:?}: {why}"),
+                ));
+            }
+        }
         let exports = file
             .export
             .iter()
@@ -283,7 +311,7 @@ impl Config {
         });
         if let Some(tls) = &self.zenoh.tls {
             let path = |p: &Path| p.display().to_string();
-            config["transport"]["link"]["protocols"] = json!(["tls"]);
+            config["transport"]["link"]["protocols"] = json!(["quic"]);
             config["transport"]["link"]["tls"] = json!({
                 "root_ca_certificate": path(&tls.ca),
                 "listen_certificate": path(&tls.cert),
@@ -392,7 +420,7 @@ mod tests {
 name = "hosta"
 peers = ["hostb"]
 [zenoh]
-listen = ["tls/127.0.0.1:7447"]
+listen = ["quic/127.0.0.1:7447"]
 [zenoh.tls]
 ca = "ca.pem"
 cert = "a.pem"
@@ -446,6 +474,8 @@ as = "remote/Clock"
                 13,
                 "not in `peers`",
             ),
+            (GOOD.replace("quic/", "tls/"), 4, "zenoh issue 2557"),
+            (GOOD.replace("quic/", "tcp/"), 4, "every endpoint is quic/"),
             (
                 GOOD.replace("[zenoh.tls]", "[zenoh.tlz]"),
                 6,

@@ -10,7 +10,7 @@
 //! - Objects passed in calls (callbacks, listeners) cross too: each bridge stands in for the
 //!   other's objects, and Zenoh liveliness tokens carry who holds what and who is gone. An fd
 //!   cannot cross (`FDS_NOT_ALLOWED`); a blob (a sealed memfd) is copied.
-//! - Peers authenticate with mutual TLS; each peer's certificate name is its principal, and
+//! - Peers authenticate with mutual TLS (on QUIC); each peer's certificate name is its principal, and
 //!   Zenoh's access control, made from the configuration, lets it speak only under that name.
 //!
 //! Without the `zenoh` feature the crate is its configuration, key layout and wire format only.
@@ -22,7 +22,7 @@
 //!     name = "hosta"
 //!     peers = ["hostb"]
 //!     [zenoh]
-//!     listen = ["tls/0.0.0.0:7447"]
+//!     listen = ["quic/0.0.0.0:7447"]
 //!     [zenoh.tls]
 //!     ca = "ca.pem"
 //!     cert = "hosta.pem"

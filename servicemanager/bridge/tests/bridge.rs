@@ -27,7 +27,7 @@ fn child_entry() {
 #[cfg(feature = "zenoh")]
 mod bridged {
 
-    use std::net::TcpListener;
+    use std::net::UdpSocket;
     use std::os::fd::OwnedFd;
     use std::path::{Path, PathBuf};
     use std::process::{Command, Stdio};
@@ -184,8 +184,9 @@ mod bridged {
     }
 
     fn free_port() -> u16 {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").port()
+        // QUIC listens on UDP.
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        socket.local_addr().expect("addr").port()
     }
 
     /// The TOML of a bridge named `name` on `bus`, with mutual TLS.
@@ -251,7 +252,7 @@ mod bridged {
                 "hosta",
                 bus_a.path(),
                 &["hostb", "hostc"],
-                &format!("listen = [\"tls/127.0.0.1:{port}\"]"),
+                &format!("listen = [\"quic/127.0.0.1:{port}\"]"),
                 &format!(
                     "policy = \"{}\"\n[[export]]\nname = \"{NAME}\"",
                     policy.display()
@@ -262,7 +263,7 @@ mod bridged {
                 "hostb",
                 bus_b.path(),
                 &["hosta"],
-                &format!("connect = [\"tls/127.0.0.1:{port}\"]"),
+                &format!("connect = [\"quic/127.0.0.1:{port}\"]"),
                 &format!("{b_rest}\n[[import]]\nfrom = \"hosta\"\nname = \"{NAME}\""),
             );
             let bridge_b = start_bridge(dir.path(), "hostb", &b);
@@ -418,7 +419,7 @@ mod bridged {
                 "hostc",
                 bus_c.path(),
                 &["hosta"],
-                &format!("connect = [\"tls/127.0.0.1:{}\"]", world.port),
+                &format!("connect = [\"quic/127.0.0.1:{}\"]", world.port),
                 &format!("[[import]]\nfrom = \"hosta\"\nname = \"{NAME}\""),
             );
             let _bridge_c = start_bridge(world.dir.path(), "hostc", &c);
@@ -441,7 +442,7 @@ mod bridged {
             name,
             &dir.join("no-bus"),
             &["hosta"],
-            &format!("connect = [\"tls/127.0.0.1:{port}\"]"),
+            &format!("connect = [\"quic/127.0.0.1:{port}\"]"),
             "",
         );
         let config = afbus_bridge::Config::parse(&toml, "raw.toml").expect("config");
