@@ -104,7 +104,10 @@ fn echo(config: &str) -> ! {
         .allowed_origin(Locality::Remote)
         .callback(|query| {
             let payload = query.payload().cloned().unwrap_or_default();
-            let _ = query.reply(query.key_expr().clone(), payload).wait();
+            let _ = query
+                .reply(query.key_expr().clone(), payload)
+                .express(true)
+                .wait();
         })
         .wait()
         .expect("queryable");
@@ -220,6 +223,7 @@ fn try_bare_call(session: &zenoh::Session, payload: &[u8]) -> bool {
         .target(QueryTarget::BestMatching)
         .consolidation(ConsolidationMode::None)
         .allowed_destination(Locality::Remote)
+        .express(true)
         .wait()
         .expect("get");
     let Ok(reply) = replies.recv() else {

@@ -15,7 +15,7 @@ use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use zenoh::bytes::Encoding;
 use zenoh::liveliness::LivelinessToken;
-use zenoh::query::{ConsolidationMode, Query, QueryTarget};
+use zenoh::query::{ConsolidationMode, Querier, Query, QueryTarget};
 use zenoh::sample::{Locality, SampleKind};
 use zenoh::Wait;
 
@@ -129,7 +129,11 @@ impl Bridge {
         let zconfig =
             zenoh::Config::from_json5(&config.zenoh_json().to_string()).map_err(zenoh_error)?;
         let session = zenoh::open(zconfig).wait().map_err(zenoh_error)?;
-        let rt = Arc::new(Runtime::new(RuntimeConfig::default())?);
+        // Each call out to a peer holds a looper until the peer answers.
+        let rt = Arc::new(Runtime::new(RuntimeConfig {
+            max_threads: MAX_CALL_THREADS,
+            ..RuntimeConfig::default()
+        })?);
         rt.start_thread_pool();
         let (calls, calls_rx) = crossbeam_channel::unbounded();
         let shared = Arc::new(Shared {
@@ -372,7 +376,10 @@ impl Shared {
             None => Err(Failure::code(StatusCode::BAD_VALUE, "not a call key").0),
         };
         let sent = match outcome {
-            Ok(bytes) => query.reply(query.key_expr().clone(), bytes).wait(),
+            Ok(bytes) => query
+                .reply(query.key_expr().clone(), bytes)
+                .express(true)
+                .wait(),
             Err(status) => query
                 .reply_err(Failure(status).encode())
                 .encoding(Encoding::from(STATUS_ENCODING))
@@ -520,7 +527,7 @@ impl Shared {
             .objects
             .into_iter()
             .map(|o| match o {
-                ObjectRef::Given { id, descriptor } => Ok(self.stand_in(peer, id, descriptor)),
+                ObjectRef::Given { id, descriptor } => self.stand_in(peer, id, descriptor),
                 ObjectRef::Home { id } => self
                     .given
                     .lock()
@@ -564,7 +571,7 @@ impl Shared {
             .liveliness()
             .declare_token(keys::live_object(&self.me, peer, id))
             .wait()
-            .map_err(|e| Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string())))?;
+            .map_err(zenoh_status)?;
         given.by_object.insert(key, id);
         given.by_id.insert(
             (peer.to_string(), id),
@@ -580,11 +587,16 @@ impl Shared {
 
     /// The stand-in on this bus for object `id` of `owner`: the one already there, or a new
     /// one, for which this bridge tells `owner` it holds the object.
-    fn stand_in(self: &Arc<Self>, owner: &str, id: u64, descriptor: String) -> SpIBinder {
+    fn stand_in(
+        self: &Arc<Self>,
+        owner: &str,
+        id: u64,
+        descriptor: String,
+    ) -> Result<SpIBinder, Status> {
         let mut stand_ins = self.stand_ins.lock();
         let key = (owner.to_string(), id);
         if let Some(binder) = stand_ins.by_key.get(&key).and_then(|(b, _)| b.upgrade()) {
-            return binder;
+            return Ok(binder);
         }
         let holder = self
             .session
@@ -595,7 +607,7 @@ impl Shared {
         let remote = Arc::new(Remote {
             bridge: Arc::downgrade(self),
             owner: owner.to_string(),
-            call_key: keys::call(owner, &self.me, &Target::Object(id)),
+            querier: self.querier(keys::call(owner, &self.me, &Target::Object(id)))?,
             oneway_key: keys::oneway(owner, &self.me, &Target::Object(id)),
             descriptor,
             dead: AtomicBool::new(false),
@@ -609,7 +621,7 @@ impl Shared {
         stand_ins
             .by_key
             .insert(key, (binder.downgrade(), Arc::downgrade(&remote)));
-        binder
+        Ok(binder)
     }
 
     fn holder_changed(&self, key: &str, held: bool) {
@@ -678,20 +690,26 @@ impl Shared {
 
     /// Shows an imported name on the bus, once its owner lets this bridge find it.
     fn show(self: &Arc<Self>, import: &Import) {
-        let target = Target::Find(import.name.clone());
-        let descriptor = match self.query(&keys::call(&import.from, &self.me, &target), Vec::new())
-        {
-            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        let find = Target::Find(import.name.clone());
+        let found = self
+            .querier(keys::call(&import.from, &self.me, &find))
+            .and_then(|q| self.query(&q, Vec::new()));
+        let service = Target::Service(import.name.clone());
+        let found = found.and_then(|bytes| {
+            let querier = self.querier(keys::call(&import.from, &self.me, &service))?;
+            Ok((bytes, querier))
+        });
+        let (descriptor, querier) = match found {
+            Ok((bytes, querier)) => (String::from_utf8_lossy(&bytes).into_owned(), querier),
             Err(status) => {
                 tracing::warn!(from = %import.from, name = %import.name, %status, "import refused");
                 return;
             }
         };
-        let service = Target::Service(import.name.clone());
         let remote = Arc::new(Remote {
             bridge: Arc::downgrade(self),
             owner: import.from.clone(),
-            call_key: keys::call(&import.from, &self.me, &service),
+            querier,
             oneway_key: keys::oneway(&import.from, &self.me, &service),
             descriptor,
             dead: AtomicBool::new(false),
@@ -727,18 +745,26 @@ impl Shared {
         tracing::info!(from = %import.from, name = %import.name, "import gone");
     }
 
-    /// A call to a peer: the reply's payload, or the status the caller gets.
-    fn query(&self, key: &str, payload: Vec<u8>) -> Result<Vec<u8>, Status> {
-        let replies = self
-            .session
-            .get(key)
-            .payload(payload)
+    /// What calls a peer's `key` with: one querier per stand-in, declared once.
+    fn querier(&self, key: String) -> Result<Querier<'static>, Status> {
+        self.session
+            .declare_querier(key)
             .target(QueryTarget::BestMatching)
             .consolidation(ConsolidationMode::None)
             .allowed_destination(Locality::Remote)
             .timeout(self.call_timeout)
+            .express(true)
             .wait()
-            .map_err(|e| Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string())))?;
+            .map_err(zenoh_status)
+    }
+
+    /// A call to a peer: the reply's payload, or the status the caller gets.
+    fn query(&self, querier: &Querier<'_>, payload: Vec<u8>) -> Result<Vec<u8>, Status> {
+        let replies = querier
+            .get()
+            .payload(payload)
+            .wait()
+            .map_err(zenoh_status)?;
         let Ok(reply) = replies.recv() else {
             return Err(Failure::code(
                 StatusCode::DEAD_OBJECT,
@@ -772,6 +798,10 @@ impl Shared {
     }
 }
 
+fn zenoh_status(e: impl std::fmt::Display) -> Status {
+    Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string()))
+}
+
 fn forget(given: &mut Given, key: &(String, u64)) {
     if let Some(gift) = given.by_id.remove(key) {
         given
@@ -802,7 +832,7 @@ fn worker(shared: &Weak<Shared>, calls: &Receiver<Query>) {
 struct Remote {
     bridge: Weak<Shared>,
     owner: String,
-    call_key: String,
+    querier: Querier<'static>,
     oneway_key: String,
     descriptor: String,
     dead: AtomicBool,
@@ -837,11 +867,9 @@ impl Binder for Remote {
                 .congestion_control(zenoh::qos::CongestionControl::Block)
                 .allowed_destination(Locality::Remote)
                 .wait()
-                .map_err(|e| {
-                    Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string()))
-                });
+                .map_err(zenoh_status);
         }
-        let bytes = bridge.query(&self.call_key, payload)?;
+        let bytes = bridge.query(&self.querier, payload)?;
         *reply = bridge.incoming(&self.owner, Body::decode_reply(&bytes)?)?;
         Ok(())
     }
