@@ -394,6 +394,31 @@ impl Runtime {
 }
 
 impl Runtime {
+    /// Takes `object`, a local object of this runtime, away from the processes that hold it
+    /// through a reference channel: each such channel is hung up, so its holder sees the object
+    /// die (death recipients run, calls fail with `DEAD_OBJECT`), as if this process had exited.
+    /// What stands in for an object that is gone elsewhere (a bridge's stand-in for a remote
+    /// object) does this when it learns so. References given over a holder's channel to another
+    /// object (see the `gives` module) stay until released; calls through them still reach the
+    /// object. Returns how many channels were hung up.
+    pub fn revoke(&self, object: &SpIBinder) -> usize {
+        let SpIBinder(Kind::Local(obj)) = object else {
+            return 0;
+        };
+        let serving: Vec<Arc<Conn>> = self
+            .inner
+            .conns
+            .lock()
+            .values()
+            .filter(|c| matches!(&c.end, End::Owner(o) if Arc::ptr_eq(o, obj)))
+            .cloned()
+            .collect();
+        for conn in &serving {
+            conn.chan.hang_up();
+        }
+        serving.len()
+    }
+
     /// Stops every looper (including a thread in [`join_thread_pool`](Self::join_thread_pool))
     /// once it finishes what it is doing.
     pub fn shutdown(&self) {

@@ -570,3 +570,43 @@ fn running_out_of_fds_fails_a_call_cleanly_and_recovers() {
         child.wait_success();
     })
 }
+
+#[test]
+fn a_revoked_object_dies_for_its_holders_and_lives_on_for_new_ones() {
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let rt = Arc::new(Runtime::new(RuntimeConfig::default()).unwrap());
+        rt.start_thread_pool();
+        let endpoint = Arc::new(BusSocket::connect(bus.path()).unwrap());
+        let svc = rt.local(Service::new(Arc::default(), &rt));
+        rt.publish(&endpoint, SVC, &svc).unwrap();
+        let client = Runtime::new(RuntimeConfig::default()).unwrap();
+        client.start_thread_pool();
+        let held = client
+            .get_service(&BusSocket::connect(bus.path()).unwrap(), SVC)
+            .unwrap();
+        held.ping().unwrap();
+        let died = Arc::new(AtomicUsize::new(0));
+        let counter = died.clone();
+        let recipient: Arc<dyn DeathRecipient> = Arc::new(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        held.link_to_death(recipient).unwrap();
+        assert_eq!(rt.revoke(&svc), 1, "one reference channel");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while died.load(Ordering::SeqCst) == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(died.load(Ordering::SeqCst), 1, "the holder was told");
+        assert_eq!(held.ping().unwrap_err().code(), StatusCode::DEAD_OBJECT);
+        // The object is still there for a new reference.
+        let again = client
+            .get_service(&BusSocket::connect(bus.path()).unwrap(), SVC)
+            .unwrap();
+        again.ping().unwrap();
+        assert_eq!(
+            rt.revoke(&client.local(Service::new(Arc::default(), &rt))),
+            0
+        );
+    })
+}

@@ -287,6 +287,15 @@ impl Channel {
         hung_up(self.fd.as_fd())
     }
 
+    /// Hangs the channel up for both ends without closing the fd: the peer sees it hung up
+    /// (`POLLHUP`, then end of stream) as if this process had exited, and so do this end's
+    /// pollers and readers. For an owner taking an object away from its holders.
+    pub fn hang_up(&self) {
+        // Fails only for an fd that is not a connected socket, which a channel's never is.
+        let _ = socket::shutdown(self.fd.as_raw_fd(), socket::Shutdown::Both);
+        self.kick();
+    }
+
     /// Wakes a thread of ours sleeping on this channel's ring, so that it looks at the socket
     /// (a poller saw it readable or hung up while that thread held the channel).
     pub fn kick(&self) {

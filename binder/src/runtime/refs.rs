@@ -120,8 +120,10 @@ impl RuntimeInner {
         }
         let mut proxies = self.proxies.lock();
         let key = (intro.owner, intro.number, intro.pid);
-        if let Some(existing) = proxies.get(&key).and_then(Weak::upgrade) {
-            // One channel per remote object: closing this one drops the extra reference.
+        let live = |p: &Arc<Proxy>| !p.death.lock().dead && !p.conn.chan.peer_hung_up();
+        if let Some(existing) = proxies.get(&key).and_then(Weak::upgrade).filter(live) {
+            // One channel per remote object: closing this one drops the extra reference. A
+            // proxy whose object its owner took away (`Runtime::revoke`) is not reused.
             return Ok(SpIBinder(Kind::Remote(existing)));
         }
         self.peers.charge(intro.pid, Held::Imported)?;

@@ -674,14 +674,16 @@ impl Shared {
                 }
             }
             Live::Object { owner, peer, id } if peer == self.me && !alive => {
-                let remote = self
+                let stand_in = self
                     .stand_ins
                     .lock()
                     .by_key
                     .get(&(owner, id))
-                    .and_then(|(_, r)| r.upgrade());
-                if let Some(remote) = remote {
+                    .and_then(|(b, r)| Some((b.upgrade()?, r.upgrade()?)));
+                if let Some((binder, remote)) = stand_in {
                     remote.dead.store(true, Ordering::Release);
+                    // Its holders here hear of its death as from a process that died.
+                    self.rt.revoke(&binder);
                 }
             }
             Live::Object { .. } => {}
@@ -739,6 +741,8 @@ impl Shared {
             return;
         };
         remote.dead.store(true, Ordering::Release);
+        // Its holders here (the service manager among them) hear of its death.
+        self.rt.revoke(&binder);
         if let Ok(sm) = ServiceManager::connect(&self.rt, &self.bus) {
             let _ = sm.try_unregister_service(&import.local_name, &binder);
         }

@@ -37,7 +37,8 @@ mod bridged {
 
     use super::common::{child_role, spawn_role, with_timeout, ChildGuard, BUS_VAR};
     use afbus_binder::{
-        calling_context, Runtime, RuntimeConfig, Status, StatusCode, TransactionCode,
+        calling_context, DeathRecipient, Runtime, RuntimeConfig, SpIBinder, Status, StatusCode,
+        TransactionCode,
     };
     use afbus_bridge::envelope::{Body, Failure};
     use afbus_bridge::keys::{self, Target};
@@ -291,6 +292,17 @@ mod bridged {
         }
     }
 
+    /// A channel that gets a message when `proxy`'s object dies.
+    fn death_watch(proxy: &SpIBinder) -> std::sync::mpsc::Receiver<()> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let tx = parking_lot::Mutex::new(tx);
+        let recipient: Arc<dyn DeathRecipient> = Arc::new(move || {
+            let _ = tx.lock().send(());
+        });
+        proxy.link_to_death(recipient).unwrap();
+        rx
+    }
+
     fn code(e: Status) -> StatusCode {
         e.transaction_error()
     }
@@ -382,7 +394,11 @@ mod bridged {
             let mut world = World::new("");
             let svc = world.remote();
             assert_eq!(svc.echo("up").unwrap(), "up");
+            let died = death_watch(svc.as_binder());
             world.service.kill();
+            // The client hears of the death, from bridge B, without calling.
+            died.recv_timeout(Duration::from_secs(20))
+                .expect("a death notice for the killed service");
             let e = svc.echo("down").unwrap_err();
             assert_eq!(code(e.clone()), StatusCode::DEAD_OBJECT, "{e}");
             // The name goes from bus B once bridge A sees the service gone.
@@ -396,7 +412,16 @@ mod bridged {
             let mut world = World::new("");
             let svc = world.remote();
             assert_eq!(svc.echo("up").unwrap(), "up");
+            // A callback of the service's, held here through both bridges.
+            let theirs = svc.slow_callback(0).unwrap();
+            let died = death_watch(svc.as_binder());
+            let callback_died = death_watch(theirs.as_binder());
             world.bridge_a.kill();
+            died.recv_timeout(Duration::from_secs(20))
+                .expect("a death notice when bridge A is killed");
+            callback_died
+                .recv_timeout(Duration::from_secs(20))
+                .expect("a death notice for the callback too");
             let started = Instant::now();
             let e = svc.echo("down").unwrap_err();
             assert_eq!(code(e.clone()), StatusCode::DEAD_OBJECT, "{e}");
