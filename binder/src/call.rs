@@ -16,11 +16,14 @@
 //!   the sender holds it: the key it was given by (its channel's key, or a give's). Only a key
 //!   given over this very channel is accepted.
 //!
-//! Call trailer (37 bytes, little-endian): target u64 (0: the channel's own object; otherwise
-//! the key of an object given over this channel, or, in a nested call only, the key of a
-//! reference the caller holds), caller runtime id u64, nested-in transaction u64 (0: none),
-//! scheduling policy u8, priority level i32, parcel fd count u16, object count u16, data length
-//! u32.
+//! Between a call's object table and its trailer: the principal the caller acts for (UTF-8, at
+//! most `MAX_PRINCIPAL_LEN` bytes; empty: none, see `on_behalf_of`).
+//!
+//! Call trailer (39 bytes, little-endian): principal length u16, target u64 (0: the channel's
+//! own object; otherwise the key of an object given over this channel, or, in a nested call
+//! only, the key of a reference the caller holds), caller runtime id u64, nested-in transaction
+//! u64 (0: none), scheduling policy u8, priority level i32, parcel fd count u16, object count
+//! u16, data length u32.
 //!
 //! Reply trailer (20 bytes), after the object table and a UTF-8 message: exception i32 (0:
 //! success), code i32, message length u32, parcel fd count u16, object count u16, data length
@@ -31,6 +34,9 @@
 
 use afbus_transport::wire::{Reader, Writer};
 
+use std::sync::Arc;
+
+use crate::object::MAX_PRINCIPAL_LEN;
 use crate::priority::Priority;
 use crate::status::{Error, Result, Status, StatusCode};
 
@@ -40,7 +46,7 @@ pub(crate) const FLAG_NESTED: u16 = 1;
 /// frame's last fd; the data in the payload is empty.
 pub(crate) const FLAG_SPILLED: u16 = 2;
 
-const CALL_TRAILER_LEN: usize = 37;
+const CALL_TRAILER_LEN: usize = 39;
 const REPLY_TRAILER_LEN: usize = 20;
 
 /// What a call or a successful reply adds behind its parcel's data and object table: the
@@ -114,12 +120,15 @@ pub(crate) fn encode_call(
     parcel_fds: usize,
     objects: &[WireObject],
     info: &CallInfo,
+    acting_for: &str,
 ) -> Vec<u8> {
     let data_len = data.len();
     let mut w = Writer(data);
     encode_objects(&mut w, objects);
     let (policy, level) = info.priority.encode();
-    w.u64(info.target)
+    w.raw(acting_for.as_bytes())
+        .u16(acting_for.len() as u16)
+        .u64(info.target)
         .u64(info.caller_runtime)
         .u64(info.nested_in)
         .u8(policy)
@@ -222,7 +231,13 @@ pub(crate) fn peek_homes(payload: &[u8], reply: bool) -> Vec<u64> {
             None => return Vec::new(),
         }
     } else {
-        match payload.len().checked_sub(CALL_TRAILER_LEN) {
+        let Some(tail) = payload.len().checked_sub(CALL_TRAILER_LEN) else {
+            return Vec::new();
+        };
+        let Ok(principal_len) = Reader::at(payload, tail).u16("principal length") else {
+            return Vec::new();
+        };
+        match tail.checked_sub(usize::from(principal_len)) {
             Some(end) => end,
             None => return Vec::new(),
         }
@@ -252,15 +267,32 @@ pub(crate) fn peek_homes(payload: &[u8], reply: bool) -> Vec<u64> {
 
 /// Only the target, to find the object a one-way call is for before decoding the rest.
 pub(crate) fn peek_target(payload: &[u8]) -> Option<u64> {
-    let at = payload.len().checked_sub(CALL_TRAILER_LEN)?;
+    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 2;
     Reader::at(payload, at).u64("target").ok()
 }
 
-pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, CallInfo)> {
+/// A decoded call: its body, its fixed part, and whom the caller acts for.
+pub(crate) fn decode_call(
+    payload: Vec<u8>,
+    frame_fds: usize,
+) -> Result<(Body, CallInfo, Option<Arc<str>>)> {
     let Some(tail) = payload.len().checked_sub(CALL_TRAILER_LEN) else {
         return Err(malformed("call shorter than its trailer"));
     };
     let mut f = Reader::at(&payload, tail);
+    let principal_len = usize::from(f.u16("principal length").map_err(short)?);
+    if principal_len > MAX_PRINCIPAL_LEN {
+        return Err(malformed("principal longer than MAX_PRINCIPAL_LEN"));
+    }
+    let body_end = tail
+        .checked_sub(principal_len)
+        .ok_or_else(|| malformed("principal longer than the call"))?;
+    let acting_for = match &payload[body_end..tail] {
+        [] => None,
+        bytes => Some(Arc::from(
+            std::str::from_utf8(bytes).map_err(|_| malformed("principal is not UTF-8"))?,
+        )),
+    };
     let target = f.u64("target").map_err(short)?;
     let caller_runtime = f.u64("caller runtime").map_err(short)?;
     let nested_in = f.u64("nested-in").map_err(short)?;
@@ -270,7 +302,7 @@ pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, C
     let nobj = usize::from(f.u16("object count").map_err(short)?);
     let data_len = f.u32("data length").map_err(short)? as usize;
     let priority = Priority::decode(policy, level).ok_or_else(|| malformed("bad priority"))?;
-    let body = split(payload, tail, data_len, nobj, parcel_fds, frame_fds)?;
+    let body = split(payload, body_end, data_len, nobj, parcel_fds, frame_fds)?;
     Ok((
         body,
         CallInfo {
@@ -279,18 +311,19 @@ pub(crate) fn decode_call(payload: Vec<u8>, frame_fds: usize) -> Result<(Body, C
             nested_in,
             priority,
         },
+        acting_for,
     ))
 }
 
 /// Only the caller's runtime id, to route calls made while serving this one.
 pub(crate) fn peek_caller(payload: &[u8]) -> Option<u64> {
-    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 8;
+    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 10;
     Reader::at(payload, at).u64("caller runtime").ok()
 }
 
 /// Only the nested-in field, to route a request before decoding the rest.
 pub(crate) fn peek_nested_in(payload: &[u8]) -> Option<u64> {
-    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 16;
+    let at = payload.len().checked_sub(CALL_TRAILER_LEN)? + 18;
     Reader::at(payload, at).u64("nested-in").ok()
 }
 
@@ -339,14 +372,16 @@ mod tests {
             },
             WireObject::Home { key: 8 },
         ];
-        let wire = encode_call(b"abc".to_vec(), 2, &objects, &info);
+        let wire = encode_call(b"abc".to_vec(), 2, &objects, &info, "");
         assert_eq!(peek_nested_in(&wire), Some(7));
         assert_eq!(peek_target(&wire), Some(3));
+        assert_eq!(peek_caller(&wire), Some(9));
         assert!(
             decode_call(wire.clone(), 2).is_err(),
             "a channel without its fd"
         );
-        let (body, back) = decode_call(wire.clone(), 3).unwrap();
+        let (body, back, acting_for) = decode_call(wire.clone(), 3).unwrap();
+        assert_eq!(acting_for, None);
         assert_eq!((body.data.as_slice(), body.parcel_fds), (&b"abc"[..], 2));
         assert_eq!(body.objects, objects);
         assert_eq!(peek_homes(&wire, false), [8]);
@@ -357,6 +392,40 @@ mod tests {
             (back.target, back.caller_runtime, back.nested_in),
             (3, 9, 7)
         );
+    }
+
+    #[test]
+    fn a_call_names_whom_it_is_made_for_within_the_bound() {
+        let info = CallInfo {
+            target: 3,
+            caller_runtime: 9,
+            nested_in: 7,
+            priority: Priority::DEFAULT,
+        };
+        let home = [WireObject::Home { key: 8 }];
+        let longest = "p".repeat(MAX_PRINCIPAL_LEN);
+        let wire = encode_call(b"abc".to_vec(), 0, &home, &info, &longest);
+        assert_eq!(peek_homes(&wire, false), [8]);
+        assert_eq!(
+            (peek_target(&wire), peek_nested_in(&wire)),
+            (Some(3), Some(7))
+        );
+        let (body, _, acting_for) = decode_call(wire, 0).unwrap();
+        assert_eq!(acting_for.as_deref(), Some(longest.as_str()));
+        assert_eq!(body.data, b"abc");
+        assert_eq!(body.objects, home);
+        let too_long = format!("{longest}p");
+        let wire = encode_call(Vec::new(), 0, &[], &info, &too_long);
+        assert!(decode_call(wire, 0).is_err(), "past MAX_PRINCIPAL_LEN");
+        let mut wire = encode_call(Vec::new(), 0, &[], &info, "hostb");
+        let at = wire.len() - CALL_TRAILER_LEN - 1;
+        wire[at] = 0xff;
+        assert!(decode_call(wire, 0).is_err(), "not UTF-8");
+        let wire = encode_call(Vec::new(), 0, &[], &info, "");
+        let mut lying = wire.clone();
+        let at = lying.len() - CALL_TRAILER_LEN;
+        lying[at..at + 2].copy_from_slice(&200u16.to_le_bytes());
+        assert!(decode_call(lying, 0).is_err(), "a length past the start");
     }
 
     #[test]

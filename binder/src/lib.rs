@@ -60,8 +60,9 @@ pub mod tokio;
 
 pub use conn::MAX_PENDING_ONEWAY_BYTES;
 pub use object::{
-    calling_context, Binder, CallContext, DeathRecipient, Interface, ObjectId, OnewayMode,
-    SpIBinder, TransactionCode, WeakBinder, MAX_DUMP_ARGS, ONEWAY_ROOM_WAIT,
+    calling_context, on_behalf_of, Binder, CallContext, DeathRecipient, Interface, ObjectId,
+    OnewayMode, SpIBinder, TransactionCode, WeakBinder, MAX_DUMP_ARGS, MAX_PRINCIPAL_LEN,
+    ONEWAY_ROOM_WAIT,
 };
 pub use parcel::{
     Blob, Parcel, ParcelError, Parcelable, WireParts, MAX_BLOB_BYTES, MAX_PARCEL_NESTING,

@@ -65,6 +65,8 @@ pub struct CallContext {
     pub priority_applied: bool,
     /// Whether the caller gets no reply.
     pub oneway: bool,
+    /// Whom the caller says it calls for (see [`on_behalf_of`]).
+    pub(crate) acting_for: Option<Arc<str>>,
 }
 
 impl CallContext {
@@ -74,6 +76,15 @@ impl CallContext {
     /// (it has gone, say) is pid 0, uid and gid `u32::MAX`: nobody a policy allows.
     pub fn caller(&self) -> Credentials {
         self.caller.get()
+    }
+
+    /// Whom the caller says it makes this call for, if anyone: a bridge (`afbus-bridge`)
+    /// names the remote principal, the authenticated peer machine, a call came from. It is the
+    /// calling process's word, worth what [`caller`](Self::caller) is: the kernel's identity
+    /// of that process, which stays the bridge's. Give it weight only when `caller()` is a uid
+    /// trusted to speak for others (the bridge's), as a policy does.
+    pub fn acting_for(&self) -> Option<&str> {
+        self.acting_for.as_deref()
     }
 }
 
@@ -85,11 +96,13 @@ impl PartialEq for CallContext {
             self.priority,
             self.priority_applied,
             self.oneway,
+            self.acting_for(),
         ) == (
             other.caller(),
             other.priority,
             other.priority_applied,
             other.oneway,
+            other.acting_for(),
         )
     }
 }
@@ -187,6 +200,34 @@ pub trait Binder: Send + Sync + 'static {
     /// reference channel to the object counts one, and so does each channel it is given over
     /// (however many times it was passed there).
     fn on_refs_changed(&self, _count: usize) {}
+}
+
+/// The longest principal a call may name (see [`on_behalf_of`]), in bytes.
+pub const MAX_PRINCIPAL_LEN: usize = 255;
+
+thread_local! {
+    /// Whom this thread's calls are made for (see [`on_behalf_of`]).
+    static ACTING_FOR: std::cell::RefCell<Option<Arc<str>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with every call this thread makes in it naming `principal` as whom it is made
+/// for: the callee reads it with [`CallContext::acting_for`], beside the kernel's identity of
+/// this process. For a bridge, which calls local services for authenticated remote peers.
+/// Calls fail with `BAD_VALUE` if `principal` is longer than [`MAX_PRINCIPAL_LEN`] bytes.
+pub fn on_behalf_of<T>(principal: &str, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Arc<str>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ACTING_FOR.with(|a| *a.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(ACTING_FOR.with(|a| a.replace(Some(principal.into()))));
+    f()
+}
+
+/// Whom this thread's calls are made for now.
+pub(crate) fn acting_for() -> Option<Arc<str>> {
+    ACTING_FOR.with(|a| a.borrow().clone())
 }
 
 thread_local! {
@@ -789,6 +830,7 @@ fn local_context(oneway: bool) -> CallContext {
         priority,
         priority_applied: true,
         oneway,
+        acting_for: acting_for(),
     }
 }
 

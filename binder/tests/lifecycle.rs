@@ -610,3 +610,58 @@ fn a_revoked_object_dies_for_its_holders_and_lives_on_for_new_ones() {
         );
     })
 }
+
+#[test]
+fn a_call_names_whom_it_is_made_for_beside_the_kernels_identity() {
+    use afbus_binder::{on_behalf_of, Binder, CallContext, Status, TransactionCode};
+
+    struct Who;
+    impl Binder for Who {
+        fn descriptor(&self) -> &str {
+            "org.afbus.test.IWho"
+        }
+        fn on_transact(
+            &self,
+            _: TransactionCode,
+            _: &mut Parcel,
+            reply: &mut Parcel,
+            ctx: &CallContext,
+        ) -> Result<(), Status> {
+            reply.write_str(ctx.acting_for().unwrap_or("-"));
+            reply.write_i32(ctx.caller().pid);
+            Ok(())
+        }
+    }
+    with_timeout(60, || {
+        let bus = TestBus::new();
+        let server = Runtime::new(RuntimeConfig::default()).unwrap();
+        server.start_thread_pool();
+        let endpoint = Arc::new(BusSocket::connect(bus.path()).unwrap());
+        server
+            .publish(&endpoint, "org.afbus.Who", &server.local(Who))
+            .unwrap();
+        let client = Runtime::new(RuntimeConfig::default()).unwrap();
+        let svc = client
+            .get_service(&BusSocket::connect(bus.path()).unwrap(), "org.afbus.Who")
+            .unwrap();
+        let ask = |svc: &SpIBinder| {
+            let mut r = svc
+                .transact(TransactionCode::FIRST_CALL, Parcel::new())
+                .unwrap();
+            (r.read_string().unwrap(), r.read_i32().unwrap())
+        };
+        let me = std::process::id() as i32;
+        assert_eq!(ask(&svc), ("-".to_string(), me));
+        assert_eq!(on_behalf_of("hostb", || ask(&svc)), ("hostb".into(), me));
+        assert_eq!(ask(&svc).0, "-", "only inside on_behalf_of");
+        let local = client.local(Who);
+        assert_eq!(on_behalf_of("hostc", || ask(&local)).0, "hostc");
+        let longest = "p".repeat(afbus_binder::MAX_PRINCIPAL_LEN);
+        assert_eq!(on_behalf_of(&longest, || ask(&svc)).0, longest);
+        let e = on_behalf_of(&format!("{longest}p"), || {
+            svc.transact(TransactionCode::FIRST_CALL, Parcel::new())
+        })
+        .unwrap_err();
+        assert_eq!(e.code(), StatusCode::BAD_VALUE, "{e}");
+    })
+}

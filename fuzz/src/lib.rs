@@ -41,6 +41,7 @@ pub const TARGETS: &[Target] = &[
     targets::idl::TARGET,
     targets::policy::TARGET,
     targets::activation::TARGET,
+    targets::bridged::TARGET,
 ];
 
 /// The target called `name`.

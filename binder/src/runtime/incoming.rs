@@ -149,7 +149,7 @@ impl RuntimeInner {
         } = incoming;
         let code = TransactionCode(frame.header.code);
         let spilled = unspill(&mut frame).map_err(Status::from)?;
-        let (mut body, info) =
+        let (mut body, info, acting_for) =
             call::decode_call(frame.payload, frame.fds.len()).map_err(Status::from)?;
         with_spilled(&mut body, spilled).map_err(Status::from)?;
         // The channel's own object (target 0) or one given over it, as the channel named them
@@ -177,6 +177,7 @@ impl RuntimeInner {
             priority: info.priority,
             priority_applied: guard.as_ref().is_some_and(|g| g.applied),
             oneway,
+            acting_for,
         };
         let mut reply = Parcel::new();
         // Whom the reply's references are for: the caller, unless a MINT says otherwise.

@@ -69,8 +69,16 @@ impl RuntimeInner {
         to: Recipient,
         over: &Arc<Conn>,
     ) -> Result<Outgoing> {
+        let acting_for = crate::object::acting_for();
+        let acting_for = acting_for.as_deref().unwrap_or_default();
+        if acting_for.len() > crate::object::MAX_PRINCIPAL_LEN {
+            return Err(Error::new(
+                StatusCode::BAD_VALUE,
+                "the principal a call is made for is longer than MAX_PRINCIPAL_LEN",
+            ));
+        }
         self.encode_parcel(data, to, Some(over), |bytes, parcel_fds, objects| {
-            call::encode_call(bytes, parcel_fds, objects, info)
+            call::encode_call(bytes, parcel_fds, objects, info, acting_for)
         })
     }
 

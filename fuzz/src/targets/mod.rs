@@ -1,6 +1,7 @@
 //! The targets, one module each: `target(data)`, `seeds()`, `DICTIONARY` and `TARGET`.
 
 pub mod activation;
+pub mod bridged;
 pub mod call;
 pub mod frame;
 pub mod idl;

@@ -20,6 +20,7 @@ pub const DICTIONARY: &[&[u8]] = &[
     b"user = \"root\"\n",
     b"user = \"nobody\"\n",
     b"group = \"root\"\n",
+    b"remote = \"host*\"\n",
     b"own = [\"a.*\"]\n",
     b"find = [\"*\"]\n",
     b"call = [",
@@ -45,6 +46,7 @@ pub fn target(data: &[u8]) {
             for op in [Op::Own, Op::Find, Op::Call, Op::Send, Op::Receive] {
                 for name in ["a.b", "", "*", "org.example.Echo"] {
                     let _ = policy.allows(op, 1001, 1001, name);
+                    let _ = policy.allows_remote(op, "hostb", name);
                 }
             }
             let _ = policy.quota();

@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use afbus_binder::{
-    Binder, Blob, CallContext, DeathRecipient, Error, ObjectId, Parcel, Runtime, RuntimeConfig,
-    SpIBinder, Status, StatusCode, TransactionCode, WeakBinder,
+    on_behalf_of, Binder, Blob, CallContext, DeathRecipient, Error, ObjectId, Parcel, Runtime,
+    RuntimeConfig, SpIBinder, Status, StatusCode, TransactionCode, WeakBinder,
 };
 use afbus_servicemanager::{Op, Policy, ServiceManager};
 use crossbeam_channel::{Receiver, Sender};
@@ -407,7 +407,8 @@ impl Shared {
         };
         let (code, body) = Body::decode_call(payload)?;
         let data = self.incoming(peer, body)?;
-        let reply = binder.transact(code, data)?;
+        // The service sees this bridge as its caller, acting for the peer.
+        let reply = on_behalf_of(peer, || binder.transact(code, data))?;
         Ok(self.outgoing(peer, reply)?.encode_reply()?)
     }
 
@@ -419,7 +420,7 @@ impl Shared {
             let binder = self.target(&peer, &target)?;
             let (code, body) = Body::decode_call(payload)?;
             let data = self.incoming(&peer, body)?;
-            binder.transact_oneway(code, data)?;
+            on_behalf_of(&peer, || binder.transact_oneway(code, data))?;
             Ok(())
         })();
         if let Err(status) = sent {

@@ -71,6 +71,10 @@ mod bridged {
 
     impl IConformance::IConformance for Service {
         fn echo(&self, text: &str) -> Result<String, Status> {
+            if text == "who is calling?" {
+                let ctx = calling_context().ok_or(StatusCode::INVALID_OPERATION)?;
+                return Ok(ctx.acting_for().unwrap_or("nobody said").to_owned());
+            }
             Ok(text.to_owned())
         }
         fn record(&self, value: i32) -> Result<(), Status> {
@@ -320,6 +324,8 @@ mod bridged {
             let who = svc.who_am_i().unwrap();
             assert_eq!(who[0], world.bridge_a.pid(), "the caller is bridge A");
             assert_ne!(who[0], std::process::id() as i32);
+            // ...acting for the peer its link authenticated.
+            assert_eq!(svc.echo("who is calling?").unwrap(), "hostb");
             // One-way calls keep their order.
             for i in 0..100 {
                 svc.record(i).unwrap();
