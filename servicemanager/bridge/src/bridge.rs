@@ -11,6 +11,7 @@ use afbus_binder::{
     RuntimeConfig, SpIBinder, Status, StatusCode, TransactionCode, WeakBinder,
 };
 use afbus_servicemanager::{Op, Policy, ServiceManager};
+use afbus_transport::{BusSocket, Event, Fields, UniqueId};
 use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use zenoh::bytes::Encoding;
@@ -20,7 +21,7 @@ use zenoh::sample::{Locality, SampleKind};
 use zenoh::Wait;
 
 use crate::config::{Config, Import};
-use crate::envelope::{Body, Failure, ObjectRef};
+use crate::envelope::{Body, Failure, ObjectRef, Signal};
 use crate::keys::{self, Live, Target};
 
 /// The most threads serving peers' calls at once; past it, calls wait for one.
@@ -30,6 +31,9 @@ pub const MAX_CALL_THREADS: usize = 64;
 pub const GIVEN_GRACE: Duration = Duration::from_secs(5);
 /// The encoding of an error reply that carries a [`Failure`]; any other error reply is Zenoh's.
 const STATUS_ENCODING: &str = "application/x-afbus-status";
+/// The most peers' signals waiting to be sent on the bus; past it, new ones are dropped (as
+/// the bus drops a slow reader's).
+pub const SIGNALS_QUEUED: usize = 1024;
 /// How long a worker thread with nothing to do stays.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 
@@ -234,6 +238,8 @@ impl Bridge {
             }
         })?;
 
+        declared.extend(start_signals(&shared, config)?);
+
         for name in config.exports.clone() {
             let w = weak.clone();
             spawn("afbus-bridge-export", move || watch_export(&w, &name))?;
@@ -277,6 +283,117 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
         .name(name.into())
         .spawn(f)
         .map(drop)
+}
+
+/// Starts relaying signals: the bus's signals with an exported `member` to each peer the
+/// policy lets receive it, and peers' imported signals onto the bus if the policy lets the
+/// peer send them.
+fn start_signals(shared: &Arc<Shared>, config: &Config) -> Result<Vec<Declared>, BridgeError> {
+    let mut declared = Vec::new();
+    if config.export_signals.is_empty() && config.import_signals.is_empty() {
+        return Ok(declared);
+    }
+    let sender = Arc::new(BusSocket::connect(&shared.bus).map_err(Error::from)?);
+    if !config.export_signals.is_empty() {
+        let listener = BusSocket::connect(&shared.bus).map_err(Error::from)?;
+        for member in &config.export_signals {
+            listener
+                .add_match(&Fields::new().with("member", member.as_str()))
+                .map_err(Error::from)?;
+        }
+        let w = Arc::downgrade(shared);
+        let peers = config.peers.clone();
+        let ours = sender.id();
+        spawn("afbus-bridge-signals-out", move || {
+            relay_out(&w, &listener, ours, &peers)
+        })?;
+    }
+    let (tx, rx) = crossbeam_channel::bounded::<Signal>(SIGNALS_QUEUED);
+    for (from, member) in &config.import_signals {
+        if !shared.policy.allows_remote(Op::Send, from, member) {
+            tracing::warn!(%from, %member, "the policy does not let the peer send these signals");
+            continue;
+        }
+        let tx = tx.clone();
+        let wanted = member.clone();
+        declared.push(Declared::Subscriber(
+            shared
+                .session
+                .declare_subscriber(keys::signal(from, &shared.me, member))
+                .allowed_origin(Locality::Remote)
+                .callback(move |sample| {
+                    let Ok(signal) = Signal::decode(&sample.payload().to_bytes()) else {
+                        return;
+                    };
+                    // Only the member the key names: the peer chooses nothing else here.
+                    if signal.member() == Some(wanted.as_str()) {
+                        // Full: dropped, as the bus drops a slow reader's oldest signals.
+                        let _ = tx.try_send(signal);
+                    }
+                })
+                .wait()
+                .map_err(zenoh_error)?,
+        ));
+    }
+    spawn("afbus-bridge-signals-in", move || {
+        for signal in rx {
+            let fields = signal
+                .fields
+                .iter()
+                .fold(Fields::new(), |f, (k, v)| f.with(k.as_str(), v.as_str()));
+            if let Err(e) = sender.send_signal(&fields, &signal.body) {
+                tracing::warn!(error = %e, "cannot send a peer's signal on the bus");
+            }
+        }
+    })?;
+    Ok(declared)
+}
+
+/// Sends the bus's signals that `listener` matches to each peer the policy lets receive them;
+/// not those `ours` (the bridge's own sender) put on the bus.
+fn relay_out(shared: &Weak<Shared>, listener: &BusSocket, ours: UniqueId, peers: &[String]) {
+    loop {
+        let event = listener.recv_event(Some(Duration::from_millis(500)));
+        let Some(s) = shared.upgrade() else { return };
+        if s.stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let signal = match event {
+            Ok(Event::Signal(signal)) if signal.sender != ours => signal,
+            Ok(_) | Err(afbus_transport::Error::TimedOut) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "signals are no longer relayed");
+                return;
+            }
+        };
+        let Some(member) = signal.fields.get("member") else {
+            continue;
+        };
+        let bridged = Signal {
+            fields: signal
+                .fields
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            body: signal.body.clone(),
+        };
+        let Ok(payload) = bridged.encode() else {
+            continue;
+        };
+        for peer in peers {
+            if s.policy.allows_remote(Op::Receive, peer, member) {
+                let key = keys::signal(&s.me, peer, member);
+                if let Err(e) = s
+                    .session
+                    .put(key, payload.clone())
+                    .allowed_destination(Locality::Remote)
+                    .wait()
+                {
+                    tracing::debug!(%peer, error = %e, "signal not sent");
+                }
+            }
+        }
+    }
 }
 
 /// Keeps the exported `name`'s liveliness token up while the service is on the bus.

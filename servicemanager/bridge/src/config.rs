@@ -26,6 +26,13 @@
 //! from = "hostb"
 //! name = "org.example.Clock"
 //! as = "org.example.remote.Clock"      # default: the same name
+//!
+//! [[export_signal]]                    # bus signals with this `member` go to the peers the
+//! member = "BatteryLow"                # policy lets `receive` it
+//!
+//! [[import_signal]]                    # a peer's signals with this `member`, sent on this bus
+//! from = "hostb"                       # if the policy lets the peer `send` it
+//! member = "Tick"
 //! ```
 //!
 //! With `[zenoh.tls]` every endpoint is `quic/...`: Zenoh's `tls/` link is refused, because it
@@ -69,6 +76,10 @@ pub struct Config {
     pub exports: Vec<String>,
     /// The peers' names imported onto this bus.
     pub imports: Vec<Import>,
+    /// The `member`s of the bus signals sent to peers.
+    pub export_signals: Vec<String>,
+    /// The peers' signals sent on this bus: (peer, `member`).
+    pub import_signals: Vec<(String, String)>,
 }
 
 /// How this bridge meets its peers.
@@ -130,6 +141,23 @@ struct File {
     export: Vec<RawExport>,
     #[serde(default)]
     import: Vec<RawImport>,
+    #[serde(default)]
+    export_signal: Vec<RawExportSignal>,
+    #[serde(default)]
+    import_signal: Vec<RawImportSignal>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExportSignal {
+    member: toml::Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImportSignal {
+    from: toml::Spanned<String>,
+    member: toml::Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -256,6 +284,36 @@ impl Config {
             .iter()
             .map(|e| service(&e.name))
             .collect::<Result<Vec<_>, _>>()?;
+        let member = |s: &toml::Spanned<String>| -> Result<String, ConfigError> {
+            if valid_member(s.get_ref()) {
+                Ok(s.get_ref().clone())
+            } else {
+                Err(at(
+                    s.span().start,
+                    format!(
+                        "{:?} is not a signal member: 1 to {} letters, digits, '-', '_' or '.'",
+                        s.get_ref(),
+                        afbus_transport::MAX_FIELD_LEN
+                    ),
+                ))
+            }
+        };
+        let export_signals = file
+            .export_signal
+            .iter()
+            .map(|e| member(&e.member))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut import_signals = Vec::new();
+        for i in &file.import_signal {
+            let from = principal(&i.from)?;
+            if !peers.contains(&from) {
+                return Err(at(
+                    i.from.span().start,
+                    format!("signals from {from:?}, which is not in `peers`"),
+                ));
+            }
+            import_signals.push((from, member(&i.member)?));
+        }
         let mut imports = Vec::new();
         for i in &file.import {
             let from = principal(&i.from)?;
@@ -287,6 +345,8 @@ impl Config {
             zenoh,
             exports,
             imports,
+            export_signals,
+            import_signals,
         })
     }
 
@@ -363,6 +423,22 @@ impl Config {
                              "liveliness_token"],
                 "key_exprs": [format!("afbus/{peer}/**")],
             }));
+            let signals = format!("sig{i}");
+            rules.push(json!({
+                "id": signals,
+                "permission": "allow",
+                "flows": ["ingress"],
+                "messages": ["put"],
+                "key_exprs": [format!("afbus/{peer}/sig/{me}/**")],
+            }));
+            let subscribe = format!("sub{i}");
+            rules.push(json!({
+                "id": subscribe,
+                "permission": "allow",
+                "flows": ["ingress"],
+                "messages": ["declare_subscriber"],
+                "key_exprs": [format!("afbus/{me}/sig/{peer}/**")],
+            }));
             let watch = format!("watch{i}");
             rules.push(json!({
                 "id": watch,
@@ -373,7 +449,7 @@ impl Config {
             }));
             subjects.push(json!({ "id": subject, "cert_common_names": [peer] }));
             policies.push(json!({
-                "rules": ["out", rule, own, watch],
+                "rules": ["out", rule, own, signals, subscribe, watch],
                 "subjects": [subject],
             }));
         }
@@ -403,6 +479,14 @@ const ALL_MESSAGES: [&str; 9] = [
 pub fn valid_principal(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_PRINCIPAL_LEN
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// A signal `member` that is one Zenoh key chunk.
+pub fn valid_member(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= afbus_transport::MAX_FIELD_LEN
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }

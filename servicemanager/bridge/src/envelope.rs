@@ -11,6 +11,9 @@
 //! A failed call's reply is Zenoh's error reply whose payload is a [`Failure`]: exception `i32`,
 //! code `i32`, message (`u32` length, UTF-8).
 //!
+//! A bridged signal ([`Signal`]): `version u8 = 1`, the field count `u16`, each field's key and
+//! value (`u32` length, UTF-8), then the body (`u32` length, bytes).
+//!
 //! Everything here comes from another machine: each length is checked against its bound
 //! before anything is allocated, and a payload that does not decode is an error with what and
 //! where, never a panic.
@@ -217,6 +220,69 @@ impl Body {
     }
 }
 
+/// A bus signal as it crosses: its fields (one of them `member`) and its body.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Signal {
+    /// The signal's fields, in order.
+    pub fields: Vec<(String, String)>,
+    /// Its body.
+    pub body: Vec<u8>,
+}
+
+impl Signal {
+    /// The payload of a bridged signal.
+    pub fn encode(&self) -> Result<Vec<u8>, EnvelopeError> {
+        bound("fields", self.fields.len(), afbus_transport::MAX_FIELDS)?;
+        bound(
+            "signal body",
+            self.body.len(),
+            afbus_transport::MAX_PAYLOAD_BYTES,
+        )?;
+        let mut w = Writer::default();
+        w.u8(VERSION).u16(self.fields.len() as u16);
+        for (k, v) in &self.fields {
+            bound(
+                "field",
+                k.len().max(v.len()),
+                afbus_transport::MAX_FIELD_LEN,
+            )?;
+            w.str(k).str(v);
+        }
+        w.bytes(&self.body);
+        Ok(w.finish())
+    }
+
+    /// Decodes a bridged signal's payload.
+    pub fn decode(payload: &[u8]) -> Result<Signal, EnvelopeError> {
+        let mut r = Reader::new(payload);
+        let version = r.u8("version")?;
+        if version != VERSION {
+            return Err(EnvelopeError::Version(version));
+        }
+        let count = usize::from(r.u16("field count")?);
+        bound("fields", count, afbus_transport::MAX_FIELDS)?;
+        let mut fields = Vec::with_capacity(count);
+        for _ in 0..count {
+            let k = r.str(afbus_transport::MAX_FIELD_LEN, "field key")?;
+            let v = r.str(afbus_transport::MAX_FIELD_LEN, "field value")?;
+            fields.push((k.to_owned(), v.to_owned()));
+        }
+        let body = r
+            .bytes(afbus_transport::MAX_PAYLOAD_BYTES, "signal body")?
+            .to_vec();
+        r.end("bridged signal")?;
+        Ok(Signal { fields, body })
+    }
+
+    /// Its `member` field.
+    pub fn member(&self) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == "member")
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 fn bound(what: &'static str, len: usize, max: usize) -> Result<(), EnvelopeError> {
     if len > max {
         return Err(EnvelopeError::TooLarge { what, len, max });
@@ -364,6 +430,31 @@ mod tests {
         assert!(matches!(
             big.encode_reply(),
             Err(EnvelopeError::TooLarge { what: "bytes", .. })
+        ));
+    }
+
+    #[test]
+    fn signals_read_back_and_keep_to_the_bus_bounds() {
+        let s = Signal {
+            fields: vec![
+                ("member".into(), "BatteryLow".into()),
+                ("path".into(), "/power".into()),
+            ],
+            body: b"12%".to_vec(),
+        };
+        let payload = s.encode().unwrap();
+        assert_eq!(Signal::decode(&payload).unwrap(), s);
+        assert_eq!(s.member(), Some("BatteryLow"));
+        for n in 0..payload.len() {
+            assert!(Signal::decode(&payload[..n]).is_err());
+        }
+        let many = Signal {
+            fields: vec![("k".into(), "v".into()); afbus_transport::MAX_FIELDS + 1],
+            body: Vec::new(),
+        };
+        assert!(matches!(
+            many.encode(),
+            Err(EnvelopeError::TooLarge { what: "fields", .. })
         ));
     }
 

@@ -7,6 +7,9 @@
 //! - `afbus/<owner>/oneway/<peer>/...`: one-way calls, the same targets (puts, in order).
 //! - `afbus/<owner>/live/svc/<name>`: a liveliness token held while the exported service
 //!   lives; `afbus/<owner>/live/<peer>/<id>`: the same for an object given to `<peer>`.
+//! - `afbus/<owner>/sig/<peer>/<member>`: the bus signals with that `member` that `<owner>`
+//!   sends `<peer>` (puts; one key per peer, so that each gets only what the policy lets it
+//!   receive).
 //! - `afbus/<peer>/...` is `<peer>`'s own; `afbus/<owner>/ref/<peer>/<id>`: a token `<peer>`
 //!   holds while something on its bus holds the object.
 //!
@@ -114,6 +117,11 @@ pub fn parse_live(key: &str) -> Option<Live> {
         peer: first.to_string(),
         id: u64::from_str_radix(rest, 16).ok()?,
     })
+}
+
+/// The key of the signals with `member` that `owner` sends `peer`.
+pub fn signal(owner: &str, peer: &str, member: &str) -> String {
+    format!("afbus/{owner}/sig/{peer}/{member}")
 }
 
 /// The token `peer` holds while its bus holds object `id` of `owner`.

@@ -10,6 +10,8 @@
 //! - Objects passed in calls (callbacks, listeners) cross too: each bridge stands in for the
 //!   other's objects, and Zenoh liveliness tokens carry who holds what and who is gone. An fd
 //!   cannot cross (`FDS_NOT_ALLOWED`); a blob (a sealed memfd) is copied.
+//! - Bus signals cross by their `member`: each peer gets those the bus policy lets it
+//!   `receive`, and a peer's signals are sent on the bus if the policy lets it `send` them.
 //! - Peers authenticate with mutual TLS (on QUIC); each peer's certificate name is its principal, and
 //!   Zenoh's access control, made from the configuration, lets it speak only under that name.
 //!
@@ -42,5 +44,5 @@ pub mod envelope;
 pub mod keys;
 
 #[cfg(feature = "zenoh")]
-pub use bridge::{Bridge, BridgeError, GIVEN_GRACE, MAX_CALL_THREADS};
+pub use bridge::{Bridge, BridgeError, GIVEN_GRACE, MAX_CALL_THREADS, SIGNALS_QUEUED};
 pub use config::Config;

@@ -47,6 +47,7 @@ mod bridged {
         IConformance::{self, IConformance as _, IConformanceProxy},
     };
     use afbus_servicemanager::{PrivateBus, ServiceManager};
+    use afbus_transport::{BusSocket, Event, Fields};
     use parking_lot::{Condvar, Mutex};
 
     const NAME: &str = "org.afbus.test.Conformance";
@@ -239,6 +240,7 @@ mod bridged {
     remote = "hostb"
     find = ["org.afbus.test.*"]
     call = ["org.afbus.test.*"]
+    receive = ["BatteryLow"]
     [[allow]]
     remote = "hostc"
     find = ["org.afbus.test.*"]
@@ -252,6 +254,13 @@ mod bridged {
             let service = spawn_role("service", &[(BUS_VAR, bus_a.path().to_str().unwrap())]);
             let policy = dir.path().join("policy.toml");
             std::fs::write(&policy, POLICY).expect("policy");
+            // Bus B lets hosta's signals on; bus A's policy decides which hostb receives.
+            let policy_b = dir.path().join("policy-b.toml");
+            std::fs::write(
+                &policy_b,
+                "[[allow]]\nremote = \"hosta\"\nsend = [\"BatteryLow\", \"Secret\"]\n",
+            )
+            .expect("policy b");
             let port = free_port();
             let a = bridge_toml(
                 "hosta",
@@ -259,7 +268,9 @@ mod bridged {
                 &["hostb", "hostc"],
                 &format!("listen = [\"quic/127.0.0.1:{port}\"]"),
                 &format!(
-                    "policy = \"{}\"\n[[export]]\nname = \"{NAME}\"",
+                    "policy = \"{}\"\n[[export]]\nname = \"{NAME}\"\n\
+                     [[export_signal]]\nmember = \"BatteryLow\"\n\
+                     [[export_signal]]\nmember = \"Secret\"",
                     policy.display()
                 ),
             );
@@ -269,7 +280,13 @@ mod bridged {
                 bus_b.path(),
                 &["hosta"],
                 &format!("connect = [\"quic/127.0.0.1:{port}\"]"),
-                &format!("{b_rest}\n[[import]]\nfrom = \"hosta\"\nname = \"{NAME}\""),
+                &format!(
+                    "{b_rest}\npolicy = \"{}\"\n[[import]]\nfrom = \"hosta\"\n\
+                     name = \"{NAME}\"\n[[import_signal]]\nfrom = \"hosta\"\n\
+                     member = \"BatteryLow\"\n[[import_signal]]\nfrom = \"hosta\"\n\
+                     member = \"Secret\"",
+                    policy_b.display()
+                ),
             );
             let bridge_b = start_bridge(dir.path(), "hostb", &b);
             let rt = Arc::new(Runtime::new(RuntimeConfig::default()).expect("runtime"));
@@ -561,6 +578,47 @@ mod bridged {
                 "service:x"
             );
             assert_eq!(svc.echo("still").unwrap(), "still");
+        });
+    }
+
+    #[test]
+    fn signals_cross_by_member_as_the_policy_allows() {
+        with_timeout(90, || {
+            let world = World::new("");
+            let _ = world.remote();
+            let listener = BusSocket::connect(world.bus_b.path()).unwrap();
+            for member in ["BatteryLow", "Secret"] {
+                listener
+                    .add_match(&Fields::new().with("member", member))
+                    .unwrap();
+            }
+            let sender = BusSocket::connect(world.bus_a.path()).unwrap();
+            let low = Fields::new()
+                .with("member", "BatteryLow")
+                .with("path", "/power/bat0");
+            let secret = Fields::new().with("member", "Secret");
+            // Bridge B's subscription reaches bridge A a moment after the link: send until
+            // one arrives. Each round sends Secret first, which bus A's policy keeps from
+            // hostb; signals from one sender arrive in order, so Secret would come first.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let got = loop {
+                assert!(Instant::now() < deadline, "no signal crossed");
+                sender.send_signal(&secret, b"1234").unwrap();
+                sender.send_signal(&low, b"12%").unwrap();
+                match listener.recv_event(Some(Duration::from_millis(200))) {
+                    Ok(Event::Signal(signal)) => break signal,
+                    _ => continue,
+                }
+            };
+            assert_eq!(got.fields.get("member"), Some("BatteryLow"));
+            assert_eq!(got.fields.get("path"), Some("/power/bat0"));
+            assert_eq!(got.body, b"12%");
+            // Whatever else arrives is BatteryLow too.
+            while let Ok(Event::Signal(signal)) =
+                listener.recv_event(Some(Duration::from_millis(300)))
+            {
+                assert_eq!(signal.fields.get("member"), Some("BatteryLow"));
+            }
         });
     }
 }
