@@ -12,7 +12,7 @@ use afbus_binder::{
 };
 use afbus_servicemanager::{Op, Policy, ServiceManager};
 use afbus_transport::{BusSocket, Event, Fields, UniqueId};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 use parking_lot::Mutex;
 use zenoh::bytes::Encoding;
 use zenoh::liveliness::LivelinessToken;
@@ -34,6 +34,10 @@ const STATUS_ENCODING: &str = "application/x-afbus-status";
 /// The most peers' signals waiting to be sent on the bus; past it, new ones are dropped (as
 /// the bus drops a slow reader's).
 pub const SIGNALS_QUEUED: usize = 1024;
+/// The most peers' calls waiting for a thread; past it a call is refused with `WOULD_BLOCK`.
+pub const MAX_QUEUED_CALLS: usize = 1024;
+/// The most peers' one-way calls waiting to be delivered; past it Zenoh's reader waits.
+pub const MAX_QUEUED_ONEWAY: usize = 1024;
 /// How long a worker thread with nothing to do stays.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 
@@ -76,6 +80,7 @@ struct Shared {
     bus: PathBuf,
     policy: Policy,
     call_timeout: Duration,
+    objects_per_peer: usize,
     stop: AtomicBool,
     /// Exported names and the service each names now (looked up when first called).
     exports: HashMap<String, Mutex<Option<SpIBinder>>>,
@@ -101,6 +106,8 @@ struct Shown {
 struct Given {
     by_id: HashMap<(String, u64), Gift>,
     by_object: HashMap<(String, ObjectId), u64>,
+    /// How many objects each peer holds.
+    per_peer: HashMap<String, usize>,
     next: u64,
 }
 
@@ -139,7 +146,7 @@ impl Bridge {
             ..RuntimeConfig::default()
         })?);
         rt.start_thread_pool();
-        let (calls, calls_rx) = crossbeam_channel::unbounded();
+        let (calls, calls_rx) = crossbeam_channel::bounded(MAX_QUEUED_CALLS);
         let shared = Arc::new(Shared {
             me: config.name.clone(),
             session,
@@ -147,6 +154,7 @@ impl Bridge {
             bus,
             policy,
             call_timeout: config.call_timeout,
+            objects_per_peer: config.objects_per_peer,
             stop: AtomicBool::new(false),
             exports: config
                 .exports
@@ -179,7 +187,10 @@ impl Bridge {
                 .map_err(zenoh_error)?,
         ));
 
-        let (oneway_tx, oneway_rx) = crossbeam_channel::unbounded::<(String, Vec<u8>)>();
+        // Bounded, and a full queue holds Zenoh's reader: back-pressure on the peer's link, as
+        // a full one-way buffer holds a local sender. No one-way call is dropped.
+        let (oneway_tx, oneway_rx) =
+            crossbeam_channel::bounded::<(String, Vec<u8>)>(MAX_QUEUED_ONEWAY);
         declared.push(Declared::Subscriber(
             s.declare_subscriber(keys::all_to(&shared.me, "oneway"))
                 .allowed_origin(Locality::Remote)
@@ -478,7 +489,18 @@ impl Shared {
                 self.threads.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        let _ = self.calls.send(query);
+        if let Err(TrySendError::Full(query)) = self.calls.try_send(query) {
+            // Refused at once, from Zenoh's thread (a reply does not block): the peer learns
+            // this bridge is saturated rather than waiting for its timeout.
+            let refused = Failure::code(
+                StatusCode::WOULD_BLOCK,
+                format!("{MAX_QUEUED_CALLS} calls are waiting for a thread already"),
+            );
+            let _ = query
+                .reply_err(refused.encode())
+                .encoding(Encoding::from(STATUS_ENCODING))
+                .wait();
+        }
     }
 
     fn serve_query(self: &Arc<Self>, query: Query) {
@@ -682,6 +704,17 @@ impl Shared {
                 return Ok(ObjectRef::Given { id, descriptor });
             }
         }
+        let held = given.per_peer.get(peer).copied().unwrap_or(0);
+        if held >= self.objects_per_peer {
+            return Err(Failure::code(
+                StatusCode::NO_MEMORY,
+                format!(
+                    "{peer} holds {} of this bus's objects already",
+                    self.objects_per_peer
+                ),
+            )
+            .0);
+        }
         given.next += 1;
         let id = given.next;
         let live = self
@@ -691,6 +724,7 @@ impl Shared {
             .wait()
             .map_err(zenoh_status)?;
         given.by_object.insert(key, id);
+        *given.per_peer.entry(peer.to_string()).or_default() += 1;
         given.by_id.insert(
             (peer.to_string(), id),
             Gift {
@@ -929,6 +963,12 @@ fn forget(given: &mut Given, key: &(String, u64)) {
         given
             .by_object
             .remove(&(key.0.clone(), gift.binder.object_id()));
+        if let Some(held) = given.per_peer.get_mut(&key.0) {
+            *held -= 1;
+            if *held == 0 {
+                given.per_peer.remove(&key.0);
+            }
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //!                                      # peer may find and call (none: nothing)
 //! peers = ["hostb"]                    # the peers that may connect, by certificate name
 //! call_timeout_ms = 30000              # a bridged call with no reply by then: TIMED_OUT
+//! objects_per_peer = 4096              # this bus's objects one peer may hold at once
 //!
 //! [zenoh]
 //! listen = ["quic/0.0.0.0:7447"]
@@ -54,6 +55,9 @@ pub use afbus_servicemanager::ConfigError;
 pub const DEFAULT_CALL_TIMEOUT: Duration = afbus_binder::REPLY_TIMEOUT;
 /// How long a peer may be silent before it is taken for dead, unless the file says otherwise.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(3);
+/// How many of this bus's objects one peer may hold at once unless the file says otherwise;
+/// past it, a call or reply that would give the peer another fails with `NO_MEMORY`.
+pub const MAX_GIVEN_TO_PEER: usize = 4096;
 /// The longest bridge or peer name: one chunk of a Zenoh key.
 pub const MAX_PRINCIPAL_LEN: usize = 64;
 
@@ -70,6 +74,8 @@ pub struct Config {
     pub peers: Vec<String>,
     /// How long a bridged call waits for its reply.
     pub call_timeout: Duration,
+    /// How many of this bus's objects one peer may hold at once.
+    pub objects_per_peer: usize,
     /// The Zenoh side.
     pub zenoh: ZenohConfig,
     /// The names exported to peers.
@@ -136,6 +142,7 @@ struct File {
     #[serde(default)]
     peers: Vec<toml::Spanned<String>>,
     call_timeout_ms: Option<u64>,
+    objects_per_peer: Option<usize>,
     zenoh: toml::Spanned<ZenohConfig>,
     #[serde(default)]
     export: Vec<RawExport>,
@@ -342,6 +349,7 @@ impl Config {
             call_timeout: file
                 .call_timeout_ms
                 .map_or(DEFAULT_CALL_TIMEOUT, Duration::from_millis),
+            objects_per_peer: file.objects_per_peer.unwrap_or(MAX_GIVEN_TO_PEER),
             zenoh,
             exports,
             imports,

@@ -248,6 +248,11 @@ mod bridged {
 
     impl World {
         fn new(b_rest: &str) -> World {
+            World::with("", b_rest)
+        }
+
+        /// The same, with `a_rest` and `b_rest` added to the bridges' configurations.
+        fn with(a_rest: &str, b_rest: &str) -> World {
             let dir = tempfile::tempdir().expect("temp dir");
             let bus_a = PrivateBus::start().expect("bus a");
             let bus_b = PrivateBus::start().expect("bus b");
@@ -268,7 +273,7 @@ mod bridged {
                 &["hostb", "hostc"],
                 &format!("listen = [\"quic/127.0.0.1:{port}\"]"),
                 &format!(
-                    "policy = \"{}\"\n[[export]]\nname = \"{NAME}\"\n\
+                    "{a_rest}\npolicy = \"{}\"\n[[export]]\nname = \"{NAME}\"\n\
                      [[export_signal]]\nmember = \"BatteryLow\"\n\
                      [[export_signal]]\nmember = \"Secret\"",
                     policy.display()
@@ -619,6 +624,41 @@ mod bridged {
             {
                 assert_eq!(signal.fields.get("member"), Some("BatteryLow"));
             }
+        });
+    }
+
+    #[test]
+    fn a_peer_holds_at_most_objects_per_peer_of_the_buss_objects() {
+        with_timeout(90, || {
+            let world = World::with("objects_per_peer = 3", "");
+            let svc = world.remote();
+            let mut held: Vec<_> = (0..3).map(|_| svc.slow_callback(0).unwrap()).collect();
+            let e = svc.slow_callback(0).unwrap_err();
+            assert_eq!(code(e.clone()), StatusCode::NO_MEMORY, "{e}");
+            assert!(e.message().contains("holds 3"), "{e}");
+            // The refusal is the reply's: the service and the objects held work on.
+            assert_eq!(
+                ICallback::ICallback::on_echo(&held[0], "x").unwrap(),
+                "service:x"
+            );
+            // Once one is let go (within GIVEN_GRACE), there is room for one more.
+            held.pop();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let more = loop {
+                match svc.slow_callback(0) {
+                    Ok(more) => break more,
+                    Err(e) => assert_eq!(code(e), StatusCode::NO_MEMORY),
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the released object was never let go"
+                );
+                std::thread::sleep(Duration::from_millis(200));
+            };
+            assert_eq!(
+                ICallback::ICallback::on_echo(&more, "y").unwrap(),
+                "service:y"
+            );
         });
     }
 }
