@@ -12,7 +12,7 @@ use afbus_binder::{
 };
 use afbus_servicemanager::{Op, Policy, ServiceManager};
 use afbus_transport::{BusSocket, Event, Fields, UniqueId};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
 use zenoh::bytes::Encoding;
 use zenoh::liveliness::LivelinessToken;
@@ -26,8 +26,9 @@ use crate::keys::{self, Live, Target};
 
 /// The most threads serving peers' calls at once; past it, calls wait for one.
 pub const MAX_CALL_THREADS: usize = 64;
-/// How long an object given to a peer is kept for it before the peer's holder token arrives
-/// (a reply on its way, a peer slow to declare). An object no peer holds after this is let go.
+/// How long, beyond the call timeout, an object given to a peer is kept for it before the
+/// peer's holder token arrives (a call queued there, a reply on its way, a peer slow to
+/// declare). An object no peer holds after the call timeout and this is let go.
 pub const GIVEN_GRACE: Duration = Duration::from_secs(5);
 /// The encoding of an error reply that carries a [`Failure`]; any other error reply is Zenoh's.
 const STATUS_ENCODING: &str = "application/x-afbus-status";
@@ -36,8 +37,12 @@ const STATUS_ENCODING: &str = "application/x-afbus-status";
 pub const SIGNALS_QUEUED: usize = 1024;
 /// The most peers' calls waiting for a thread; past it a call is refused with `WOULD_BLOCK`.
 pub const MAX_QUEUED_CALLS: usize = 1024;
-/// The most peers' one-way calls waiting to be delivered; past it Zenoh's reader waits.
+/// The most peers' one-way calls waiting to be delivered; past it one is dropped.
 pub const MAX_QUEUED_ONEWAY: usize = 1024;
+/// The most bytes of peers' calls and one-way calls waiting, together; past it a call is
+/// refused with `WOULD_BLOCK` and a one-way call dropped. (Zenoh refuses any message larger
+/// than a bridged payload may be, `MAX_BRIDGED_BYTES` and its framing.)
+pub const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
 /// How long a worker thread with nothing to do stays.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 
@@ -81,6 +86,8 @@ struct Shared {
     policy: Policy,
     call_timeout: Duration,
     objects_per_peer: usize,
+    /// How long a gift waits for the peer's holder token: the call timeout and GIVEN_GRACE.
+    grace: Duration,
     stop: AtomicBool,
     /// Exported names and the service each names now (looked up when first called).
     exports: HashMap<String, Mutex<Option<SpIBinder>>>,
@@ -89,8 +96,11 @@ struct Shared {
     shown: Mutex<HashMap<(String, String), Shown>>,
     given: Mutex<Given>,
     stand_ins: Mutex<StandIns>,
-    calls: Sender<Query>,
-    calls_rx: Receiver<Query>,
+    /// Peers' calls waiting for a thread, with their payloads' sizes.
+    calls: Sender<(Query, usize)>,
+    calls_rx: Receiver<(Query, usize)>,
+    /// Bytes of peers' calls and one-way calls waiting (see MAX_QUEUED_BYTES).
+    queued_bytes: AtomicUsize,
     idle: AtomicUsize,
     threads: AtomicUsize,
 }
@@ -117,7 +127,8 @@ struct Gift {
     held: bool,
     /// When it was last given.
     given_at: Instant,
-    _live: LivelinessToken,
+    /// Held while the object lives (declared once the gift is in the table, outside its lock).
+    _live: Option<LivelinessToken>,
 }
 
 /// Peers' objects stood in for on this bus.
@@ -155,6 +166,7 @@ impl Bridge {
             policy,
             call_timeout: config.call_timeout,
             objects_per_peer: config.objects_per_peer,
+            grace: config.call_timeout + GIVEN_GRACE,
             stop: AtomicBool::new(false),
             exports: config
                 .exports
@@ -163,10 +175,14 @@ impl Bridge {
                 .collect(),
             imports: config.imports.clone(),
             shown: Mutex::default(),
-            given: Mutex::default(),
+            given: Mutex::new(Given {
+                next: random_u64(),
+                ..Given::default()
+            }),
             stand_ins: Mutex::default(),
             calls,
             calls_rx,
+            queued_bytes: AtomicUsize::new(0),
             idle: AtomicUsize::new(0),
             threads: AtomicUsize::new(0),
         });
@@ -187,18 +203,30 @@ impl Bridge {
                 .map_err(zenoh_error)?,
         ));
 
-        // Bounded, and a full queue holds Zenoh's reader: back-pressure on the peer's link, as
-        // a full one-way buffer holds a local sender. No one-way call is dropped.
+        // Zenoh's reader never waits here: a one-way call that finds the queue full (or the
+        // bytes queued at their bound) is dropped, as a local one-way call to a full receiver
+        // fails with WOULD_BLOCK; the sender is a peer that outran the services it calls.
         let (oneway_tx, oneway_rx) =
             crossbeam_channel::bounded::<(String, Vec<u8>)>(MAX_QUEUED_ONEWAY);
+        let w = weak.clone();
         declared.push(Declared::Subscriber(
             s.declare_subscriber(keys::all_to(&shared.me, "oneway"))
                 .allowed_origin(Locality::Remote)
                 .callback(move |sample| {
-                    let _ = oneway_tx.send((
+                    let Some(shared) = w.upgrade() else { return };
+                    let len = sample.payload().len();
+                    if !shared.take_queue_room(len) {
+                        tracing::warn!(key = %sample.key_expr(), "one-way call dropped: queue full");
+                        return;
+                    }
+                    let call = (
                         sample.key_expr().as_str().to_string(),
                         sample.payload().to_bytes().into_owned(),
-                    ));
+                    );
+                    if oneway_tx.try_send(call).is_err() {
+                        shared.give_queue_room(len);
+                        tracing::warn!(key = %sample.key_expr(), "one-way call dropped: queue full");
+                    }
                 })
                 .wait()
                 .map_err(zenoh_error)?,
@@ -207,6 +235,7 @@ impl Bridge {
         spawn("afbus-bridge-oneway", move || {
             for (key, payload) in oneway_rx {
                 let Some(shared) = w.upgrade() else { return };
+                shared.give_queue_room(payload.len());
                 shared.serve_oneway(&key, &payload);
             }
         })?;
@@ -289,6 +318,21 @@ impl Drop for Bridge {
     }
 }
 
+/// 64 random bits from the kernel (time and pid if it cannot give them).
+fn random_u64() -> u64 {
+    use std::io::Read as _;
+    let mut bytes = [0u8; 8];
+    match std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            (now.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
+        }
+    }
+}
+
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name(name.into())
@@ -336,8 +380,8 @@ fn start_signals(shared: &Arc<Shared>, config: &Config) -> Result<Vec<Declared>,
                     let Ok(signal) = Signal::decode(&sample.payload().to_bytes()) else {
                         return;
                     };
-                    // Only the member the key names: the peer chooses nothing else here.
-                    if signal.member() == Some(wanted.as_str()) {
+                    // Only the member the key names, once: the peer chooses nothing else here.
+                    if signal.only_member() == Some(wanted.as_str()) {
                         // Full: dropped, as the bus drops a slow reader's oldest signals.
                         let _ = tx.try_send(signal);
                     }
@@ -377,8 +421,9 @@ fn relay_out(shared: &Weak<Shared>, listener: &BusSocket, ours: UniqueId, peers:
                 return;
             }
         };
-        let Some(member) = signal.fields.get("member") else {
-            continue;
+        let mut members = signal.fields.iter().filter(|(k, _)| *k == "member");
+        let (Some((_, member)), None) = (members.next(), members.next()) else {
+            continue; // no member, or two: which the bus matched is not one policy answer
         };
         let bridged = Signal {
             fields: signal
@@ -489,18 +534,43 @@ impl Shared {
                 self.threads.fetch_sub(1, Ordering::AcqRel);
             }
         }
-        if let Err(TrySendError::Full(query)) = self.calls.try_send(query) {
+        let len = query.payload().map_or(0, |p| p.len());
+        let queued = if self.take_queue_room(len) {
+            self.calls.try_send((query, len)).map_err(|e| {
+                self.give_queue_room(len);
+                e.into_inner().0
+            })
+        } else {
+            Err(query)
+        };
+        if let Err(query) = queued {
             // Refused at once, from Zenoh's thread (a reply does not block): the peer learns
             // this bridge is saturated rather than waiting for its timeout.
             let refused = Failure::code(
                 StatusCode::WOULD_BLOCK,
-                format!("{MAX_QUEUED_CALLS} calls are waiting for a thread already"),
+                format!(
+                    "the bridge's queue is full ({MAX_QUEUED_CALLS} calls or \
+                     {MAX_QUEUED_BYTES} bytes)"
+                ),
             );
             let _ = query
                 .reply_err(refused.encode())
                 .encoding(Encoding::from(STATUS_ENCODING))
                 .wait();
         }
+    }
+
+    /// Counts `len` more bytes queued for threads, if they fit under MAX_QUEUED_BYTES.
+    fn take_queue_room(&self, len: usize) -> bool {
+        self.queued_bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
+                q.checked_add(len).filter(|&t| t <= MAX_QUEUED_BYTES)
+            })
+            .is_ok()
+    }
+
+    fn give_queue_room(&self, len: usize) {
+        self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
     }
 
     fn serve_query(self: &Arc<Self>, query: Query) {
@@ -627,7 +697,7 @@ impl Shared {
 
     /// A parcel going to `peer`: its objects given to `peer`, its blobs copied; any other fd
     /// is refused.
-    fn outgoing(&self, peer: &str, parcel: Parcel) -> Result<Body, Status> {
+    fn outgoing(self: &Arc<Self>, peer: &str, parcel: Parcel) -> Result<Body, Status> {
         let (data, fds, objects) = parcel.into_parts_with_objects()?;
         let blobs = fds
             .into_iter()
@@ -688,7 +758,7 @@ impl Shared {
 
     /// `binder` as `peer` will know it: one of its own objects coming home, or one of ours
     /// (or a third bridge's, through us) given to it.
-    fn give(&self, peer: &str, binder: &SpIBinder) -> Result<ObjectRef, Status> {
+    fn give(self: &Arc<Self>, peer: &str, binder: &SpIBinder) -> Result<ObjectRef, Status> {
         let object = binder.object_id();
         if let Some((owner, id)) = self.stand_ins.lock().origin.get(&object) {
             if owner == peer {
@@ -715,14 +785,10 @@ impl Shared {
             )
             .0);
         }
-        given.next += 1;
+        // Ids start at a random number each run: a restarted bridge does not give a new
+        // object an id a peer's stand-in still has for an old one.
+        given.next = given.next.wrapping_add(1);
         let id = given.next;
-        let live = self
-            .session
-            .liveliness()
-            .declare_token(keys::live_object(&self.me, peer, id))
-            .wait()
-            .map_err(zenoh_status)?;
         given.by_object.insert(key, id);
         *given.per_peer.entry(peer.to_string()).or_default() += 1;
         given.by_id.insert(
@@ -731,10 +797,55 @@ impl Shared {
                 binder: binder.clone(),
                 held: false,
                 given_at: Instant::now(),
-                _live: live,
+                _live: None,
             },
         );
+        drop(given);
+        // A proxy's death takes the gift back, and so its token: the peer's stand-in dies.
+        if !binder.is_local() {
+            let recipient: Arc<dyn DeathRecipient> = Arc::new(GiftDied {
+                bridge: Arc::downgrade(self),
+                object,
+            });
+            let _ = binder.link_to_death(recipient);
+        }
+        let live = self
+            .session
+            .liveliness()
+            .declare_token(keys::live_object(&self.me, peer, id))
+            .wait()
+            .map_err(zenoh_status)?;
+        if let Some(gift) = self.given.lock().by_id.get_mut(&(peer.to_string(), id)) {
+            gift._live = Some(live);
+        }
         Ok(ObjectRef::Given { id, descriptor })
+    }
+
+    /// Takes back every gift of `object` (it died, or what it stands for did): their tokens
+    /// go, and the peers' stand-ins die.
+    fn forget_object(&self, object: ObjectId) {
+        let gone: Vec<Gift> = {
+            let mut given = self.given.lock();
+            let keys: Vec<_> = given
+                .by_id
+                .iter()
+                .filter(|(_, g)| g.binder.object_id() == object)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| forget(&mut given, k)).collect()
+        };
+        drop(gone);
+    }
+
+    /// The stand-in for `key` already here, unless it is dead.
+    fn live_stand_in(&self, key: &(String, u64)) -> Option<SpIBinder> {
+        let stand_ins = self.stand_ins.lock();
+        let (binder, remote) = stand_ins.by_key.get(key)?;
+        let remote = remote.upgrade()?;
+        if remote.dead.load(Ordering::Acquire) {
+            return None;
+        }
+        binder.upgrade()
     }
 
     /// The stand-in on this bus for object `id` of `owner`: the one already there, or a new
@@ -745,9 +856,8 @@ impl Shared {
         id: u64,
         descriptor: String,
     ) -> Result<SpIBinder, Status> {
-        let mut stand_ins = self.stand_ins.lock();
         let key = (owner.to_string(), id);
-        if let Some(binder) = stand_ins.by_key.get(&key).and_then(|(b, _)| b.upgrade()) {
+        if let Some(binder) = self.live_stand_in(&key) {
             return Ok(binder);
         }
         let holder = self
@@ -766,6 +876,17 @@ impl Shared {
             stood_for: OnceLock::new(),
             _holder: holder,
         });
+        let mut stand_ins = self.stand_ins.lock();
+        // Another call may have brought the same object meanwhile: one stand-in per object.
+        if let Some(binder) = stand_ins
+            .by_key
+            .get(&key)
+            .and_then(|(b, r)| Some((b.upgrade()?, r.upgrade()?)))
+            .filter(|(_, r)| !r.dead.load(Ordering::Acquire))
+            .map(|(b, _)| b)
+        {
+            return Ok(binder);
+        }
         let binder = self.rt.local_arc(remote.clone());
         let object = binder.object_id();
         let _ = remote.stood_for.set((object, key.clone()));
@@ -780,32 +901,25 @@ impl Shared {
         let Some((peer, id)) = keys::parse_holder(&self.me, key) else {
             return;
         };
-        let mut given = self.given.lock();
-        let k = (peer, id);
-        let remove = match given.by_id.get_mut(&k) {
-            Some(gift) => {
-                gift.held = held;
-                !held && gift.given_at.elapsed() >= GIVEN_GRACE
-            }
-            None => false,
-        };
-        if remove {
-            forget(&mut given, &k);
+        // Only marked here, on Zenoh's thread: the sweep lets go (and undeclares) off it.
+        if let Some(gift) = self.given.lock().by_id.get_mut(&(peer, id)) {
+            gift.held = held;
         }
     }
 
     /// Lets go of objects given to peers that no longer hold them.
     fn sweep(&self) {
-        let mut given = self.given.lock();
-        let gone: Vec<_> = given
-            .by_id
-            .iter()
-            .filter(|(_, g)| !g.held && g.given_at.elapsed() >= GIVEN_GRACE)
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in gone {
-            forget(&mut given, &k);
-        }
+        let gone: Vec<Gift> = {
+            let mut given = self.given.lock();
+            let keys: Vec<_> = given
+                .by_id
+                .iter()
+                .filter(|(_, g)| !g.held && g.given_at.elapsed() >= self.grace)
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| forget(&mut given, k)).collect()
+        };
+        drop(gone);
     }
 
     fn live_changed(self: &Arc<Self>, live: Live, alive: bool) {
@@ -834,8 +948,10 @@ impl Shared {
                     .and_then(|(b, r)| Some((b.upgrade()?, r.upgrade()?)));
                 if let Some((binder, remote)) = stand_in {
                     remote.dead.store(true, Ordering::Release);
-                    // Its holders here hear of its death as from a process that died.
+                    // Its holders here hear of its death as from a process that died, and so
+                    // do peers it was given on to.
                     self.rt.revoke(&binder);
+                    self.forget_object(binder.object_id());
                 }
             }
             Live::Object { .. } => {}
@@ -893,8 +1009,10 @@ impl Shared {
             return;
         };
         remote.dead.store(true, Ordering::Release);
-        // Its holders here (the service manager among them) hear of its death.
+        // Its holders here (the service manager among them) hear of its death, and so do peers
+        // it was given on to.
         self.rt.revoke(&binder);
+        self.forget_object(binder.object_id());
         if let Ok(sm) = ServiceManager::connect(&self.rt, &self.bus) {
             let _ = sm.try_unregister_service(&import.local_name, &binder);
         }
@@ -958,8 +1076,11 @@ fn zenoh_status(e: impl std::fmt::Display) -> Status {
     Status::from(Error::new(StatusCode::FAILED_TRANSACTION, e.to_string()))
 }
 
-fn forget(given: &mut Given, key: &(String, u64)) {
-    if let Some(gift) = given.by_id.remove(key) {
+/// Takes a gift out of the table; the caller drops it (and so undeclares its token) once the
+/// table's lock is released.
+fn forget(given: &mut Given, key: &(String, u64)) -> Option<Gift> {
+    let gift = given.by_id.remove(key)?;
+    {
         given
             .by_object
             .remove(&(key.0.clone(), gift.binder.object_id()));
@@ -970,9 +1091,24 @@ fn forget(given: &mut Given, key: &(String, u64)) {
             }
         }
     }
+    Some(gift)
 }
 
-fn worker(shared: &Weak<Shared>, calls: &Receiver<Query>) {
+/// Takes back the gifts of a proxy that died.
+struct GiftDied {
+    bridge: Weak<Shared>,
+    object: ObjectId,
+}
+
+impl DeathRecipient for GiftDied {
+    fn binder_died(&self) {
+        if let Some(bridge) = self.bridge.upgrade() {
+            bridge.forget_object(self.object);
+        }
+    }
+}
+
+fn worker(shared: &Weak<Shared>, calls: &Receiver<(Query, usize)>) {
     loop {
         let Some(s) = shared.upgrade() else { return };
         s.idle.fetch_add(1, Ordering::AcqRel);
@@ -980,11 +1116,22 @@ fn worker(shared: &Weak<Shared>, calls: &Receiver<Query>) {
         let next = calls.recv_timeout(IDLE_EXIT);
         let Some(s) = shared.upgrade() else { return };
         s.idle.fetch_sub(1, Ordering::AcqRel);
-        match next {
-            Ok(query) => s.serve_query(query),
+        match next.or_else(|_| calls.try_recv()) {
+            Ok((query, len)) => {
+                s.give_queue_room(len);
+                s.serve_query(query);
+            }
             Err(_) => {
                 s.threads.fetch_sub(1, Ordering::AcqRel);
-                return;
+                // A call queued as this thread stopped counting itself idle is not left alone.
+                match calls.try_recv() {
+                    Ok((query, len)) => {
+                        s.threads.fetch_add(1, Ordering::AcqRel);
+                        s.give_queue_room(len);
+                        s.serve_query(query);
+                    }
+                    Err(_) => return,
+                }
             }
         }
     }

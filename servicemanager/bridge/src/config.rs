@@ -375,7 +375,11 @@ impl Config {
                 "multicast": { "enabled": false },
                 "gossip": { "enabled": false },
             },
-            "transport": { "link": { "tx": { "lease": lease } } },
+            "transport": { "link": {
+                "tx": { "lease": lease },
+                // Nothing larger than a bridged payload is read from a peer.
+                "rx": { "max_message_size": crate::envelope::MAX_BRIDGED_BYTES + 1024 * 1024 },
+            } },
         });
         if let Some(tls) = &self.zenoh.tls {
             let path = |p: &Path| p.display().to_string();

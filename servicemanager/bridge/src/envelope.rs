@@ -274,12 +274,14 @@ impl Signal {
         Ok(Signal { fields, body })
     }
 
-    /// Its `member` field.
-    pub fn member(&self) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| k == "member")
-            .map(|(_, v)| v.as_str())
+    /// Its `member` field, if it has exactly one (with two, the bus would match either, and
+    /// a policy decides on one).
+    pub fn only_member(&self) -> Option<&str> {
+        let mut members = self.fields.iter().filter(|(k, _)| k == "member");
+        match (members.next(), members.next()) {
+            (Some((_, v)), None) => Some(v),
+            _ => None,
+        }
     }
 }
 
@@ -444,7 +446,10 @@ mod tests {
         };
         let payload = s.encode().unwrap();
         assert_eq!(Signal::decode(&payload).unwrap(), s);
-        assert_eq!(s.member(), Some("BatteryLow"));
+        assert_eq!(s.only_member(), Some("BatteryLow"));
+        let mut two = s.clone();
+        two.fields.push(("member".into(), "Secret".into()));
+        assert_eq!(two.only_member(), None, "two members are refused");
         for n in 0..payload.len() {
             assert!(Signal::decode(&payload[..n]).is_err());
         }
