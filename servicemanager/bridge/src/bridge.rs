@@ -92,6 +92,7 @@ struct Shared {
     /// Exported names and the service each names now (looked up when first called).
     exports: HashMap<String, Mutex<Option<SpIBinder>>>,
     imports: Vec<Import>,
+    peers: Vec<String>,
     /// Imported names shown on the bus: by (peer, name), the stand-in and its name here.
     shown: Mutex<HashMap<(String, String), Shown>>,
     given: Mutex<Given>,
@@ -174,6 +175,7 @@ impl Bridge {
                 .map(|n| (n.clone(), Mutex::new(None)))
                 .collect(),
             imports: config.imports.clone(),
+            peers: config.peers.clone(),
             shown: Mutex::default(),
             given: Mutex::new(Given {
                 next: random_u64(),
@@ -257,19 +259,23 @@ impl Bridge {
                 .map_err(zenoh_error)?,
         ));
 
+        // What each peer holds for this bridge: its exported names and the objects it gave.
         let (live_tx, live_rx) = crossbeam_channel::unbounded::<(Live, bool)>();
-        declared.push(Declared::Subscriber(
-            s.liveliness()
-                .declare_subscriber("afbus/*/live/**")
-                .history(true)
-                .callback(move |sample| {
-                    if let Some(live) = keys::parse_live(sample.key_expr().as_str()) {
-                        let _ = live_tx.send((live, sample.kind() == SampleKind::Put));
-                    }
-                })
-                .wait()
-                .map_err(zenoh_error)?,
-        ));
+        for peer in &config.peers {
+            let live_tx = live_tx.clone();
+            declared.push(Declared::Subscriber(
+                s.liveliness()
+                    .declare_subscriber(keys::live_for(peer, &shared.me))
+                    .history(true)
+                    .callback(move |sample| {
+                        if let Some(live) = keys::parse_live(sample.key_expr().as_str()) {
+                            let _ = live_tx.send((live, sample.kind() == SampleKind::Put));
+                        }
+                    })
+                    .wait()
+                    .map_err(zenoh_error)?,
+            ));
+        }
         let w = weak.clone();
         spawn("afbus-bridge-live", move || {
             for (live, alive) in live_rx {
@@ -492,13 +498,22 @@ fn watch_export(shared: &Weak<Shared>, name: &str) {
         if let Some(slot) = s.exports.get(name) {
             *slot.lock() = Some(service.clone());
         }
-        let token = s
-            .session
-            .liveliness()
-            .declare_token(keys::live_service(&s.me, name))
-            .wait();
-        if let Err(e) = &token {
-            tracing::warn!(%name, error = %e, "cannot declare the export");
+        // A token for each peer the policy lets find the name: the others do not learn of it.
+        let mut tokens = Vec::new();
+        for peer in s
+            .peers
+            .iter()
+            .filter(|p| s.policy.allows_remote(Op::Find, p, name))
+        {
+            match s
+                .session
+                .liveliness()
+                .declare_token(keys::live_service(&s.me, peer, name))
+                .wait()
+            {
+                Ok(token) => tokens.push(token),
+                Err(e) => tracing::warn!(%name, %peer, error = %e, "cannot declare the export"),
+            }
         }
         drop(s);
         loop {
@@ -515,7 +530,7 @@ fn watch_export(shared: &Weak<Shared>, name: &str) {
             }
         }
         tracing::info!(%name, "exported service gone");
-        drop(token);
+        drop(tokens);
     }
 }
 
@@ -924,7 +939,7 @@ impl Shared {
 
     fn live_changed(self: &Arc<Self>, live: Live, alive: bool) {
         match live {
-            Live::Service { owner, name } => {
+            Live::Service { owner, peer, name } if peer == self.me => {
                 let imports: Vec<Import> = self
                     .imports
                     .iter()
@@ -954,7 +969,7 @@ impl Shared {
                     self.forget_object(binder.object_id());
                 }
             }
-            Live::Object { .. } => {}
+            Live::Service { .. } | Live::Object { .. } => {}
         }
     }
 

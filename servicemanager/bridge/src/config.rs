@@ -403,16 +403,43 @@ impl Config {
     /// this bridge's keys, and declare and answer only under its own keys.
     fn access_control(&self) -> Value {
         let me = &self.name;
-        let mut rules = vec![json!({
-            "id": "out",
-            "permission": "allow",
-            "flows": ["egress"],
-            "messages": ALL_MESSAGES,
-            "key_exprs": ["afbus/**"],
-        })];
+        let mut rules = Vec::new();
         let mut subjects = Vec::new();
         let mut policies = Vec::new();
         for (i, peer) in self.peers.iter().enumerate() {
+            // What goes out to the peer: declarations of what this bridge serves and watches,
+            // and only the calls, replies, signals and tokens that are the peer's business (not
+            // which objects other peers hold, nor which names they may find).
+            let declared = format!("decl{i}");
+            rules.push(json!({
+                "id": declared,
+                "permission": "allow",
+                "flows": ["egress"],
+                "messages": ["declare_queryable", "declare_subscriber",
+                             "declare_liveliness_subscriber", "liveliness_query"],
+                "key_exprs": [
+                    format!("afbus/{me}/call/**"),
+                    format!("afbus/{me}/oneway/**"),
+                    format!("afbus/{peer}/sig/{me}/**"),
+                    format!("afbus/{peer}/live/{me}/**"),
+                    format!("afbus/{me}/ref/**"),
+                ],
+            }));
+            let out = format!("out{i}");
+            rules.push(json!({
+                "id": out,
+                "permission": "allow",
+                "flows": ["egress"],
+                "messages": ["query", "put", "reply", "liveliness_token"],
+                "key_exprs": [
+                    format!("afbus/{peer}/call/{me}/**"),
+                    format!("afbus/{peer}/oneway/{me}/**"),
+                    format!("afbus/{me}/call/{peer}/**"),
+                    format!("afbus/{me}/sig/{peer}/**"),
+                    format!("afbus/{me}/live/{peer}/**"),
+                    format!("afbus/{peer}/ref/{me}/**"),
+                ],
+            }));
             let subject = format!("peer{i}");
             let rule = format!("in{i}");
             rules.push(json!({
@@ -457,11 +484,14 @@ impl Config {
                 "permission": "allow",
                 "flows": ["ingress"],
                 "messages": ["declare_liveliness_subscriber", "liveliness_query"],
-                "key_exprs": ["afbus/**"],
+                "key_exprs": [
+                    format!("afbus/{me}/live/{peer}/**"),
+                    format!("afbus/{peer}/ref/**"),
+                ],
             }));
             subjects.push(json!({ "id": subject, "cert_common_names": [peer] }));
             policies.push(json!({
-                "rules": ["out", rule, own, signals, subscribe, watch],
+                "rules": [declared, out, rule, own, signals, subscribe, watch],
                 "subjects": [subject],
             }));
         }
@@ -474,18 +504,6 @@ impl Config {
         })
     }
 }
-
-const ALL_MESSAGES: [&str; 9] = [
-    "put",
-    "delete",
-    "declare_subscriber",
-    "query",
-    "reply",
-    "declare_queryable",
-    "liveliness_token",
-    "declare_liveliness_subscriber",
-    "liveliness_query",
-];
 
 /// A bridge name: one Zenoh key chunk with nothing special in it.
 pub fn valid_principal(s: &str) -> bool {
@@ -550,9 +568,16 @@ as = "remote/Clock"
             z["access_control"]["subjects"][0]["cert_common_names"][0],
             "hostb"
         );
-        assert_eq!(
-            z["access_control"]["rules"][1]["key_exprs"][0],
-            "afbus/hosta/call/hostb/**"
+        let rules = z["access_control"]["rules"].as_array().unwrap();
+        let ingress = rules.iter().find(|r| r["id"] == "in0").unwrap();
+        assert_eq!(ingress["key_exprs"][0], "afbus/hosta/call/hostb/**");
+        assert!(
+            rules.iter().all(|r| r["key_exprs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k != "afbus/**")),
+            "no rule is for every key"
         );
     }
 

@@ -5,8 +5,10 @@
 //!   `afbus/<owner>/call/<peer>/obj/<id>`: calls to an object given to `<peer>`;
 //!   `afbus/<owner>/call/<peer>/find/<name>`: a look-up of an exported name.
 //! - `afbus/<owner>/oneway/<peer>/...`: one-way calls, the same targets (puts, in order).
-//! - `afbus/<owner>/live/svc/<name>`: a liveliness token held while the exported service
-//!   lives; `afbus/<owner>/live/<peer>/<id>`: the same for an object given to `<peer>`.
+//! - `afbus/<owner>/live/<peer>/svc/<name>`: a liveliness token held while the exported
+//!   service lives, one for each peer the policy lets find it;
+//!   `afbus/<owner>/live/<peer>/obj/<id>`: the same for an object given to `<peer>`. A peer
+//!   watches only `afbus/<owner>/live/<peer>/**`.
 //! - `afbus/<owner>/sig/<peer>/<member>`: the bus signals with that `member` that `<owner>`
 //!   sends `<peer>` (puts; one key per peer, so that each gets only what the policy lets it
 //!   receive).
@@ -70,23 +72,30 @@ pub fn parse_call(owner: &str, key: &str) -> Option<(String, Target)> {
     Some((peer.to_string(), target))
 }
 
-/// The liveliness token of an exported name.
-pub fn live_service(owner: &str, name: &str) -> String {
-    format!("afbus/{owner}/live/svc/{name}")
+/// The liveliness token of an exported name, for `peer`.
+pub fn live_service(owner: &str, peer: &str, name: &str) -> String {
+    format!("afbus/{owner}/live/{peer}/svc/{name}")
 }
 
 /// The liveliness token of object `id` given to `peer`.
 pub fn live_object(owner: &str, peer: &str, id: u64) -> String {
-    format!("afbus/{owner}/live/{peer}/{id:x}")
+    format!("afbus/{owner}/live/{peer}/obj/{id:x}")
+}
+
+/// Every liveliness token `owner` holds for `peer`.
+pub fn live_for(owner: &str, peer: &str) -> String {
+    format!("afbus/{owner}/live/{peer}/**")
 }
 
 /// What a liveliness token under `afbus/<owner>/live/` says lives.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Live {
-    /// An exported name of `owner`.
+    /// An exported name of `owner`, for `peer`.
     Service {
         /// The exporting bridge.
         owner: String,
+        /// The bridge it may be found by.
+        peer: String,
         /// The name.
         name: String,
     },
@@ -105,18 +114,21 @@ pub enum Live {
 pub fn parse_live(key: &str) -> Option<Live> {
     let rest = key.strip_prefix("afbus/")?;
     let (owner, rest) = rest.split_once("/live/")?;
-    let (first, rest) = rest.split_once('/')?;
-    if first == "svc" {
-        return Some(Live::Service {
-            owner: owner.to_string(),
-            name: rest.to_string(),
-        });
+    let (peer, rest) = rest.split_once('/')?;
+    let (owner, peer) = (owner.to_string(), peer.to_string());
+    match rest.split_once('/')? {
+        ("svc", name) => Some(Live::Service {
+            owner,
+            peer,
+            name: name.to_string(),
+        }),
+        ("obj", id) => Some(Live::Object {
+            owner,
+            peer,
+            id: u64::from_str_radix(id, 16).ok()?,
+        }),
+        _ => None,
     }
-    Some(Live::Object {
-        owner: owner.to_string(),
-        peer: first.to_string(),
-        id: u64::from_str_radix(rest, 16).ok()?,
-    })
 }
 
 /// The key of the signals with `member` that `owner` sends `peer`.
@@ -163,12 +175,23 @@ mod tests {
         assert_eq!(parse_call("a", "afbus/a/call/b/obj/zz"), None);
         assert_eq!(parse_call("a", "afbus/a/call/b/what/x"), None);
         assert_eq!(
-            parse_live(&live_service("a", "n/m")),
+            parse_live(&live_service("a", "b", "n/m")),
             Some(Live::Service {
                 owner: "a".into(),
+                peer: "b".into(),
                 name: "n/m".into()
             })
         );
+        // A peer named like a kind is still a peer.
+        assert_eq!(
+            parse_live(&live_object("a", "svc", 3)),
+            Some(Live::Object {
+                owner: "a".into(),
+                peer: "svc".into(),
+                id: 3
+            })
+        );
+        assert_eq!(parse_live("afbus/a/live/b/what/3"), None);
         assert_eq!(
             parse_live(&live_object("a", "b", 17)),
             Some(Live::Object {

@@ -568,6 +568,32 @@ mod bridged {
                 let e = failure(&ask(&attacker, &key, call.clone()));
                 assert_eq!(e.transaction_error(), StatusCode::DEAD_OBJECT, "{e:?}");
             }
+            // It sees the tokens bridge A holds for it (the policy lets it find the name), and
+            // none of those for hostb: neither which objects hostb holds nor what it may find.
+            let tokens = |key: String| -> Vec<String> {
+                use zenoh::Wait as _;
+                let replies = attacker
+                    .liveliness()
+                    .get(key)
+                    .timeout(Duration::from_secs(2))
+                    .wait()
+                    .expect("liveliness get");
+                let mut keys = Vec::new();
+                while let Ok(reply) = replies.recv() {
+                    if let Ok(sample) = reply.result() {
+                        keys.push(sample.key_expr().as_str().to_string());
+                    }
+                }
+                keys
+            };
+            assert_eq!(
+                tokens(keys::live_for("hosta", "hostc")),
+                [keys::live_service("hosta", "hostc", NAME)]
+            );
+            assert_eq!(
+                tokens(keys::live_for("hosta", "hostb")),
+                Vec::<String>::new()
+            );
             // Hostile payloads get a clear error, and the bridge serves on.
             for junk in [
                 vec![],
