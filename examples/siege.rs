@@ -343,7 +343,8 @@ fn raw_connect(bus: &Path) -> std::io::Result<OwnedFd> {
 
 /// An empty call's payload: no data, then the call trailer (see afbus-binder's `call` module).
 fn ping_payload() -> Vec<u8> {
-    let mut p = Vec::with_capacity(37);
+    let mut p = Vec::with_capacity(39);
+    p.extend_from_slice(&0u16.to_le_bytes()); // no principal
     p.extend_from_slice(&0u64.to_le_bytes()); // target: the channel's own object
     p.extend_from_slice(&0u64.to_le_bytes()); // caller runtime
     p.extend_from_slice(&0u64.to_le_bytes()); // nested in

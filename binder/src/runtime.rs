@@ -512,7 +512,8 @@ struct Outgoing {
 /// True if `data_len` bytes of a parcel's data and object table fit one frame with the trailer
 /// (fds travel beside the payload: [`check_frame`] bounds them).
 fn fits_frame(data_len: usize) -> bool {
-    data_len + call::TRAILER_ROOM <= MAX_PAYLOAD_BYTES
+    // Room for the longer trailer and for the principal a call may name (`on_behalf_of`).
+    data_len + call::TRAILER_ROOM + crate::object::MAX_PRINCIPAL_LEN <= MAX_PAYLOAD_BYTES
 }
 
 /// Takes a spilled parcel's data (see [`FLAG_SPILLED`]) off a received frame.

@@ -447,6 +447,7 @@ fn a_peer_cannot_reach_objects_it_holds_no_reference_to() {
         // the numbers of the service's other objects.
         for target in 0u64..6 {
             let mut trailer = Vec::new();
+            trailer.extend_from_slice(&0u16.to_le_bytes()); // no principal
             trailer.extend_from_slice(&target.to_le_bytes());
             trailer.extend_from_slice(&[0; 16]); // caller runtime, nested-in
             trailer.push(0); // SCHED_OTHER

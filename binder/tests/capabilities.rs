@@ -44,7 +44,7 @@ fn child_entry() {
 }
 
 /// A call's payload as the wire format has it: data, one 25-byte object table entry per
-/// object (each a reference channel: kind 0, the frame's next fd), then the 37-byte trailer.
+/// object (each a reference channel: kind 0, the frame's next fd), then the 39-byte trailer.
 fn call_payload(data: &[u8], objects: u16, target: u64, nested_in: u64) -> Vec<u8> {
     let channels = vec![(0, 0); usize::from(objects)];
     call_with_objects(data, &channels, target, nested_in)
@@ -389,7 +389,7 @@ fn reference_counts_are_told_in_order_while_a_callback_is_slow() {
 }
 
 /// A call's payload with an object table: `entries` of (kind, key), the rest of each entry 0;
-/// then the 37-byte trailer.
+/// then the 39-byte trailer (naming no principal).
 fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64, nested_in: u64) -> Vec<u8> {
     let mut p = data.to_vec();
     for &(kind, key) in entries {
@@ -397,6 +397,7 @@ fn call_with_objects(data: &[u8], entries: &[(u8, u64)], target: u64, nested_in:
         p.extend_from_slice(&key.to_le_bytes());
         p.extend_from_slice(&[0; 16]);
     }
+    p.extend_from_slice(&0u16.to_le_bytes()); // no principal
     p.extend_from_slice(&target.to_le_bytes());
     p.extend_from_slice(&0xa77a_c4e5_u64.to_le_bytes()); // the caller's runtime id: its word
     p.extend_from_slice(&nested_in.to_le_bytes());

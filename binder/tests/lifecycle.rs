@@ -658,6 +658,16 @@ fn a_call_names_whom_it_is_made_for_beside_the_kernels_identity() {
         assert_eq!(on_behalf_of("hostc", || ask(&local)).0, "hostc");
         let longest = "p".repeat(afbus_binder::MAX_PRINCIPAL_LEN);
         assert_eq!(on_behalf_of(&longest, || ask(&svc)).0, longest);
+        // A parcel at the edge of a frame still goes (spilled if it must) with the longest
+        // principal.
+        let max = afbus_transport::MAX_PAYLOAD_BYTES;
+        for n in (max - 400..max - 200).step_by(8) {
+            let mut data = Parcel::new();
+            data.write_bytes(&vec![7; n]);
+            let mut r = on_behalf_of(&longest, || svc.transact(TransactionCode::FIRST_CALL, data))
+                .unwrap_or_else(|e| panic!("{n} bytes: {e}"));
+            assert_eq!(r.read_string().unwrap(), longest);
+        }
         let e = on_behalf_of(&format!("{longest}p"), || {
             svc.transact(TransactionCode::FIRST_CALL, Parcel::new())
         })

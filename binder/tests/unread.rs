@@ -26,14 +26,15 @@ fn child_entry() {
     }
 }
 
-/// An ECHO call of a 60 KB string as the runtime encodes it: the parcel, then the 37-byte call
-/// trailer (target 0, caller 0, nested 0, SCHED_OTHER at 0, no fds, no objects, data length).
+/// An ECHO call of a 60 KB string as the runtime encodes it: the parcel, then the 39-byte call
+/// trailer (no principal, target 0, caller 0, nested 0, SCHED_OTHER at 0, no fds, no objects,
+/// data length).
 fn big_echo() -> Vec<u8> {
     let mut p = Parcel::new();
     p.write_str(&"x".repeat(60_000));
     let mut payload = p.as_bytes().to_vec();
     let data_len = payload.len() as u32;
-    payload.extend_from_slice(&[0u8; 24]);
+    payload.extend_from_slice(&[0u8; 2 + 24]);
     payload.push(0);
     payload.extend_from_slice(&0i32.to_le_bytes());
     payload.extend_from_slice(&[0u8; 4]);

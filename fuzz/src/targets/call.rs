@@ -41,7 +41,7 @@ pub const DICTIONARY: &[&[u8]] = &[
     b"_NTF",
     b"_MNT",
     b"_MNA",
-    &[37, 0, 0, 0],
+    &[39, 0, 0, 0],
     &[0xff, 0xff, 0, 0],
 ];
 
@@ -50,7 +50,7 @@ const NAME: &str = "afbus.fuzz.Call";
 const FLAG_NESTED: u16 = 1;
 /// `TransactionCode::PING`'s value.
 const PING: u32 = u32::from_be_bytes(*b"_PNG");
-const CALL_TRAILER_LEN: usize = 37;
+const CALL_TRAILER_LEN: usize = 39;
 
 /// The object under test: each code reads the parcel a different way.
 struct Handler;
@@ -184,6 +184,8 @@ pub fn target(data: &[u8]) {
             policy: field(1),
             nested: field(2) & 3,
             level: field(3),
+            // As long as the policy byte says; an odd one is not UTF-8.
+            principal: field(1),
         };
         trailer.append(&mut payload);
     }
@@ -248,6 +250,8 @@ struct Trailer {
     policy: u8,
     nested: u8,
     level: u8,
+    /// The principal's length (`on_behalf_of`), of `p`s, or of 0xff (not UTF-8) when odd.
+    principal: u8,
 }
 
 impl Trailer {
@@ -259,7 +263,10 @@ impl Trailer {
             out.extend_from_slice(&(i as u64 + 1).to_le_bytes());
             out.extend_from_slice(&[0; 16]);
         }
+        let byte = if self.principal % 2 == 1 { 0xff } else { b'p' };
+        out.extend(std::iter::repeat_n(byte, usize::from(self.principal)));
         let start = out.len();
+        out.extend_from_slice(&u16::from(self.principal).to_le_bytes());
         out.extend_from_slice(&u64::from(self.target).to_le_bytes());
         out.extend_from_slice(&0u64.to_le_bytes());
         out.extend_from_slice(&u64::from(self.nested).to_le_bytes());

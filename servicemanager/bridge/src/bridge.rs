@@ -21,7 +21,7 @@ use zenoh::sample::{Locality, SampleKind};
 use zenoh::Wait;
 
 use crate::config::{Config, Import};
-use crate::envelope::{Body, Failure, ObjectRef, Signal};
+use crate::envelope::{Body, EnvelopeError, Failure, ObjectRef, Signal};
 use crate::keys::{self, Live, Target};
 
 /// The most threads serving peers' calls at once; past it, calls wait for one.
@@ -728,15 +728,25 @@ impl Shared {
                 ))),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let objects = objects
+        let mut body = Body {
+            data,
+            objects: Vec::new(),
+            blobs,
+        };
+        // Sizes first: a parcel too large to cross gives the peer nothing.
+        body.check()?;
+        if objects.len() > crate::envelope::MAX_BRIDGED_OBJECTS {
+            return Err(EnvelopeError::TooLarge {
+                what: "objects",
+                len: objects.len(),
+                max: crate::envelope::MAX_BRIDGED_OBJECTS,
+            }
+            .into());
+        }
+        body.objects = objects
             .iter()
             .map(|b| self.give(peer, b))
             .collect::<Result<Vec<_>, _>>()?;
-        let body = Body {
-            data,
-            objects,
-            blobs,
-        };
         body.check()?;
         Ok(body)
     }
