@@ -1,6 +1,6 @@
 //! The bridge at work: a bus client on one side, a Zenoh peer on the other.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -93,6 +93,8 @@ struct Shared {
     exports: HashMap<String, Mutex<Option<SpIBinder>>>,
     imports: Vec<Import>,
     peers: Vec<String>,
+    /// Imported names whose peer holds their token now, by (peer, name).
+    alive: Mutex<HashSet<(String, String)>>,
     /// Imported names shown on the bus: by (peer, name), the stand-in and its name here.
     shown: Mutex<HashMap<(String, String), Shown>>,
     given: Mutex<Given>,
@@ -176,6 +178,7 @@ impl Bridge {
                 .collect(),
             imports: config.imports.clone(),
             peers: config.peers.clone(),
+            alive: Mutex::default(),
             shown: Mutex::default(),
             given: Mutex::new(Given {
                 next: random_u64(),
@@ -455,6 +458,22 @@ fn relay_out(shared: &Weak<Shared>, listener: &BusSocket, ours: UniqueId, peers:
                 }
             }
         }
+    }
+}
+
+/// Shows `import` on the bus, trying again (backing off to 10 s) while its peer holds its
+/// token: a peer busy or slow when the token came does not hide the name for good.
+fn show_while_alive(bridge: &Weak<Shared>, import: &Import) {
+    let key = (import.from.clone(), import.name.clone());
+    let mut wait = Duration::from_millis(200);
+    loop {
+        let Some(b) = bridge.upgrade() else { return };
+        if b.stop.load(Ordering::Relaxed) || !b.alive.lock().contains(&key) || b.show(import) {
+            return;
+        }
+        drop(b);
+        std::thread::sleep(wait);
+        wait = (wait * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -957,9 +976,21 @@ impl Shared {
                     .cloned()
                     .collect();
                 for import in imports {
+                    let key = (import.from.clone(), import.name.clone());
                     if alive {
-                        self.show(&import);
+                        // Off this thread, which must keep up with deaths: the look-up is a
+                        // call to the peer, and is tried again while the name lives there.
+                        if self.alive.lock().insert(key) {
+                            let bridge = Arc::downgrade(self);
+                            let spawned = spawn("afbus-bridge-show", move || {
+                                show_while_alive(&bridge, &import)
+                            });
+                            if let Err(e) = spawned {
+                                tracing::warn!(error = %e, "cannot look an import up");
+                            }
+                        }
                     } else {
+                        self.alive.lock().remove(&key);
                         self.hide(&import);
                     }
                 }
@@ -984,7 +1015,8 @@ impl Shared {
     }
 
     /// Shows an imported name on the bus, once its owner lets this bridge find it.
-    fn show(self: &Arc<Self>, import: &Import) {
+    /// Shows an imported name on the bus; false if the peer's look-up failed.
+    fn show(self: &Arc<Self>, import: &Import) -> bool {
         let find = Target::Find(import.name.clone());
         let found = self
             .querier(keys::call(&import.from, &self.me, &find))
@@ -998,7 +1030,7 @@ impl Shared {
             Ok((bytes, querier)) => (String::from_utf8_lossy(&bytes).into_owned(), querier),
             Err(status) => {
                 tracing::warn!(from = %import.from, name = %import.name, %status, "import refused");
-                return;
+                return false;
             }
         };
         let remote = Arc::new(Remote {
@@ -1018,12 +1050,22 @@ impl Shared {
             Ok(()) => {
                 tracing::info!(from = %import.from, name = %import.name, local = %import.local_name, "imported");
                 let key = (import.from.clone(), import.name.clone());
-                if let Some(old) = self.shown.lock().insert(key, Shown { remote, binder }) {
+                if let Some(old) = self
+                    .shown
+                    .lock()
+                    .insert(key.clone(), Shown { remote, binder })
+                {
                     old.remote.dead.store(true, Ordering::Release);
                 }
+                // Gone while it was being looked up: take it off again.
+                if !self.alive.lock().contains(&key) {
+                    self.hide(import);
+                }
+                true
             }
             Err(e) => {
-                tracing::warn!(local = %import.local_name, error = %e, "cannot show the import")
+                tracing::warn!(local = %import.local_name, error = %e, "cannot show the import");
+                false
             }
         }
     }
