@@ -83,8 +83,9 @@ impl ConfigError {
         }
     }
 
-    /// An error at byte `offset` of `text`, read from `origin`.
-    pub(crate) fn at(text: &str, origin: &str, offset: usize, message: String) -> ConfigError {
+    /// An error at byte `offset` of `text`, read from `origin` (line and column counted from
+    /// 1), for any configuration file of the bus.
+    pub fn at(text: &str, origin: &str, offset: usize, message: String) -> ConfigError {
         let before = &text[..offset.min(text.len())];
         let line = before.matches('\n').count() + 1;
         let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -97,7 +98,7 @@ impl ConfigError {
     }
 
     /// An error reading `path` at all.
-    pub(crate) fn io(path: &Path, e: std::io::Error) -> ConfigError {
+    pub fn io(path: &Path, e: std::io::Error) -> ConfigError {
         ConfigError {
             path: path.display().to_string(),
             line: 0,
