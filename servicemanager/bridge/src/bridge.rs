@@ -12,7 +12,7 @@ use afbus_binder::{
 };
 use afbus_servicemanager::{Op, Policy, ServiceManager};
 use afbus_transport::{BusSocket, Event, Fields, UniqueId};
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use parking_lot::Mutex;
 use zenoh::bytes::Encoding;
 use zenoh::liveliness::LivelinessToken;
@@ -23,9 +23,13 @@ use zenoh::Wait;
 use crate::config::{Config, Import};
 use crate::envelope::{Body, EnvelopeError, Failure, ObjectRef, Signal};
 use crate::keys::{self, Live, Target};
+use crate::pool::Pool;
 
 /// The most threads serving peers' calls at once; past it, calls wait for one.
 pub const MAX_CALL_THREADS: usize = 64;
+/// The most of those threads one peer's calls may hold at once, so that a peer whose calls are
+/// slow leaves threads for the others; its other calls wait their turn.
+pub const MAX_CALL_THREADS_PER_PEER: usize = MAX_CALL_THREADS * 3 / 4;
 /// How long, beyond the call timeout, an object given to a peer is kept for it before the
 /// peer's holder token arrives (a call queued there, a reply on its way, a peer slow to
 /// declare). An object no peer holds after the call timeout and this is let go.
@@ -43,8 +47,6 @@ pub const MAX_QUEUED_ONEWAY: usize = 1024;
 /// refused with `WOULD_BLOCK` and a one-way call dropped. (Zenoh refuses any message larger
 /// than a bridged payload may be, `MAX_BRIDGED_BYTES` and its framing.)
 pub const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
-/// How long a worker thread with nothing to do stays.
-const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 /// Why a bridge did not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,13 +101,10 @@ struct Shared {
     shown: Mutex<HashMap<(String, String), Shown>>,
     given: Mutex<Given>,
     stand_ins: Mutex<StandIns>,
-    /// Peers' calls waiting for a thread, with their payloads' sizes.
-    calls: Sender<(Query, usize)>,
-    calls_rx: Receiver<(Query, usize)>,
+    /// The threads serving peers' calls (with their payloads' sizes), fair between peers.
+    calls: Arc<Pool<(Query, usize)>>,
     /// Bytes of peers' calls and one-way calls waiting (see MAX_QUEUED_BYTES).
     queued_bytes: AtomicUsize,
-    idle: AtomicUsize,
-    threads: AtomicUsize,
 }
 
 /// An imported name on the bus: its stand-in, and the reference the bus was given.
@@ -160,8 +159,7 @@ impl Bridge {
             ..RuntimeConfig::default()
         })?);
         rt.start_thread_pool();
-        let (calls, calls_rx) = crossbeam_channel::bounded(MAX_QUEUED_CALLS);
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me: &Weak<Shared>| Shared {
             me: config.name.clone(),
             session,
             rt,
@@ -185,11 +183,22 @@ impl Bridge {
                 ..Given::default()
             }),
             stand_ins: Mutex::default(),
-            calls,
-            calls_rx,
+            calls: {
+                let me = me.clone();
+                Pool::new(
+                    "afbus-bridge-call",
+                    MAX_CALL_THREADS,
+                    MAX_CALL_THREADS_PER_PEER,
+                    MAX_QUEUED_CALLS,
+                    move |(query, len): (Query, usize)| {
+                        if let Some(shared) = me.upgrade() {
+                            shared.give_queue_room(len);
+                            shared.serve_query(query);
+                        }
+                    },
+                )
+            },
             queued_bytes: AtomicUsize::new(0),
-            idle: AtomicUsize::new(0),
-            threads: AtomicUsize::new(0),
         });
         let mut declared = Vec::new();
         let weak = Arc::downgrade(&shared);
@@ -557,23 +566,19 @@ impl Shared {
     /// Hands a peer's call to a worker thread: it may block on the bus, and Zenoh's threads
     /// must not.
     fn dispatch(self: &Arc<Self>, query: Query) {
-        if self.idle.load(Ordering::Acquire) == 0
-            && self.threads.load(Ordering::Acquire) < MAX_CALL_THREADS
-        {
-            self.threads.fetch_add(1, Ordering::AcqRel);
-            let w = Arc::downgrade(self);
-            let rx = self.calls_rx.clone();
-            let spawned = spawn("afbus-bridge-call", move || worker(&w, &rx));
-            if spawned.is_err() {
-                self.threads.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
         let len = query.payload().map_or(0, |p| p.len());
+        // The pool's turns are per peer: the key's peer chunk (vouched for by the access
+        // control); a key that names none is refused by the worker.
+        let peer = keys::parse_call(&self.me, query.key_expr().as_str())
+            .map(|(peer, _)| peer)
+            .unwrap_or_default();
         let queued = if self.take_queue_room(len) {
-            self.calls.try_send((query, len)).map_err(|e| {
-                self.give_queue_room(len);
-                e.into_inner().0
-            })
+            self.calls
+                .push(&peer, (query, len))
+                .map_err(|(query, len)| {
+                    self.give_queue_room(len);
+                    query
+                })
         } else {
             Err(query)
         };
@@ -1171,35 +1176,6 @@ impl DeathRecipient for GiftDied {
     fn binder_died(&self) {
         if let Some(bridge) = self.bridge.upgrade() {
             bridge.forget_object(self.object);
-        }
-    }
-}
-
-fn worker(shared: &Weak<Shared>, calls: &Receiver<(Query, usize)>) {
-    loop {
-        let Some(s) = shared.upgrade() else { return };
-        s.idle.fetch_add(1, Ordering::AcqRel);
-        drop(s);
-        let next = calls.recv_timeout(IDLE_EXIT);
-        let Some(s) = shared.upgrade() else { return };
-        s.idle.fetch_sub(1, Ordering::AcqRel);
-        match next.or_else(|_| calls.try_recv()) {
-            Ok((query, len)) => {
-                s.give_queue_room(len);
-                s.serve_query(query);
-            }
-            Err(_) => {
-                s.threads.fetch_sub(1, Ordering::AcqRel);
-                // A call queued as this thread stopped counting itself idle is not left alone.
-                match calls.try_recv() {
-                    Ok((query, len)) => {
-                        s.threads.fetch_add(1, Ordering::AcqRel);
-                        s.give_queue_room(len);
-                        s.serve_query(query);
-                    }
-                    Err(_) => return,
-                }
-            }
         }
     }
 }

@@ -42,11 +42,13 @@ mod bridge;
 pub mod config;
 pub mod envelope;
 pub mod keys;
+#[cfg(feature = "zenoh")]
+mod pool;
 
 #[cfg(feature = "zenoh")]
 pub use bridge::{
-    Bridge, BridgeError, GIVEN_GRACE, MAX_CALL_THREADS, MAX_QUEUED_BYTES, MAX_QUEUED_CALLS,
-    MAX_QUEUED_ONEWAY, SIGNALS_QUEUED,
+    Bridge, BridgeError, GIVEN_GRACE, MAX_CALL_THREADS, MAX_CALL_THREADS_PER_PEER,
+    MAX_QUEUED_BYTES, MAX_QUEUED_CALLS, MAX_QUEUED_ONEWAY, SIGNALS_QUEUED,
 };
 pub use config::Config;
 pub use config::MAX_GIVEN_TO_PEER;
