@@ -127,6 +127,9 @@ struct Gift {
     binder: SpIBinder,
     /// Whether the peer's holder token is there.
     held: bool,
+    /// When the peer's holder token last came: a gift not given again since is let go as soon
+    /// as the token goes.
+    held_at: Option<Instant>,
     /// When it was last given.
     given_at: Instant,
     /// Held while the object lives (declared once the gift is in the table, outside its lock).
@@ -613,6 +616,7 @@ impl Shared {
     }
 
     fn serve_query(self: &Arc<Self>, query: Query) {
+        tracing::debug!(key = %query.key_expr(), "serving");
         let outcome = match keys::parse_call(&self.me, query.key_expr().as_str()) {
             Some((peer, target)) => {
                 let payload = query
@@ -633,6 +637,7 @@ impl Shared {
                 .encoding(Encoding::from(STATUS_ENCODING))
                 .wait(),
         };
+        tracing::debug!(key = %query.key_expr(), ok = sent.is_ok(), "served");
         if let Err(e) = sent {
             tracing::warn!(error = %e, "reply not sent");
         }
@@ -656,7 +661,9 @@ impl Shared {
         let (code, body) = Body::decode_call(payload)?;
         let data = self.incoming(peer, body)?;
         // The service sees this bridge as its caller, acting for the peer.
+        tracing::debug!(%peer, ?target, "calling");
         let reply = on_behalf_of(peer, || binder.transact(code, data))?;
+        tracing::debug!(%peer, ?target, "called");
         Ok(self.outgoing(peer, reply)?.encode_reply()?)
     }
 
@@ -814,7 +821,7 @@ impl Shared {
                 return Ok(ObjectRef::Home { id: *id });
             }
         }
-        let descriptor = binder.descriptor()?;
+        let descriptor = self.descriptor_of(binder)?;
         let mut given = self.given.lock();
         let key = (peer.to_string(), object);
         if let Some(&id) = given.by_object.get(&key) {
@@ -845,6 +852,7 @@ impl Shared {
             Gift {
                 binder: binder.clone(),
                 held: false,
+                held_at: None,
                 given_at: Instant::now(),
                 _live: None,
             },
@@ -868,6 +876,20 @@ impl Shared {
             gift._live = Some(live);
         }
         Ok(ObjectRef::Given { id, descriptor })
+    }
+
+    /// The interface of an object about to be given. A remote object is asked within the call
+    /// timeout: a peer's call never waits longer than that on a thread of this bridge's pool.
+    fn descriptor_of(&self, binder: &SpIBinder) -> Result<String, Status> {
+        if binder.is_local() {
+            return Ok(binder.descriptor()?);
+        }
+        let mut reply = binder.transact_timeout(
+            TransactionCode::INTERFACE,
+            Parcel::new(),
+            self.call_timeout,
+        )?;
+        Ok(reply.read_string()?)
     }
 
     /// Takes back every gift of `object` (it died, or what it stands for did): their tokens
@@ -953,6 +975,9 @@ impl Shared {
         // Only marked here, on Zenoh's thread: the sweep lets go (and undeclares) off it.
         if let Some(gift) = self.given.lock().by_id.get_mut(&(peer, id)) {
             gift.held = held;
+            if held {
+                gift.held_at = Some(Instant::now());
+            }
         }
     }
 
@@ -963,7 +988,12 @@ impl Shared {
             let keys: Vec<_> = given
                 .by_id
                 .iter()
-                .filter(|(_, g)| !g.held && g.given_at.elapsed() >= self.grace)
+                .filter(|(_, g)| {
+                    // Let go: the peer's token came after the last give and went, or none came
+                    // within the grace.
+                    let released = g.held_at.is_some_and(|h| g.given_at <= h);
+                    !g.held && (released || g.given_at.elapsed() >= self.grace)
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             keys.iter().filter_map(|k| forget(&mut given, k)).collect()

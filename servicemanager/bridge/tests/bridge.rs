@@ -198,8 +198,15 @@ mod bridged {
     /// The TOML of a bridge named `name` on `bus`, with mutual TLS.
     fn bridge_toml(name: &str, bus: &Path, peers: &[&str], zenoh: &str, rest: &str) -> String {
         let certs = certs();
+        // Tests run side by side on two CPUs: calls get more time than the default, unless a
+        // test says otherwise.
+        let timeout = if rest.contains("call_timeout_ms") {
+            ""
+        } else {
+            "call_timeout_ms = 30000\n"
+        };
         format!(
-            "name = \"{name}\"\nbus = \"{bus}\"\npeers = {peers:?}\n{rest}\n[zenoh]\n{zenoh}\n\
+            "{timeout}name = \"{name}\"\nbus = \"{bus}\"\npeers = {peers:?}\n{rest}\n[zenoh]\n{zenoh}\n\
              lease_ms = 1000\n[zenoh.tls]\nca = \"{ca}\"\ncert = \"{cert}\"\nkey = \"{key}\"\n",
             bus = bus.display(),
             ca = certs.join("ca.pem").display(),
@@ -668,7 +675,8 @@ mod bridged {
     #[test]
     fn a_peer_holds_at_most_objects_per_peer_of_the_buss_objects() {
         with_timeout(90, || {
-            let world = World::with("objects_per_peer = 3", "");
+            // Bridge A waits for a holder token its call timeout and GIVEN_GRACE: 2 + 5 s.
+            let world = World::with("objects_per_peer = 3\ncall_timeout_ms = 2000", "");
             let svc = world.remote();
             let mut held: Vec<_> = (0..3).map(|_| svc.slow_callback(0).unwrap()).collect();
             let e = svc.slow_callback(0).unwrap_err();
