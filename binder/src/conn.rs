@@ -579,6 +579,14 @@ impl Conn {
         if !st.dead {
             st.more = rearm(self, st);
         }
+        // Frames that came into the ring while this read found it empty (the ring was parked
+        // for polling only after they came, so the peer rang no doorbell for them): the read
+        // was not empty after all, and its caller reads on instead of waiting for a wake-up
+        // that will not come.
+        let read = match read {
+            Read::Empty if st.more => Read::Nothing,
+            read => read,
+        };
         self.filed(st);
         read
     }
