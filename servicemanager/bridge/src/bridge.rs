@@ -679,7 +679,8 @@ impl Shared {
             Ok(())
         })();
         if let Err(status) = sent {
-            tracing::debug!(%peer, ?target, %status, "one-way call dropped");
+            // The remote sender was told nothing (its put went): say so here.
+            tracing::warn!(%peer, ?target, %status, "a peer's one-way call was not delivered");
         }
     }
 
